@@ -1,0 +1,63 @@
+/*
+ * checkpoint.h - HDF5 checkpoints (DESIGN §6), readable with h5py.
+ *
+ *   /W1../WL (n[l], n[l-1]) and /b1../bL (n[l], 1) in the training precision,
+ *   root attributes: format = "dnn-checkpoint", format_version = 1,
+ *   layer_dims int64[L+1], activations "relu,relu,sigmoid", loss, precision,
+ *   iteration, epoch, learning_rate, seed, rng, batch_size, deterministic,
+ *   leaky_slope, scale, standardize, binary_threshold, config,
+ *   /preprocess/mean, /preprocess/std (n_x,) float64 when standardized,
+ *   /history/iteration (int64), /history/cost (float64).
+ * Writes are atomic: NAME.tmp is written, flushed, fsynced, closed and renamed
+ * over NAME; on any failure the temp file is removed and NAME is untouched.
+ */
+#ifndef DNN_CHECKPOINT_H
+#define DNN_CHECKPOINT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dnn/model.h"
+
+#define DNN_CKPT_VERSION 1
+
+typedef struct {
+    int L;
+    size_t n[DNN_MAX_LAYERS + 1];
+    int hidden, output; /* dnn_act_t */
+    double leaky_slope;
+    int precision;
+    int64_t iteration; /* gradient steps completed */
+    int64_t epoch;
+    double learning_rate;
+    int64_t seed;
+    int rng;
+    int64_t batch_size;
+    int deterministic;
+    double scale;
+    int standardize;
+    double binary_threshold; /* NaN when unused */
+    double *mean, *std;      /* (n[0]) when standardize, owned by the caller */
+    size_t nhist;
+    int64_t *hist_iter;
+    double *hist_cost;
+    char config[16384];
+} dnn_ckpt_t;
+
+/* Write model parameters and *c to path atomically.  Returns 0 or DNN_EIO. */
+int dnn_checkpoint_write(const char *path, const dnn_model_t *m, const dnn_ckpt_t *c, char *msg);
+
+/*
+ * Read the metadata of a checkpoint into *c, validating format, version and
+ * the presence and shapes of every W/b.  Allocates c->mean/std and the history
+ * (free with dnn_checkpoint_free).  Returns 0, DNN_EIO or DNN_EDATA.
+ */
+int dnn_checkpoint_read(const char *path, dnn_ckpt_t *c, char *msg);
+
+/* Read W/b into an initialized model whose layer sizes and precision match. */
+int dnn_checkpoint_read_params(const char *path, dnn_model_t *m, char *msg);
+
+/* Free what dnn_checkpoint_read allocated; accepts NULL. */
+void dnn_checkpoint_free(dnn_ckpt_t *c);
+
+#endif

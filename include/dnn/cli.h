@@ -1,0 +1,82 @@
+/*
+ * cli.h - dnn-train's options: one table drives the command line (getopt_long),
+ * the --config file (same keys, `key = value` lines, # comments), the
+ * defaults, --help and the printout of the configuration actually used.
+ * Precedence: defaults < config file < command line.
+ */
+#ifndef DNN_CLI_H
+#define DNN_CLI_H
+
+#include <stdio.h>
+
+#include "dnn/activation.h"
+#include "dnn/common.h"
+#include "dnn/model.h"
+#include "dnn/rng.h"
+
+#define DNN_PATH_MAX 4096
+
+typedef enum { DNN_LAYOUT_EXAMPLES_FIRST = 0, DNN_LAYOUT_FEATURES_FIRST = 1 } dnn_layout_t;
+
+typedef struct {
+    char data[DNN_PATH_MAX], x[256], y[256];
+    int layout;
+    double scale;
+    int standardize;
+    double binary_threshold; /* NaN: labels used as they are */
+    size_t layers[DNN_MAX_LAYERS]; /* hidden sizes */
+    int n_layers;
+    int hidden;  /* dnn_act_t */
+    double leaky_slope;
+    int output;  /* dnn_act_t */
+    long classes;
+    int init;    /* dnn_init_t */
+    double init_scale;
+    int rng;     /* dnn_rng_kind_t */
+    long seed;
+    double lr;
+    long iterations, epochs, batch_size;
+    int precision;
+    long print_every;
+    char test[DNN_PATH_MAX], test_x[256], test_y[256];
+    char metrics[DNN_PATH_MAX], checkpoint[DNN_PATH_MAX];
+    long checkpoint_every;
+    int resume, deterministic;
+    long threads;
+    int quiet, verbose, help;
+    char config[DNN_PATH_MAX];
+    int iterations_set, epochs_set; /* which of the two the user gave */
+} dnn_options_t;
+
+/* Fill *o with the defaults. */
+void dnn_cli_defaults(dnn_options_t *o);
+
+/*
+ * Parse argv (after a --config FILE found anywhere in argv is applied first).
+ * Returns 0, or DNN_EINVAL with msg naming the option/key (and file:line for
+ * config files) and the bad value.  Does not check cross-option consistency.
+ */
+int dnn_cli_parse(dnn_options_t *o, int argc, char **argv, char *msg);
+
+/* Apply one key = value pair (keys are the long option names). */
+int dnn_cli_set(dnn_options_t *o, const char *key, const char *value, char *msg);
+
+/* Read a config file: `key = value` lines, # comments, blank lines. */
+int dnn_cli_read_config(dnn_options_t *o, const char *path, char *msg);
+
+/* Parse a config held in memory (name is used in messages). */
+int dnn_cli_parse_config_text(dnn_options_t *o, const char *text, const char *name, char *msg);
+
+/* Cross-option checks (ranges, required options, conflicts). */
+int dnn_cli_validate(const dnn_options_t *o, char *msg);
+
+/* Write the effective configuration as `key = value` lines (a valid config file). */
+void dnn_cli_dump(const dnn_options_t *o, FILE *f);
+
+/* Same into a buffer; returns bytes needed (like snprintf). */
+size_t dnn_cli_dump_string(const dnn_options_t *o, char *buf, size_t len);
+
+/* --help text for dnn-train. */
+void dnn_cli_usage(FILE *f);
+
+#endif

@@ -1,0 +1,75 @@
+/*
+ * data.h - training data from HDF5: each rank reads only its hyperslab.
+ *
+ * X is examples-first (m, d1, d2, ...) by default, flattened to n_x = d1*d2*...
+ * per example; that row-major (m, n_x) block is the column-major (n_x, m)
+ * matrix of the course, read without a transpose.  features-first (n_x, m)
+ * files are read and transposed once at load.  Any integer or float type is
+ * converted by HDF5 to the training precision on read.
+ * Y may be (m,), (m, 1), (1, m) or (m, n_y) (regression targets).
+ */
+#ifndef DNN_DATA_H
+#define DNN_DATA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dnn/common.h"
+
+typedef struct {
+    uint64_t m;      /* examples in the file */
+    size_t n_x;      /* features per example */
+    size_t n_y;      /* label columns per example (1 for class ids / binary) */
+    int y_transposed; /* Y stored (n_y, m) */
+    int x_features_first;
+} dnn_data_shape_t;
+
+typedef struct {
+    dnn_precision_t prec;
+    dnn_data_shape_t shape;
+    uint64_t lo, hi; /* global example range held here */
+    void *X;         /* (n_x, hi - lo) column-major */
+    void *Y;         /* (n_y, hi - lo) column-major, or NULL without labels */
+} dnn_data_t;
+
+/*
+ * Open FILE and check X (and Y unless yname is NULL): both exist, are numeric,
+ * have the expected rank, and agree on m.  Fills *s.  Errors name the file,
+ * the dataset and the value.  features_first selects the (n_x, m) layout.
+ */
+int dnn_data_probe(const char *file, const char *xname, const char *yname, int features_first,
+                   dnn_data_shape_t *s, char *msg);
+
+/*
+ * Read examples [lo, hi) of X (times scale) and Y into a new dnn_data_t.
+ * Returns 0, DNN_EIO, DNN_EDATA or DNN_ENOMEM.
+ */
+int dnn_data_read(dnn_data_t *d, const char *file, const char *xname, const char *yname,
+                  const dnn_data_shape_t *s, dnn_precision_t prec, uint64_t lo, uint64_t hi,
+                  double scale, char *msg);
+
+/* Free buffers; accepts NULL. */
+void dnn_data_free(dnn_data_t *d);
+
+/* First non-finite X value: returns its global example index, or UINT64_MAX. */
+uint64_t dnn_data_find_nonfinite(const dnn_data_t *d, size_t *feature);
+
+/* Labels: y = (y >= t) for every label. */
+void dnn_data_threshold(dnn_data_t *d, double t);
+
+/*
+ * Check labels: kind 0 binary {0,1}, 1 class ids 0..K-1 (K = classes), 2 finite.
+ * Returns the global index of the first bad example (value in *bad) or UINT64_MAX.
+ */
+uint64_t dnn_data_check_labels(const dnn_data_t *d, int kind, long classes, double *bad);
+
+/* Largest label value held here (-inf when empty). */
+double dnn_data_max_label(const dnn_data_t *d);
+
+/* Per-feature sums over the local examples: sum[j] += x, and sq[j] += (x-mean[j])^2 when mean. */
+void dnn_data_feature_sums(const dnn_data_t *d, const double *mean, double *out);
+
+/* x = (x - mean) / std per feature. */
+void dnn_data_standardize(dnn_data_t *d, const double *mean, const double *std);
+
+#endif

@@ -1,0 +1,58 @@
+/*
+ * dist.h - MPI: shard plan, reductions, error agreement and abort.
+ *
+ * Examples are split into fixed global chunks of DNN_CHUNK examples; rank r
+ * holds a contiguous run of whole chunks, the runs differing by at most one
+ * chunk.  Chunk boundaries depend only on the global index, never on the rank
+ * count, which is what makes --deterministic results independent of N.
+ */
+#ifndef DNN_DIST_H
+#define DNN_DIST_H
+
+#include <mpi.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define DNN_CHUNK 256
+
+typedef struct {
+    int rank, size;
+    int local_rank, local_size; /* ranks on this node */
+} dnn_dist_t;
+
+/* MPI_Init and rank/size/node-local info.  Returns 0 or DNN_EMPI. */
+int dnn_dist_init(dnn_dist_t *d, int *argc, char ***argv);
+
+/* MPI_Finalize. */
+void dnn_dist_finalize(void);
+
+/* Global example range [lo, hi) of rank r for m examples on `size` ranks. */
+void dnn_dist_shard(uint64_t m, int size, int r, uint64_t *lo, uint64_t *hi);
+
+/*
+ * Agree on an error after a set-up phase that every rank runs: rc is this
+ * rank's result (0 or a DNN_E* code).  Returns 0 when every rank succeeded;
+ * otherwise the lowest failing rank's message is copied into msg on every
+ * rank (prefixed with "rank R: " when size > 1) and its code is returned.
+ */
+int dnn_dist_agree(const dnn_dist_t *d, int rc, char *msg);
+
+/* Log "prog: [rank R: ]message" to stderr and MPI_Abort the whole job. */
+_Noreturn void dnn_dist_abort(const dnn_dist_t *d, const char *prog, int code, const char *msg);
+
+/* Sum n doubles in place over all ranks. */
+int dnn_dist_sum_d(double *x, size_t n);
+
+/* Sum n reals (float or double by elem size es) in place over all ranks. */
+int dnn_dist_sum_real(void *x, size_t n, size_t es);
+
+/* Max of n doubles in place. */
+int dnn_dist_max_d(double *x, size_t n);
+
+/* Sum of n 128-bit fixed-point integers in place (exact, order-independent). */
+int dnn_dist_sum_i128(__int128 *x, size_t n);
+
+/* 1 when every rank holds the same 64-bit hash, else 0 (one tiny allreduce). */
+int dnn_dist_same_hash(uint64_t h);
+
+#endif

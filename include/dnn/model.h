@@ -1,0 +1,102 @@
+/*
+ * model.h - the L-layer network: one parameter buffer, forward and backward.
+ *
+ * Layer l = 1..L has n[l] units; n[0] = n_x.  Parameters live in ONE buffer,
+ * laid out W1 b1 W2 b2 ... WL bL; W[l] is (n[l], n[l-1]) row-major (numpy's
+ * C order, the checkpoint's layout), b[l] is (n[l], 1).  Gradients use the same
+ * layout in a second buffer, followed by DNN_GRAD_EXTRA slots (loss sum,
+ * correct count, stop flag), so one allreduce carries everything a step needs.
+ *
+ * Activations are held for one block of at most bmax examples (columns).
+ * A step runs dnn_model_backward on each block of its examples; the gradient
+ * SUMS accumulate, and the caller divides by the global m (DESIGN §5).
+ * Nothing here allocates after dnn_model_init.
+ */
+#ifndef DNN_MODEL_H
+#define DNN_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dnn/activation.h"
+#include "dnn/common.h"
+#include "dnn/loss.h"
+#include "dnn/rng.h"
+
+#define DNN_MAX_LAYERS 64
+#define DNN_GRAD_EXTRA 3 /* grads[P] loss sum, grads[P+1] correct count, grads[P+2] stop flag */
+
+typedef enum { DNN_INIT_ZEROS = 0, DNN_INIT_NORMAL, DNN_INIT_SQRT, DNN_INIT_HE, DNN_INIT_XAVIER } dnn_init_t;
+
+typedef struct {
+    dnn_precision_t prec;
+    int L;
+    size_t n[DNN_MAX_LAYERS + 1]; /* n[0] = n_x ... n[L] = n_y */
+    dnn_act_t hidden, output;
+    dnn_loss_t loss;
+    double slope;                    /* leaky relu slope */
+    size_t nparams;                  /* P = sum n[l] (n[l-1] + 1) */
+    size_t off_W[DNN_MAX_LAYERS + 1]; /* element offsets into params/grads */
+    size_t off_b[DNN_MAX_LAYERS + 1];
+    void *params; /* (P) */
+    void *grads;  /* (P + DNN_GRAD_EXTRA) */
+    size_t bmax;  /* columns per block */
+    void *acts;   /* A[1..L], each (n[l], bmax), back to back */
+    size_t off_A[DNN_MAX_LAYERS + 1];
+    void *dz[2];  /* ping-pong dZ / dA buffers, (max n[l], bmax) each */
+} dnn_model_t;
+
+/*
+ * Set up a model with L layers of sizes n[0..L], hidden activation for layers
+ * 1..L-1 and output activation (sigmoid, softmax or linear) for layer L.
+ * Checks sizes (no zero, no overflow, each below INT_MAX for BLAS) and
+ * allocates every buffer.  Returns 0, DNN_EINVAL or DNN_ENOMEM with msg set.
+ */
+int dnn_model_init(dnn_model_t *m, dnn_precision_t prec, int L, const size_t *n, dnn_act_t hidden,
+                   dnn_act_t output, double slope, size_t bmax, char *msg);
+
+/* Free all buffers; accepts NULL and a zeroed model. */
+void dnn_model_free(dnn_model_t *m);
+
+/*
+ * Initialize weights layer by layer: W[l] = randn(n[l], n[l-1]) * factor in C
+ * order (so DNN_RNG_NUMPY equals np.random.randn), biases 0.  zeros with a
+ * hidden layer is refused (symmetry: every unit of a layer would compute the
+ * same function and receive the same gradient forever).
+ */
+int dnn_model_init_params(dnn_model_t *m, dnn_init_t kind, double scale, dnn_rng_kind_t rk,
+                          uint64_t seed, char *msg);
+
+/* Element pointers (float* or double* by m->prec) into params. */
+void *dnn_model_W(const dnn_model_t *m, int l);
+void *dnn_model_b(const dnn_model_t *m, int l);
+
+/*
+ * Forward pass for cols <= bmax examples.  X: (n[0], cols) column-major in the
+ * model precision.  On return dnn_model_output() holds A[L] (n[L], cols).
+ */
+void dnn_model_forward(dnn_model_t *m, const void *X, size_t cols);
+const void *dnn_model_output(const dnn_model_t *m);
+
+/*
+ * Forward + loss without gradients: *loss += summed loss, *correct += correct
+ * predictions over cols <= bmax examples (for accuracy on train and test sets).
+ */
+void dnn_model_evaluate(dnn_model_t *m, const void *X, const void *Y, size_t cols, double *loss,
+                        double *correct);
+
+/*
+ * Forward + loss + backward for cols <= bmax examples; ADDS the gradient sums
+ * (dZ A^T, row sums of dZ) into m->grads, the loss sum into grads[P] and the
+ * correct count into grads[P+1].  Y: (n[L], cols) targets, or (1, cols) class
+ * ids for softmax.  The caller zeroes grads at the start of a step.
+ */
+void dnn_model_backward(dnn_model_t *m, const void *X, const void *Y, size_t cols);
+
+/* params -= lr * scale * grads (scale = 1 / global m). */
+void dnn_model_update(dnn_model_t *m, double lr, double scale);
+
+/* Zero the P + DNN_GRAD_EXTRA gradient slots. */
+void dnn_model_zero_grads(dnn_model_t *m);
+
+#endif

@@ -1,0 +1,414 @@
+/*
+ * checkpoint.c - atomic HDF5 checkpoint writing and validated reading.
+ * Relies on POSIX rename() replacing the target atomically within a file system.
+ */
+#include "dnn/checkpoint.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <hdf5.h>
+#include <libgen.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int attr_write(hid_t obj, const char *name, hid_t type, hsize_t n, const void *v)
+{
+    hid_t sp = n ? H5Screate_simple(1, &n, NULL) : H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(obj, name, type, sp, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t e = a < 0 ? -1 : H5Awrite(a, type, v);
+    if (a >= 0)
+        H5Aclose(a);
+    H5Sclose(sp);
+    return e < 0 ? -1 : 0;
+}
+
+static int attr_str(hid_t obj, const char *name, const char *s)
+{
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, strlen(s) + 1);
+    H5Tset_strpad(t, H5T_STR_NULLTERM);
+    int e = attr_write(obj, name, t, 0, s);
+    H5Tclose(t);
+    return e;
+}
+
+static int attr_i64(hid_t o, const char *name, int64_t v) { return attr_write(o, name, H5T_NATIVE_INT64, 0, &v); }
+static int attr_f64(hid_t o, const char *name, double v) { return attr_write(o, name, H5T_NATIVE_DOUBLE, 0, &v); }
+
+static int dset_write(hid_t loc, const char *name, hid_t type, int rank, const hsize_t *dims, const void *v)
+{
+    hid_t sp = H5Screate_simple(rank, dims, NULL);
+    hid_t d = H5Dcreate2(loc, name, type, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t e = d < 0 ? -1 : H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
+    if (d >= 0)
+        H5Dclose(d);
+    H5Sclose(sp);
+    return e < 0 ? -1 : 0;
+}
+
+static void activations_string(const dnn_ckpt_t *c, char *buf, size_t len)
+{
+    size_t n = 0;
+    buf[0] = 0;
+    for (int l = 1; l <= c->L && n < len; l++)
+        n += (size_t)snprintf(buf + n, len - n, "%s%s", l > 1 ? "," : "",
+                              dnn_act_name((dnn_act_t)(l < c->L ? c->hidden : c->output)));
+}
+
+static int fsync_path(const char *path, int dir)
+{
+    int fd = open(path, dir ? O_RDONLY | O_DIRECTORY : O_RDONLY);
+    if (fd < 0)
+        return -1;
+    int e = fsync(fd);
+    close(fd);
+    return e;
+}
+
+int dnn_checkpoint_write(const char *path, const dnn_model_t *m, const dnn_ckpt_t *c, char *msg)
+{
+    char tmp[4200];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+        return dnn_fail(msg, DNN_EINVAL, "checkpoint path '%s' is too long", path);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), g = -1;
+    if (f < 0)
+        return dnn_fail(msg, DNN_EIO, "cannot create checkpoint '%s': %s", tmp, strerror(errno));
+    hid_t rt = m->prec == DNN_DOUBLE ? H5T_NATIVE_DOUBLE : H5T_NATIVE_FLOAT;
+    int e = 0;
+    char name[32], acts[DNN_MAX_LAYERS * 12];
+    int64_t dims[DNN_MAX_LAYERS + 1];
+    for (int l = 1; l <= m->L; l++) {
+        hsize_t wd[2] = {m->n[l], m->n[l - 1]}, bd[2] = {m->n[l], 1};
+        snprintf(name, sizeof name, "W%d", l);
+        e |= dset_write(f, name, rt, 2, wd, dnn_model_W(m, l));
+        snprintf(name, sizeof name, "b%d", l);
+        e |= dset_write(f, name, rt, 2, bd, dnn_model_b(m, l));
+    }
+    for (int l = 0; l <= m->L; l++)
+        dims[l] = (int64_t)m->n[l];
+    activations_string(c, acts, sizeof acts);
+    e |= attr_str(f, "format", "dnn-checkpoint");
+    e |= attr_i64(f, "format_version", DNN_CKPT_VERSION);
+    e |= attr_write(f, "layer_dims", H5T_NATIVE_INT64, (hsize_t)m->L + 1, dims);
+    e |= attr_str(f, "activations", acts);
+    e |= attr_str(f, "loss", dnn_loss_name(m->loss));
+    e |= attr_str(f, "precision", m->prec == DNN_DOUBLE ? "double" : "single");
+    e |= attr_i64(f, "iteration", c->iteration);
+    e |= attr_i64(f, "epoch", c->epoch);
+    e |= attr_f64(f, "learning_rate", c->learning_rate);
+    e |= attr_i64(f, "seed", c->seed);
+    e |= attr_str(f, "rng", c->rng == DNN_RNG_NUMPY ? "numpy" : "default");
+    e |= attr_i64(f, "batch_size", c->batch_size);
+    e |= attr_i64(f, "deterministic", c->deterministic);
+    e |= attr_f64(f, "leaky_slope", c->leaky_slope);
+    e |= attr_f64(f, "scale", c->scale);
+    e |= attr_i64(f, "standardize", c->standardize);
+    e |= attr_f64(f, "binary_threshold", c->binary_threshold);
+    e |= attr_str(f, "config", c->config);
+    if (c->standardize) {
+        hsize_t d = m->n[0];
+        g = H5Gcreate2(f, "preprocess", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        e |= g < 0 || dset_write(g, "mean", H5T_NATIVE_DOUBLE, 1, &d, c->mean) ||
+             dset_write(g, "std", H5T_NATIVE_DOUBLE, 1, &d, c->std);
+        if (g >= 0)
+            H5Gclose(g);
+    }
+    {
+        hsize_t d = c->nhist;
+        g = H5Gcreate2(f, "history", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        e |= g < 0 || dset_write(g, "iteration", H5T_NATIVE_INT64, 1, &d, c->hist_iter) ||
+             dset_write(g, "cost", H5T_NATIVE_DOUBLE, 1, &d, c->hist_cost);
+        if (g >= 0)
+            H5Gclose(g);
+    }
+    if (H5Fflush(f, H5F_SCOPE_GLOBAL) < 0)
+        e = 1;
+    if (H5Fclose(f) < 0)
+        e = 1;
+    if (e) {
+        unlink(tmp);
+        return dnn_fail(msg, DNN_EIO, "cannot write checkpoint '%s' (disk full or no permission?); the previous "
+                        "checkpoint '%s' is kept", tmp, path);
+    }
+    if (fsync_path(tmp, 0) != 0) {
+        int err = errno;
+        unlink(tmp);
+        return dnn_fail(msg, DNN_EIO, "cannot sync checkpoint '%s': %s; the previous checkpoint is kept", tmp,
+                        strerror(err));
+    }
+    if (rename(tmp, path) != 0) {
+        int err = errno;
+        unlink(tmp);
+        return dnn_fail(msg, DNN_EIO, "cannot rename '%s' to '%s': %s", tmp, path, strerror(err));
+    }
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s", path);
+    fsync_path(dirname(dir), 1); /* make the rename itself durable; best effort */
+    return 0;
+}
+
+static int attr_read(hid_t f, const char *name, hid_t type, void *v)
+{
+    if (H5Aexists(f, name) <= 0)
+        return -1;
+    hid_t a = H5Aopen(f, name, H5P_DEFAULT);
+    if (a < 0)
+        return -1;
+    hid_t sp = H5Aget_space(a);
+    hssize_t n = H5Sget_simple_extent_npoints(sp);
+    H5Sclose(sp);
+    herr_t e = n == 1 ? H5Aread(a, type, v) : -1;
+    H5Aclose(a);
+    return e < 0 ? -1 : 0;
+}
+
+static int attr_read_str(hid_t f, const char *name, char *buf, size_t len)
+{
+    buf[0] = 0;
+    if (H5Aexists(f, name) <= 0)
+        return -1;
+    hid_t a = H5Aopen(f, name, H5P_DEFAULT);
+    hid_t t = H5Aget_type(a);
+    int rc = -1;
+    if (H5Tget_class(t) == H5T_STRING && !H5Tis_variable_str(t)) {
+        size_t sz = H5Tget_size(t);
+        char *tmp = calloc(sz + 1, 1);
+        hid_t mt = H5Tcopy(H5T_C_S1);
+        H5Tset_size(mt, sz);
+        if (tmp && H5Aread(a, mt, tmp) >= 0) {
+            snprintf(buf, len, "%s", tmp);
+            rc = 0;
+        }
+        H5Tclose(mt);
+        free(tmp);
+    }
+    H5Tclose(t);
+    H5Aclose(a);
+    return rc;
+}
+
+/* Check a dataset's shape; returns 0 or -1. */
+static int dset_shape(hid_t f, const char *name, int rank, const hsize_t *want)
+{
+    if (H5Lexists(f, name, H5P_DEFAULT) <= 0)
+        return -1;
+    hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+    if (d < 0)
+        return -1;
+    hid_t sp = H5Dget_space(d);
+    hsize_t dims[4];
+    int r = H5Sget_simple_extent_ndims(sp);
+    int ok = r == rank && r <= 4;
+    if (ok) {
+        H5Sget_simple_extent_dims(sp, dims, NULL);
+        for (int i = 0; i < r; i++)
+            ok &= dims[i] == want[i];
+    }
+    H5Sclose(sp);
+    H5Dclose(d);
+    return ok ? 0 : -1;
+}
+
+static int dset_read(hid_t f, const char *name, hid_t type, void *v)
+{
+    hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+    if (d < 0)
+        return -1;
+    herr_t e = H5Dread(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
+    H5Dclose(d);
+    return e < 0 ? -1 : 0;
+}
+
+static int open_ckpt(const char *path, hid_t *f, char *msg)
+{
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    if (access(path, R_OK) != 0)
+        return dnn_fail(msg, DNN_EIO, "cannot open checkpoint '%s': %s", path, strerror(errno));
+    if (H5Fis_hdf5(path) <= 0 || (*f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0)
+        return dnn_fail(msg, DNN_EIO, "checkpoint '%s' is not a readable HDF5 file (truncated or damaged?)", path);
+    return 0;
+}
+
+int dnn_checkpoint_read(const char *path, dnn_ckpt_t *c, char *msg)
+{
+    hid_t f;
+    int rc = open_ckpt(path, &f, msg);
+    if (rc)
+        return rc;
+    memset(c, 0, sizeof *c);
+    char s[256], acts[DNN_MAX_LAYERS * 12];
+    int64_t v, dims[DNN_MAX_LAYERS + 1];
+    rc = DNN_EDATA;
+    if (attr_read_str(f, "format", s, sizeof s) || strcmp(s, "dnn-checkpoint")) {
+        dnn_fail(msg, rc, "'%s' is not a dnn checkpoint (attribute format is '%s', expected 'dnn-checkpoint')", path, s);
+        goto fail;
+    }
+    if (attr_read(f, "format_version", H5T_NATIVE_INT64, &v) || v != DNN_CKPT_VERSION) {
+        dnn_fail(msg, rc, "checkpoint '%s' has format_version %lld; this dnn reads version %d", path, (long long)v,
+                 DNN_CKPT_VERSION);
+        goto fail;
+    }
+    hid_t a = H5Aexists(f, "layer_dims") > 0 ? H5Aopen(f, "layer_dims", H5P_DEFAULT) : -1;
+    if (a < 0) {
+        dnn_fail(msg, rc, "checkpoint '%s' has no layer_dims attribute", path);
+        goto fail;
+    }
+    hid_t sp = H5Aget_space(a);
+    hssize_t nd = H5Sget_simple_extent_npoints(sp);
+    H5Sclose(sp);
+    if (nd < 2 || nd > DNN_MAX_LAYERS + 1 || H5Aread(a, H5T_NATIVE_INT64, dims) < 0) {
+        H5Aclose(a);
+        dnn_fail(msg, rc, "checkpoint '%s': layer_dims has %lld entries, expected 2..%d", path, (long long)nd,
+                 DNN_MAX_LAYERS + 1);
+        goto fail;
+    }
+    H5Aclose(a);
+    c->L = (int)nd - 1;
+    for (int l = 0; l <= c->L; l++) {
+        if (dims[l] < 1) {
+            dnn_fail(msg, rc, "checkpoint '%s': layer_dims[%d] = %lld", path, l, (long long)dims[l]);
+            goto fail;
+        }
+        c->n[l] = (size_t)dims[l];
+    }
+    if (attr_read_str(f, "activations", acts, sizeof acts)) {
+        dnn_fail(msg, rc, "checkpoint '%s' has no activations attribute", path);
+        goto fail;
+    }
+    {
+        char *save, *tok = strtok_r(acts, ",", &save);
+        for (int l = 1; l <= c->L; l++, tok = strtok_r(NULL, ",", &save)) {
+            dnn_act_t g;
+            if (!tok || dnn_act_parse(tok, &g)) {
+                dnn_fail(msg, rc, "checkpoint '%s': activations attribute does not list %d valid names", path, c->L);
+                goto fail;
+            }
+            if (l < c->L)
+                c->hidden = g;
+            else
+                c->output = g;
+        }
+        if (c->L == 1)
+            c->hidden = DNN_ACT_RELU;
+    }
+    if (attr_read_str(f, "precision", s, sizeof s) || (strcmp(s, "single") && strcmp(s, "double"))) {
+        dnn_fail(msg, rc, "checkpoint '%s': precision attribute is '%s', expected single or double", path, s);
+        goto fail;
+    }
+    c->precision = strcmp(s, "double") == 0 ? DNN_DOUBLE : DNN_SINGLE;
+    int64_t det = 0, stdz = 0;
+    if (attr_read(f, "iteration", H5T_NATIVE_INT64, &c->iteration) ||
+        attr_read(f, "epoch", H5T_NATIVE_INT64, &c->epoch) ||
+        attr_read(f, "learning_rate", H5T_NATIVE_DOUBLE, &c->learning_rate) ||
+        attr_read(f, "seed", H5T_NATIVE_INT64, &c->seed) || attr_read(f, "scale", H5T_NATIVE_DOUBLE, &c->scale) ||
+        attr_read(f, "standardize", H5T_NATIVE_INT64, &stdz)) {
+        dnn_fail(msg, rc, "checkpoint '%s' lacks one of the attributes iteration, epoch, learning_rate, seed, "
+                 "scale, standardize", path);
+        goto fail;
+    }
+    c->standardize = (int)stdz;
+    c->batch_size = 0;
+    attr_read(f, "batch_size", H5T_NATIVE_INT64, &c->batch_size);
+    attr_read(f, "deterministic", H5T_NATIVE_INT64, &det);
+    c->deterministic = (int)det;
+    c->leaky_slope = 0.01;
+    attr_read(f, "leaky_slope", H5T_NATIVE_DOUBLE, &c->leaky_slope);
+    c->binary_threshold = NAN;
+    attr_read(f, "binary_threshold", H5T_NATIVE_DOUBLE, &c->binary_threshold);
+    c->rng = attr_read_str(f, "rng", s, sizeof s) == 0 && strcmp(s, "numpy") == 0 ? DNN_RNG_NUMPY : DNN_RNG_DEFAULT;
+    attr_read_str(f, "config", c->config, sizeof c->config);
+    for (int l = 1; l <= c->L; l++) {
+        char name[32];
+        hsize_t wd[2] = {c->n[l], c->n[l - 1]}, bd[2] = {c->n[l], 1};
+        snprintf(name, sizeof name, "W%d", l);
+        if (dset_shape(f, name, 2, wd)) {
+            dnn_fail(msg, rc, "checkpoint '%s': W%d missing or not of shape (%zu, %zu) as layer_dims says", path, l,
+                     c->n[l], c->n[l - 1]);
+            goto fail;
+        }
+        snprintf(name, sizeof name, "b%d", l);
+        if (dset_shape(f, name, 2, bd)) {
+            dnn_fail(msg, rc, "checkpoint '%s': b%d missing or not of shape (%zu, 1)", path, l, c->n[l]);
+            goto fail;
+        }
+    }
+    if (c->standardize) {
+        hsize_t d = c->n[0];
+        c->mean = malloc(d * sizeof(double));
+        c->std = malloc(d * sizeof(double));
+        if (!c->mean || !c->std || dset_shape(f, "preprocess/mean", 1, &d) || dset_shape(f, "preprocess/std", 1, &d) ||
+            dset_read(f, "preprocess/mean", H5T_NATIVE_DOUBLE, c->mean) ||
+            dset_read(f, "preprocess/std", H5T_NATIVE_DOUBLE, c->std)) {
+            dnn_fail(msg, rc, "checkpoint '%s': /preprocess/mean and /preprocess/std of shape (%zu,) are unreadable",
+                     path, c->n[0]);
+            goto fail;
+        }
+    }
+    if (H5Lexists(f, "history", H5P_DEFAULT) > 0 && H5Lexists(f, "history/cost", H5P_DEFAULT) > 0) {
+        hid_t d = H5Dopen2(f, "history/cost", H5P_DEFAULT);
+        hid_t hs = H5Dget_space(d);
+        hssize_t n = H5Sget_simple_extent_npoints(hs);
+        H5Sclose(hs);
+        H5Dclose(d);
+        hsize_t hn = (hsize_t)n;
+        c->nhist = (size_t)n;
+        c->hist_iter = malloc((hn + 1) * sizeof(int64_t));
+        c->hist_cost = malloc((hn + 1) * sizeof(double));
+        if (!c->hist_iter || !c->hist_cost || dset_shape(f, "history/iteration", 1, &hn) ||
+            (n > 0 && (dset_read(f, "history/iteration", H5T_NATIVE_INT64, c->hist_iter) ||
+                       dset_read(f, "history/cost", H5T_NATIVE_DOUBLE, c->hist_cost)))) {
+            dnn_fail(msg, rc, "checkpoint '%s': /history is unreadable", path);
+            goto fail;
+        }
+    }
+    H5Fclose(f);
+    return 0;
+fail:
+    H5Fclose(f);
+    dnn_checkpoint_free(c);
+    return rc;
+}
+
+int dnn_checkpoint_read_params(const char *path, dnn_model_t *m, char *msg)
+{
+    hid_t f;
+    int rc = open_ckpt(path, &f, msg);
+    if (rc)
+        return rc;
+    hid_t rt = m->prec == DNN_DOUBLE ? H5T_NATIVE_DOUBLE : H5T_NATIVE_FLOAT;
+    for (int l = 1; l <= m->L; l++) {
+        char name[32];
+        hsize_t wd[2] = {m->n[l], m->n[l - 1]}, bd[2] = {m->n[l], 1};
+        snprintf(name, sizeof name, "W%d", l);
+        if (dset_shape(f, name, 2, wd) || dset_read(f, name, rt, dnn_model_W(m, l))) {
+            rc = dnn_fail(msg, DNN_EDATA, "checkpoint '%s': cannot read W%d of shape (%zu, %zu)", path, l, m->n[l],
+                          m->n[l - 1]);
+            break;
+        }
+        snprintf(name, sizeof name, "b%d", l);
+        if (dset_shape(f, name, 2, bd) || dset_read(f, name, rt, dnn_model_b(m, l))) {
+            rc = dnn_fail(msg, DNN_EDATA, "checkpoint '%s': cannot read b%d of shape (%zu, 1)", path, l, m->n[l]);
+            break;
+        }
+    }
+    H5Fclose(f);
+    return rc;
+}
+
+void dnn_checkpoint_free(dnn_ckpt_t *c)
+{
+    if (!c)
+        return;
+    free(c->mean);
+    free(c->std);
+    free(c->hist_iter);
+    free(c->hist_cost);
+    c->mean = c->std = NULL;
+    c->hist_iter = NULL;
+    c->hist_cost = NULL;
+    c->nhist = 0;
+}

@@ -1,0 +1,497 @@
+/*
+ * cli.c - option table, command line, config file, help and config dump.
+ *
+ * Each option is one row: name, kind, where it is stored, default, help.
+ * The command line, config keys and the dump all come from this table, so a
+ * config file and the equivalent command line cannot drift apart.
+ */
+#include "dnn/cli.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum { K_STR, K_LONG, K_DBL, K_FLAG, K_ENUM, K_LAYERS, K_OPTDBL } kind_t;
+
+typedef struct {
+    const char *name;
+    kind_t kind;
+    size_t off, size; /* field and, for strings, its capacity */
+    const char *def;
+    const char *choices; /* K_ENUM: comma-separated names in enum order */
+    const char *metavar;
+    const char *help;
+    int group;
+} opt_t;
+
+#define F(field) offsetof(dnn_options_t, field), sizeof(((dnn_options_t *)0)->field)
+
+enum { G_DATA, G_MODEL, G_TRAIN, G_OUT, G_RUN };
+static const char *const group_names[] = {"Data", "Model", "Training", "Output and checkpoints", "Run"};
+
+static const opt_t opts[] = {
+    {"data", K_STR, F(data), "", NULL, "FILE", "HDF5 file holding the training set", G_DATA},
+    {"x", K_STR, F(x), "train_x", NULL, "NAME", "dataset of inputs X", G_DATA},
+    {"y", K_STR, F(y), "train_y", NULL, "NAME", "dataset of labels Y", G_DATA},
+    {"layout", K_ENUM, F(layout), "examples-first", "examples-first,features-first", "L",
+     "examples-first: X is (m, d1, d2, ...) as h5py writes numpy arrays; features-first: X is (n_x, m)", G_DATA},
+    {"scale", K_DBL, F(scale), "1", NULL, "S", "multiply X by S (1/255 = 0.00392156862745098 for 8-bit pixels)", G_DATA},
+    {"standardize", K_FLAG, F(standardize), "false", NULL, NULL,
+     "subtract the per-feature mean and divide by the std, over the whole training set", G_DATA},
+    {"binary-threshold", K_OPTDBL, F(binary_threshold), "", NULL, "T",
+     "sigmoid output: label = (y >= T), e.g. 5 to split 10 classes in two", G_DATA},
+    {"test", K_STR, F(test), "", NULL, "FILE", "HDF5 file holding a test set (evaluated at each print and the end)", G_DATA},
+    {"test-x", K_STR, F(test_x), "test_x", NULL, "NAME", "test inputs", G_DATA},
+    {"test-y", K_STR, F(test_y), "test_y", NULL, "NAME", "test labels", G_DATA},
+
+    {"layers", K_LAYERS, offsetof(dnn_options_t, layers), 0, "", NULL, "N1,N2,...",
+     "hidden layer sizes; empty = logistic regression (one neuron)", G_MODEL},
+    {"hidden-activation", K_ENUM, F(hidden), "relu", "sigmoid,tanh,relu,leaky_relu,linear", "G",
+     "activation of the hidden layers", G_MODEL},
+    {"leaky-slope", K_DBL, F(leaky_slope), "0.01", NULL, "A", "slope of leaky_relu for z < 0", G_MODEL},
+    {"output", K_ENUM, F(output), "sigmoid", "sigmoid,tanh,relu,leaky_relu,linear,softmax", "G",
+     "output layer: sigmoid (binary cross-entropy), softmax (categorical cross-entropy), linear (squared error)",
+     G_MODEL},
+    {"classes", K_LONG, F(classes), "0", NULL, "K", "softmax classes (0 = largest label + 1)", G_MODEL},
+    {"init", K_ENUM, F(init), "he", "zeros,normal,sqrt,he,xavier", "I",
+     "weights: zeros, normal (randn*scale), sqrt (randn/sqrt(n[l-1])), he (randn*sqrt(2/n[l-1])), xavier "
+     "(randn*sqrt(1/n[l-1])); biases start at 0", G_MODEL},
+    {"init-scale", K_DBL, F(init_scale), "0.01", NULL, "S", "scale for --init normal", G_MODEL},
+    {"rng", K_ENUM, F(rng), "default", "default,numpy", "R",
+     "numpy: initial weights bit-identical to np.random.seed(S); np.random.randn(n[l], n[l-1])", G_MODEL},
+    {"seed", K_LONG, F(seed), "1", NULL, "S", "random seed (init and mini-batch shuffles)", G_MODEL},
+    {"precision", K_ENUM, F(precision), "single", "single,double", "P", "float32 (sgemm) or float64 (dgemm)", G_MODEL},
+
+    {"lr", K_DBL, F(lr), "0.0075", NULL, "A", "learning rate alpha", G_TRAIN},
+    {"iterations", K_LONG, F(iterations), "2500", NULL, "N", "gradient-descent steps in the whole run", G_TRAIN},
+    {"epochs", K_LONG, F(epochs), "0", NULL, "N", "passes over the data instead of --iterations", G_TRAIN},
+    {"batch-size", K_LONG, F(batch_size), "0", NULL, "B", "examples per step over all ranks; 0 = full batch", G_TRAIN},
+    {"deterministic", K_FLAG, F(deterministic), "false", NULL, NULL,
+     "bitwise-identical results for any number of ranks (exact fixed-point gradient sums)", G_TRAIN},
+
+    {"print-every", K_LONG, F(print_every), "100", NULL, "K", "record and print the cost every K iterations", G_OUT},
+    {"metrics", K_STR, F(metrics), "", NULL, "FILE.csv", "write the recorded costs and accuracies as CSV", G_OUT},
+    {"checkpoint", K_STR, F(checkpoint), "", NULL, "FILE.h5", "HDF5 checkpoint, written atomically at the end", G_OUT},
+    {"checkpoint-every", K_LONG, F(checkpoint_every), "0", NULL, "K", "also write the checkpoint every K iterations", G_OUT},
+    {"resume", K_FLAG, F(resume), "false", NULL, NULL, "continue from --checkpoint (any number of ranks)", G_OUT},
+
+    {"threads", K_LONG, F(threads), "0", NULL, "T", "BLAS threads per rank (0 = cores / ranks on the node)", G_RUN},
+    {"quiet", K_FLAG, F(quiet), "false", NULL, NULL, "print only the final line and errors", G_RUN},
+    {"verbose", K_FLAG, F(verbose), "false", NULL, NULL, "print set-up details", G_RUN},
+    {"config", K_STR, F(config), "", NULL, "FILE", "read options from FILE (key = value); the command line wins", G_RUN},
+    {"help", K_FLAG, F(help), "false", NULL, NULL, "show this help", G_RUN},
+};
+#define NOPTS (sizeof opts / sizeof opts[0])
+
+static const opt_t *find(const char *name)
+{
+    for (size_t i = 0; i < NOPTS; i++)
+        if (strcmp(opts[i].name, name) == 0)
+            return &opts[i];
+    return NULL;
+}
+
+static int parse_long(const char *s, long *v)
+{
+    char *end;
+    errno = 0;
+    long x = strtol(s, &end, 10);
+    if (errno || end == s || *end)
+        return -1;
+    *v = x;
+    return 0;
+}
+
+static int parse_double(const char *s, double *v)
+{
+    char *end;
+    errno = 0;
+    double x = strtod(s, &end);
+    if (errno == ERANGE || end == s || *end)
+        return -1;
+    *v = x;
+    return 0;
+}
+
+static int parse_layers(dnn_options_t *o, const char *s, const char *key, char *msg)
+{
+    o->n_layers = 0;
+    const char *p = s;
+    while (*p == ' ')
+        p++;
+    if (!*p)
+        return 0;
+    for (;;) {
+        char *end;
+        errno = 0;
+        if (!isdigit((unsigned char)*p))
+            return dnn_fail(msg, DNN_EINVAL, "%s: '%s' is not a comma-separated list of layer sizes", key, s);
+        unsigned long long v = strtoull(p, &end, 10);
+        if (errno)
+            return dnn_fail(msg, DNN_EINVAL, "%s: layer size in '%s' is too large", key, s);
+        if (v == 0)
+            return dnn_fail(msg, DNN_EINVAL, "%s: layer sizes must be >= 1, got 0 in '%s'", key, s);
+        if (o->n_layers >= DNN_MAX_LAYERS - 1)
+            return dnn_fail(msg, DNN_EINVAL, "%s: at most %d hidden layers", key, DNN_MAX_LAYERS - 1);
+        o->layers[o->n_layers++] = (size_t)v;
+        p = end;
+        while (*p == ' ')
+            p++;
+        if (!*p)
+            return 0;
+        if (*p != ',')
+            return dnn_fail(msg, DNN_EINVAL, "%s: '%s' is not a comma-separated list of layer sizes", key, s);
+        p++;
+        while (*p == ' ')
+            p++;
+    }
+}
+
+static int set(dnn_options_t *o, const opt_t *op, const char *value, const char *where, char *msg)
+{
+    char key[DNN_PATH_MAX + 300];
+    snprintf(key, sizeof key, "%s%s%s", where ? where : "--", where ? ": " : "", op->name);
+    void *field = (char *)o + op->off;
+    switch (op->kind) {
+    case K_STR:
+        if (strlen(value) >= op->size)
+            return dnn_fail(msg, DNN_EINVAL, "%s: value is too long (%zu characters)", key, strlen(value));
+        strcpy(field, value);
+        return 0;
+    case K_LONG:
+        if (parse_long(value, field))
+            return dnn_fail(msg, DNN_EINVAL, "%s: '%s' is not an integer", key, value);
+        if (strcmp(op->name, "iterations") == 0)
+            o->iterations_set = 1, o->epochs_set = 0;
+        if (strcmp(op->name, "epochs") == 0)
+            o->epochs_set = 1, o->iterations_set = 0;
+        return 0;
+    case K_DBL:
+        if (parse_double(value, field))
+            return dnn_fail(msg, DNN_EINVAL, "%s: '%s' is not a number", key, value);
+        return 0;
+    case K_OPTDBL:
+        if (!*value) {
+            *(double *)field = NAN;
+            return 0;
+        }
+        if (parse_double(value, field))
+            return dnn_fail(msg, DNN_EINVAL, "%s: '%s' is not a number", key, value);
+        return 0;
+    case K_FLAG:
+        if (!strcmp(value, "true") || !strcmp(value, "1") || !strcmp(value, "yes") || !strcmp(value, "on"))
+            *(int *)field = 1;
+        else if (!strcmp(value, "false") || !strcmp(value, "0") || !strcmp(value, "no") || !strcmp(value, "off"))
+            *(int *)field = 0;
+        else
+            return dnn_fail(msg, DNN_EINVAL, "%s: '%s' is not true or false", key, value);
+        return 0;
+    case K_ENUM: {
+        const char *c = op->choices;
+        for (int i = 0; *c; i++) {
+            size_t len = strcspn(c, ",");
+            if (strlen(value) == len && strncmp(c, value, len) == 0) {
+                *(int *)field = i;
+                return 0;
+            }
+            c += len + (c[len] == ',');
+        }
+        return dnn_fail(msg, DNN_EINVAL, "%s: unknown value '%s' (choose one of: %s)", key, value, op->choices);
+    }
+    case K_LAYERS:
+        return parse_layers(o, value, key, msg);
+    }
+    return DNN_EINVAL;
+}
+
+void dnn_cli_defaults(dnn_options_t *o)
+{
+    memset(o, 0, sizeof *o);
+    char msg[DNN_MSG_LEN];
+    for (size_t i = 0; i < NOPTS; i++)
+        set(o, &opts[i], opts[i].def ? opts[i].def : "", NULL, msg);
+    o->iterations_set = o->epochs_set = 0;
+}
+
+int dnn_cli_set(dnn_options_t *o, const char *key, const char *value, char *msg)
+{
+    const opt_t *op = find(key);
+    if (!op)
+        return dnn_fail(msg, DNN_EINVAL, "unknown option '%s'", key);
+    return set(o, op, value, NULL, msg);
+}
+
+int dnn_cli_parse_config_text(dnn_options_t *o, const char *text, const char *name, char *msg)
+{
+    int lineno = 0;
+    const char *p = text;
+    char line[DNN_PATH_MAX + 256];
+    while (*p) {
+        size_t len = strcspn(p, "\n");
+        lineno++;
+        if (len >= sizeof line)
+            return dnn_fail(msg, DNN_EINVAL, "%s:%d: line is too long", name, lineno);
+        memcpy(line, p, len);
+        line[len] = 0;
+        p += len + (p[len] == '\n');
+        char *hash = strchr(line, '#');
+        if (hash)
+            *hash = 0;
+        char *s = line, *e;
+        while (isspace((unsigned char)*s))
+            s++;
+        e = s + strlen(s);
+        while (e > s && isspace((unsigned char)e[-1]))
+            *--e = 0;
+        if (!*s)
+            continue;
+        char *eq = strchr(s, '=');
+        if (!eq)
+            return dnn_fail(msg, DNN_EINVAL, "%s:%d: expected 'key = value', got '%s'", name, lineno, s);
+        char *k = s, *ke = eq, *v = eq + 1;
+        while (ke > k && isspace((unsigned char)ke[-1]))
+            ke--;
+        *ke = 0;
+        while (isspace((unsigned char)*v))
+            v++;
+        const opt_t *op = find(k);
+        if (!op || !strcmp(k, "config") || !strcmp(k, "help"))
+            return dnn_fail(msg, DNN_EINVAL, "%s:%d: unknown key '%s'", name, lineno, k);
+        char where[DNN_PATH_MAX + 32];
+        snprintf(where, sizeof where, "%s:%d", name, lineno);
+        int rc = set(o, op, v, where, msg);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int dnn_cli_read_config(dnn_options_t *o, const char *path, char *msg)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return dnn_fail(msg, DNN_EIO, "--config: cannot open '%s': %s", path, strerror(errno));
+    char *buf = malloc(1 << 20);
+    if (!buf) {
+        fclose(f);
+        return dnn_fail(msg, DNN_ENOMEM, "out of memory");
+    }
+    size_t n = fread(buf, 1, (1 << 20) - 1, f);
+    int big = !feof(f), err = ferror(f);
+    fclose(f);
+    buf[n] = 0;
+    int rc;
+    if (err)
+        rc = dnn_fail(msg, DNN_EIO, "--config: cannot read '%s'", path);
+    else if (big)
+        rc = dnn_fail(msg, DNN_EINVAL, "--config: '%s' is larger than 1 MiB", path);
+    else if (memchr(buf, 0, n))
+        rc = dnn_fail(msg, DNN_EINVAL, "--config: '%s' is not a text file (it contains NUL bytes)", path);
+    else
+        rc = dnn_cli_parse_config_text(o, buf, path, msg);
+    free(buf);
+    return rc;
+}
+
+int dnn_cli_parse(dnn_options_t *o, int argc, char **argv, char *msg)
+{
+    struct option lo[NOPTS + 1];
+    for (size_t i = 0; i < NOPTS; i++) {
+        lo[i].name = opts[i].name;
+        lo[i].has_arg = opts[i].kind == K_FLAG ? no_argument : required_argument;
+        lo[i].flag = NULL;
+        lo[i].val = 1000 + (int)i;
+    }
+    memset(&lo[NOPTS], 0, sizeof lo[0]);
+    /* The config file first, so that the command line wins. */
+    for (int i = 1; i < argc; i++) {
+        const char *path = NULL;
+        if (!strcmp(argv[i], "--config") && i + 1 < argc)
+            path = argv[i + 1];
+        else if (!strncmp(argv[i], "--config=", 9))
+            path = argv[i] + 9;
+        if (path) {
+            int rc = dnn_cli_read_config(o, path, msg);
+            if (rc)
+                return rc;
+            strncpy(o->config, path, sizeof o->config - 1);
+        }
+    }
+    optind = 1;
+    opterr = 0;
+    int c, idx;
+    while ((c = getopt_long(argc, argv, "h", lo, &idx)) != -1) {
+        if (c == 'h') {
+            o->help = 1;
+            continue;
+        }
+        if (c == '?' || c == ':') {
+            const char *bad = argv[optind - 1];
+            if (optopt >= 1000 && optopt < 1000 + (int)NOPTS)
+                return dnn_fail(msg, DNN_EINVAL, "option --%s needs a value", opts[optopt - 1000].name);
+            return dnn_fail(msg, DNN_EINVAL, "unknown option '%s' (see --help)", bad ? bad : "?");
+        }
+        const opt_t *op = &opts[c - 1000];
+        int rc = set(o, op, op->kind == K_FLAG ? "true" : optarg, NULL, msg);
+        if (rc)
+            return rc;
+    }
+    if (optind < argc)
+        return dnn_fail(msg, DNN_EINVAL, "unexpected argument '%s' (options start with --; see --help)", argv[optind]);
+    return 0;
+}
+
+int dnn_cli_validate(const dnn_options_t *o, char *msg)
+{
+    if (!o->data[0])
+        return dnn_fail(msg, DNN_EINVAL, "--data FILE is required (an HDF5 file with datasets --x and --y)");
+    if (!(o->lr > 0) || !isfinite(o->lr))
+        return dnn_fail(msg, DNN_EINVAL, "--lr must be a finite number > 0, got %g", o->lr);
+    if (o->epochs_set ? o->epochs < 1 : o->iterations < 1)
+        return dnn_fail(msg, DNN_EINVAL, "--%s must be >= 1, got %ld", o->epochs_set ? "epochs" : "iterations",
+                        o->epochs_set ? o->epochs : o->iterations);
+    if (o->batch_size < 0)
+        return dnn_fail(msg, DNN_EINVAL, "--batch-size must be >= 0 (0 = full batch), got %ld", o->batch_size);
+    if (o->print_every < 1)
+        return dnn_fail(msg, DNN_EINVAL, "--print-every must be >= 1, got %ld", o->print_every);
+    if (o->checkpoint_every < 0)
+        return dnn_fail(msg, DNN_EINVAL, "--checkpoint-every must be >= 0, got %ld", o->checkpoint_every);
+    if (!isfinite(o->scale) || o->scale == 0)
+        return dnn_fail(msg, DNN_EINVAL, "--scale must be a finite non-zero number, got %g", o->scale);
+    if (!(o->leaky_slope >= 0) || !isfinite(o->leaky_slope))
+        return dnn_fail(msg, DNN_EINVAL, "--leaky-slope must be a finite number >= 0, got %g", o->leaky_slope);
+    if (o->output != DNN_ACT_SIGMOID && o->output != DNN_ACT_SOFTMAX && o->output != DNN_ACT_LINEAR)
+        return dnn_fail(msg, DNN_EINVAL, "--output must be sigmoid, softmax or linear, got %s",
+                        dnn_act_name((dnn_act_t)o->output));
+    if (o->classes < 0 || (o->classes == 1))
+        return dnn_fail(msg, DNN_EINVAL, "--classes must be >= 2 (or 0 to infer), got %ld", o->classes);
+    if (o->classes && o->output != DNN_ACT_SOFTMAX)
+        return dnn_fail(msg, DNN_EINVAL, "--classes %ld needs --output softmax", o->classes);
+    if (o->seed < 0)
+        return dnn_fail(msg, DNN_EINVAL, "--seed must be >= 0, got %ld", o->seed);
+    if (o->rng == DNN_RNG_NUMPY && o->seed > 4294967295L)
+        return dnn_fail(msg, DNN_EINVAL, "--seed must be below 2^32 with --rng numpy, got %ld", o->seed);
+    if (o->threads < 0)
+        return dnn_fail(msg, DNN_EINVAL, "--threads must be >= 0, got %ld", o->threads);
+    if (o->resume && !o->checkpoint[0])
+        return dnn_fail(msg, DNN_EINVAL, "--resume needs --checkpoint FILE");
+    if (o->checkpoint_every && !o->checkpoint[0])
+        return dnn_fail(msg, DNN_EINVAL, "--checkpoint-every needs --checkpoint FILE");
+    if (!isnan(o->binary_threshold) && o->output != DNN_ACT_SIGMOID)
+        return dnn_fail(msg, DNN_EINVAL, "--binary-threshold needs --output sigmoid");
+    if (o->quiet && o->verbose)
+        return dnn_fail(msg, DNN_EINVAL, "--quiet and --verbose exclude each other");
+    return 0;
+}
+
+static size_t dump_value(const dnn_options_t *o, const opt_t *op, char *buf, size_t len)
+{
+    const void *field = (const char *)o + op->off;
+    switch (op->kind) {
+    case K_STR: return (size_t)snprintf(buf, len, "%s", (const char *)field);
+    case K_LONG: return (size_t)snprintf(buf, len, "%ld", *(const long *)field);
+    case K_DBL: return (size_t)snprintf(buf, len, "%.17g", *(const double *)field);
+    case K_OPTDBL:
+        return isnan(*(const double *)field) ? (buf && len ? (buf[0] = 0, 0) : 0)
+                                              : (size_t)snprintf(buf, len, "%.17g", *(const double *)field);
+    case K_FLAG: return (size_t)snprintf(buf, len, "%s", *(const int *)field ? "true" : "false");
+    case K_ENUM: {
+        const char *c = op->choices;
+        for (int i = 0; i < *(const int *)field && *c; i++)
+            c += strcspn(c, ",") + 1;
+        return (size_t)snprintf(buf, len, "%.*s", (int)strcspn(c, ","), c);
+    }
+    case K_LAYERS: {
+        size_t n = 0;
+        if (len)
+            buf[0] = 0;
+        for (int i = 0; i < o->n_layers; i++)
+            n += (size_t)snprintf(buf ? buf + (n < len ? n : len) : NULL, n < len ? len - n : 0, "%s%zu",
+                                  i ? "," : "", o->layers[i]);
+        return n;
+    }
+    }
+    return 0;
+}
+
+size_t dnn_cli_dump_string(const dnn_options_t *o, char *buf, size_t len)
+{
+    size_t n = 0;
+    char val[DNN_PATH_MAX + 64];
+    for (size_t i = 0; i < NOPTS; i++) {
+        const opt_t *op = &opts[i];
+        if (!strcmp(op->name, "config") || !strcmp(op->name, "help") || !strcmp(op->name, "resume"))
+            continue;
+        if ((!strcmp(op->name, "iterations") && o->epochs_set) || (!strcmp(op->name, "epochs") && !o->epochs_set))
+            continue;
+        dump_value(o, op, val, sizeof val);
+        n += (size_t)snprintf(buf ? buf + (n < len ? n : len) : NULL, n < len ? len - n : 0, "%s = %s\n", op->name, val);
+    }
+    return n;
+}
+
+void dnn_cli_dump(const dnn_options_t *o, FILE *f)
+{
+    size_t n = dnn_cli_dump_string(o, NULL, 0);
+    char *buf = malloc(n + 1);
+    if (!buf)
+        return;
+    dnn_cli_dump_string(o, buf, n + 1);
+    fputs(buf, f);
+    free(buf);
+}
+
+void dnn_cli_usage(FILE *f)
+{
+    fprintf(f,
+            "Usage: dnn-train --data FILE [options]\n"
+            "       mpirun -np N dnn-train --data FILE [options]\n\n"
+            "Trains a fully connected network (logistic regression, shallow or deep) by\n"
+            "gradient descent, data-parallel over MPI ranks. Notation as in the course:\n"
+            "examples are columns, W[l] is (n[l], n[l-1]), the cost J is printed every\n"
+            "--print-every iterations, and the last line is `final iterations=... cost=...`.\n");
+    for (int g = G_DATA; g <= G_RUN; g++) {
+        fprintf(f, "\n%s:\n", group_names[g]);
+        for (size_t i = 0; i < NOPTS; i++) {
+            const opt_t *op = &opts[i];
+            if (op->group != g)
+                continue;
+            char head[96];
+            if (op->kind == K_ENUM)
+                snprintf(head, sizeof head, "--%s %s", op->name, op->choices);
+            else
+                snprintf(head, sizeof head, "--%s%s%s", op->name, op->metavar ? " " : "",
+                         op->metavar ? op->metavar : "");
+            for (char *c = head; *c; c++)
+                if (op->kind == K_ENUM && *c == ',')
+                    *c = '|';
+            fprintf(f, "  %-36s %s", head, op->help);
+            if (op->def && *op->def && op->kind != K_FLAG)
+                fprintf(f, " [%s]", op->def);
+            fputc('\n', f);
+        }
+    }
+    fprintf(f,
+            "\nA config file holds the same keys as `key = value` lines (# starts a comment);\n"
+            "options given on the command line win.\n"
+            "\nExamples:\n"
+            "  # logistic regression, then one tanh hidden layer of 4 units, on the planar set\n"
+            "  dnn-planar planar.h5\n"
+            "  dnn-train --data planar.h5 --x X --y Y --lr 1.2 --iterations 10000\n"
+            "  dnn-train --data planar.h5 --x X --y Y --layers 4 --hidden-activation tanh \\\n"
+            "            --init normal --lr 1.2 --iterations 10000\n\n"
+            "  # a deep network on Fashion-MNIST (10 classes), 2 ranks, checkpointed\n"
+            "  dnn-fashion-mnist fmnist.h5\n"
+            "  mpirun -np 2 dnn-train --data fmnist.h5 --scale 0.00392156862745098 --layers 256,128 \\\n"
+            "            --output softmax --lr 0.1 --batch-size 256 --epochs 10 --test fmnist.h5 \\\n"
+            "            --metrics fmnist.csv --checkpoint fmnist-ckpt.h5\n\n"
+            "  # on a cluster: Slurm batch job with resume and requeue on preemption\n"
+            "  DNN_ARGS='--data /scratch/fmnist.h5 --layers 256,128 --output softmax --epochs 50' \\\n"
+            "      sbatch --nodes 2 --ntasks-per-node 8 launch/slurm/dnn-train.sbatch\n\n"
+            "Exit status: 0 done; 1 error (message on stderr); 75 stopped by SIGTERM, SIGINT or\n"
+            "SIGUSR1 after writing the checkpoint (run again with --resume).\n");
+}

@@ -1,0 +1,125 @@
+/*
+ * dist.c - MPI helpers.  Reductions are plain MPI_Allreduce calls; the
+ * 128-bit sum uses a user-defined commutative op on pairs of int64, since MPI
+ * has no 128-bit integer type.  Counts above INT_MAX are sent in pieces.
+ */
+#include "dnn/dist.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "dnn/common.h"
+
+static MPI_Datatype i128_type = MPI_DATATYPE_NULL;
+static MPI_Op i128_sum = MPI_OP_NULL;
+
+static void i128_add(void *in, void *inout, int *len, MPI_Datatype *dt)
+{
+    (void)dt;
+    __int128 a, b;
+    for (int i = 0; i < *len; i++) {
+        memcpy(&a, (char *)in + 16 * (size_t)i, 16);
+        memcpy(&b, (char *)inout + 16 * (size_t)i, 16);
+        b += a;
+        memcpy((char *)inout + 16 * (size_t)i, &b, 16);
+    }
+}
+
+int dnn_dist_init(dnn_dist_t *d, int *argc, char ***argv)
+{
+    if (MPI_Init(argc, argv) != MPI_SUCCESS)
+        return DNN_EMPI;
+    MPI_Comm_rank(MPI_COMM_WORLD, &d->rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &d->size);
+    MPI_Comm node;
+    MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, d->rank, MPI_INFO_NULL, &node);
+    MPI_Comm_rank(node, &d->local_rank);
+    MPI_Comm_size(node, &d->local_size);
+    MPI_Comm_free(&node);
+    MPI_Type_contiguous(2, MPI_INT64_T, &i128_type);
+    MPI_Type_commit(&i128_type);
+    MPI_Op_create(i128_add, 1, &i128_sum);
+    return 0;
+}
+
+void dnn_dist_finalize(void)
+{
+    if (i128_sum != MPI_OP_NULL)
+        MPI_Op_free(&i128_sum);
+    if (i128_type != MPI_DATATYPE_NULL)
+        MPI_Type_free(&i128_type);
+    MPI_Finalize();
+}
+
+void dnn_dist_shard(uint64_t m, int size, int r, uint64_t *lo, uint64_t *hi)
+{
+    uint64_t chunks = (m + DNN_CHUNK - 1) / DNN_CHUNK;
+    uint64_t c0 = chunks * (uint64_t)r / (uint64_t)size, c1 = chunks * (uint64_t)(r + 1) / (uint64_t)size;
+    *lo = c0 * DNN_CHUNK < m ? c0 * DNN_CHUNK : m;
+    *hi = c1 * DNN_CHUNK < m ? c1 * DNN_CHUNK : m;
+}
+
+int dnn_dist_agree(const dnn_dist_t *d, int rc, char *msg)
+{
+    int mine = rc ? d->rank : d->size, first;
+    MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    if (first == d->size)
+        return 0;
+    char buf[DNN_MSG_LEN];
+    int code = rc;
+    if (d->rank == first) {
+        if (d->size > 1)
+            snprintf(buf, sizeof buf, "rank %d: %s", d->rank, msg);
+        else
+            snprintf(buf, sizeof buf, "%s", msg);
+    }
+    MPI_Bcast(buf, DNN_MSG_LEN, MPI_CHAR, first, MPI_COMM_WORLD);
+    MPI_Bcast(&code, 1, MPI_INT, first, MPI_COMM_WORLD);
+    memcpy(msg, buf, DNN_MSG_LEN);
+    msg[DNN_MSG_LEN - 1] = 0;
+    return code;
+}
+
+void dnn_dist_abort(const dnn_dist_t *d, const char *prog, int code, const char *msg)
+{
+    if (d && d->size > 1)
+        fprintf(stderr, "%s: rank %d: %s\n", prog, d->rank, msg);
+    else
+        fprintf(stderr, "%s: %s\n", prog, msg);
+    fflush(stderr);
+    MPI_Abort(MPI_COMM_WORLD, code ? code : 1);
+    for (;;) /* MPI_Abort does not return */
+        ;
+}
+
+static int sum_pieces(void *x, size_t n, size_t es, MPI_Datatype t, MPI_Op op)
+{
+    char *p = x;
+    while (n > 0) {
+        int k = n > (size_t)INT_MAX / 2 ? INT_MAX / 2 : (int)n;
+        if (MPI_Allreduce(MPI_IN_PLACE, p, k, t, op, MPI_COMM_WORLD) != MPI_SUCCESS)
+            return DNN_EMPI;
+        p += (size_t)k * es;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+int dnn_dist_sum_d(double *x, size_t n) { return sum_pieces(x, n, 8, MPI_DOUBLE, MPI_SUM); }
+
+int dnn_dist_sum_real(void *x, size_t n, size_t es)
+{
+    return sum_pieces(x, n, es, es == 8 ? MPI_DOUBLE : MPI_FLOAT, MPI_SUM);
+}
+
+int dnn_dist_max_d(double *x, size_t n) { return sum_pieces(x, n, 8, MPI_DOUBLE, MPI_MAX); }
+
+int dnn_dist_sum_i128(__int128 *x, size_t n) { return sum_pieces(x, n, 16, i128_type, i128_sum); }
+
+int dnn_dist_same_hash(uint64_t h)
+{
+    uint64_t v[2] = {h, ~h};
+    MPI_Allreduce(MPI_IN_PLACE, v, 2, MPI_UINT64_T, MPI_MAX, MPI_COMM_WORLD);
+    return v[0] == h && v[1] == ~h;
+}

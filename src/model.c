@@ -1,0 +1,283 @@
+/*
+ * model.c - parameter layout, initialization, forward and backward passes.
+ *
+ * Every product is one BLAS call over all columns of a block (matrix.c).
+ * Products, with W stored row-major (= column-major W^T, no copies):
+ *   Z[l]      = W[l] A[l-1]      gemm(T, N)  (n[l] x cols)
+ *   dW[l]    += dZ[l] A[l-1]^T   as dW^T += A[l-1] dZ[l]^T: gemm(N, T)
+ *   dA[l-1]   = W[l]^T dZ[l]     gemm(N, N) on the row-major W
+ * The generic code is compiled twice, for float and double (self-inclusion).
+ */
+#ifndef DNN_TMPL
+#include "dnn/model.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dnn/matrix.h"
+
+#define DNN_TMPL
+#define real float
+#define SUF(f) f##_s
+#include __FILE__
+#undef real
+#undef SUF
+#define real double
+#define SUF(f) f##_d
+#include __FILE__
+#undef real
+#undef SUF
+#undef DNN_TMPL
+
+int dnn_model_init(dnn_model_t *m, dnn_precision_t prec, int L, const size_t *n, dnn_act_t hidden,
+                   dnn_act_t output, double slope, size_t bmax, char *msg)
+{
+    memset(m, 0, sizeof *m);
+    if (L < 1 || L > DNN_MAX_LAYERS)
+        return dnn_fail(msg, DNN_EINVAL, "the network must have 1..%d layers, not %d", DNN_MAX_LAYERS, L);
+    if (hidden == DNN_ACT_SOFTMAX)
+        return dnn_fail(msg, DNN_EINVAL, "softmax is an output activation, not a hidden one");
+    if (output != DNN_ACT_SIGMOID && output != DNN_ACT_SOFTMAX && output != DNN_ACT_LINEAR)
+        return dnn_fail(msg, DNN_EINVAL, "output activation must be sigmoid, softmax or linear, not %s",
+                        dnn_act_name(output));
+    if (!(slope >= 0) || !isfinite(slope))
+        return dnn_fail(msg, DNN_EINVAL, "--leaky-slope must be a finite value >= 0, got %g", slope);
+    if (bmax == 0 || bmax > INT_MAX)
+        return dnn_fail(msg, DNN_EINVAL, "block size %zu out of range", bmax);
+    m->prec = prec;
+    m->L = L;
+    m->hidden = hidden;
+    m->output = output;
+    m->loss = dnn_loss_for(output);
+    m->slope = slope;
+    m->bmax = bmax;
+    size_t P = 0, acts = 0, nmax = 0;
+    for (int l = 0; l <= L; l++) {
+        if (n[l] == 0)
+            return dnn_fail(msg, DNN_EINVAL, "layer %d has 0 units: n[%d] must be >= 1", l, l);
+        if (n[l] > INT_MAX)
+            return dnn_fail(msg, DNN_ENOMEM, "n[%d] = %zu is larger than BLAS can index (%d)", l, n[l], INT_MAX);
+        m->n[l] = n[l];
+        if (l > 0 && n[l] > nmax)
+            nmax = n[l];
+    }
+    for (int l = 1; l <= L; l++) {
+        size_t w, a;
+        m->off_W[l] = P;
+        if (dnn_size_mul(&w, n[l], n[l - 1]) || w > INT_MAX || dnn_size_add(&P, P, w))
+            goto overflow;
+        m->off_b[l] = P;
+        if (dnn_size_add(&P, P, n[l]))
+            goto overflow;
+        m->off_A[l] = acts;
+        if (dnn_size_mul(&a, n[l], bmax) || a > INT_MAX || dnn_size_add(&acts, acts, a))
+            goto overflow;
+    }
+    m->nparams = P;
+    size_t es = dnn_real_size(prec), dzn, bytes;
+    if (dnn_size_mul(&dzn, nmax, bmax) || dnn_size_mul(&bytes, P + DNN_GRAD_EXTRA, es) ||
+        dnn_size_mul(&bytes, acts, es))
+        goto overflow;
+    m->params = dnn_alloc(P, es);
+    m->grads = dnn_alloc(P + DNN_GRAD_EXTRA, es);
+    m->acts = dnn_alloc(acts, es);
+    m->dz[0] = dnn_alloc(dzn, es);
+    m->dz[1] = dnn_alloc(dzn, es);
+    if (!m->params || !m->grads || !m->acts || !m->dz[0] || !m->dz[1]) {
+        size_t total = (P * 2 + acts + 2 * dzn) * es;
+        dnn_model_free(m);
+        return dnn_fail(msg, DNN_ENOMEM, "cannot allocate %zu MiB for the network's parameters and buffers",
+                        total >> 20);
+    }
+    memset(m->params, 0, P * es);
+    memset(m->grads, 0, (P + DNN_GRAD_EXTRA) * es);
+    return 0;
+overflow:
+    dnn_model_free(m);
+    return dnn_fail(msg, DNN_ENOMEM, "layer sizes are too large: the parameter or activation count overflows");
+}
+
+void dnn_model_free(dnn_model_t *m)
+{
+    if (!m)
+        return;
+    free(m->params);
+    free(m->grads);
+    free(m->acts);
+    free(m->dz[0]);
+    free(m->dz[1]);
+    m->params = m->grads = m->acts = m->dz[0] = m->dz[1] = NULL;
+}
+
+void *dnn_model_W(const dnn_model_t *m, int l)
+{
+    return (char *)m->params + m->off_W[l] * dnn_real_size(m->prec);
+}
+
+void *dnn_model_b(const dnn_model_t *m, int l)
+{
+    return (char *)m->params + m->off_b[l] * dnn_real_size(m->prec);
+}
+
+const void *dnn_model_output(const dnn_model_t *m)
+{
+    return (char *)m->acts + m->off_A[m->L] * dnn_real_size(m->prec);
+}
+
+int dnn_model_init_params(dnn_model_t *m, dnn_init_t kind, double scale, dnn_rng_kind_t rk,
+                          uint64_t seed, char *msg)
+{
+    if (kind == DNN_INIT_ZEROS && m->L > 1)
+        return dnn_fail(msg, DNN_EINVAL,
+                        "--init zeros is only valid for logistic regression (no hidden layers): with %d hidden "
+                        "layer(s), every unit of a layer would compute the same function and get the same "
+                        "gradient, so the symmetry is never broken; use --init he, xavier, sqrt or normal",
+                        m->L - 1);
+    if (kind == DNN_INIT_NORMAL && !(isfinite(scale) && scale > 0))
+        return dnn_fail(msg, DNN_EINVAL, "--init-scale must be a finite value > 0, got %g", scale);
+    dnn_rng_t *r = malloc(sizeof *r);
+    if (!r)
+        return dnn_fail(msg, DNN_ENOMEM, "out of memory");
+    dnn_rng_init(r, rk, seed);
+    memset(m->params, 0, m->nparams * dnn_real_size(m->prec));
+    for (int l = 1; l <= m->L && kind != DNN_INIT_ZEROS; l++) {
+        double f = kind == DNN_INIT_NORMAL ? scale
+                   : kind == DNN_INIT_SQRT ? 1.0 / sqrt((double)m->n[l - 1])
+                   : kind == DNN_INIT_HE   ? sqrt(2.0 / (double)m->n[l - 1])
+                                           : sqrt(1.0 / (double)m->n[l - 1]);
+        size_t cnt = m->n[l] * m->n[l - 1];
+        if (m->prec == DNN_DOUBLE) {
+            double *W = dnn_model_W(m, l);
+            for (size_t i = 0; i < cnt; i++)
+                W[i] = dnn_rng_normal(r) * f;
+        } else {
+            float *W = dnn_model_W(m, l);
+            for (size_t i = 0; i < cnt; i++)
+                W[i] = (float)(dnn_rng_normal(r) * f);
+        }
+    }
+    free(r);
+    return 0;
+}
+
+void dnn_model_forward(dnn_model_t *m, const void *X, size_t cols)
+{
+    if (m->prec == DNN_DOUBLE)
+        forward_d(m, X, cols);
+    else
+        forward_s(m, X, cols);
+}
+
+void dnn_model_evaluate(dnn_model_t *m, const void *X, const void *Y, size_t cols, double *loss,
+                        double *correct)
+{
+    if (m->prec == DNN_DOUBLE)
+        evaluate_d(m, X, Y, cols, loss, correct);
+    else
+        evaluate_s(m, X, Y, cols, loss, correct);
+}
+
+void dnn_model_backward(dnn_model_t *m, const void *X, const void *Y, size_t cols)
+{
+    if (m->prec == DNN_DOUBLE)
+        backward_d(m, X, Y, cols);
+    else
+        backward_s(m, X, Y, cols);
+}
+
+void dnn_model_update(dnn_model_t *m, double lr, double scale)
+{
+    if (m->prec == DNN_DOUBLE)
+        update_d(m, lr, scale);
+    else
+        update_s(m, lr, scale);
+}
+
+void dnn_model_zero_grads(dnn_model_t *m)
+{
+    memset(m->grads, 0, (m->nparams + DNN_GRAD_EXTRA) * dnn_real_size(m->prec));
+}
+
+#else /* DNN_TMPL: generic code */
+
+static real *SUF(act)(dnn_model_t *m, int l) { return (real *)m->acts + m->off_A[l]; }
+
+/* Hidden layers and the output's linear part; the output activation is left
+ * to the caller (prediction or loss). Returns A[L] holding W[L] A[L-1]. */
+static real *SUF(forward_linear)(dnn_model_t *m, const real *X, size_t cols)
+{
+    const real *P = m->params, *Aprev = X;
+    for (int l = 1; l <= m->L; l++) {
+        real *A = SUF(act)(m, l);
+        size_t nl = m->n[l], np = m->n[l - 1];
+        SUF(dnn_matrix_gemm)(1, 0, nl, cols, np, 1, P + m->off_W[l], np, Aprev, np, 0, A, nl);
+        if (l < m->L)
+            SUF(dnn_act_forward)(A, P + m->off_b[l], nl, cols, m->hidden, (real)m->slope);
+        Aprev = A;
+    }
+    return SUF(act)(m, m->L);
+}
+
+static void SUF(forward)(dnn_model_t *m, const real *X, size_t cols)
+{
+    real *AL = SUF(forward_linear)(m, X, cols);
+    const real *P = m->params;
+    SUF(dnn_loss_output)(AL, NULL, NULL, P + m->off_b[m->L], m->n[m->L], cols, m->output, NULL, NULL);
+}
+
+static void SUF(evaluate)(dnn_model_t *m, const real *X, const real *Y, size_t cols, double *loss,
+                          double *correct)
+{
+    real *AL = SUF(forward_linear)(m, X, cols);
+    const real *P = m->params;
+    SUF(dnn_loss_output)(AL, m->dz[0], Y, P + m->off_b[m->L], m->n[m->L], cols, m->output, loss, correct);
+}
+
+static void SUF(backward)(dnn_model_t *m, const real *X, const real *Y, size_t cols)
+{
+    const real *P = m->params;
+    real *G = m->grads;
+    int L = m->L, cur = 0;
+    real *AL = SUF(forward_linear)(m, X, cols);
+    double loss = 0, correct = 0;
+    real *dZ = m->dz[cur];
+    SUF(dnn_loss_output)(AL, dZ, Y, P + m->off_b[L], m->n[L], cols, m->output, &loss, &correct);
+    G[m->nparams] += (real)loss;
+    G[m->nparams + 1] += (real)correct;
+    /* db[L] = row sums of dZ[L] */
+    real *dbL = G + m->off_b[L];
+    for (size_t j = 0; j < cols; j++)
+        for (size_t i = 0; i < m->n[L]; i++)
+            dbL[i] += dZ[j * m->n[L] + i];
+    for (int l = L; l >= 1; l--) {
+        size_t nl = m->n[l], np = m->n[l - 1];
+        const real *Aprev = l > 1 ? SUF(act)(m, l - 1) : X;
+        /* dW[l]^T (np x nl) += A[l-1] (np x cols) dZ[l]^T */
+        SUF(dnn_matrix_gemm)(0, 1, np, nl, cols, 1, Aprev, np, dZ, nl, 1, G + m->off_W[l], np);
+        if (l == 1)
+            break; /* dA[0] is never computed */
+        real *dA = m->dz[cur ^ 1];
+        /* dA[l-1] (np x cols) = W[l]^T dZ[l]; row-major W is column-major (np x nl) */
+        SUF(dnn_matrix_gemm)(0, 0, np, cols, nl, 1, P + m->off_W[l], np, dZ, nl, 0, dA, np);
+        SUF(dnn_act_backward)(dA, Aprev, G + m->off_b[l - 1], np, cols, m->hidden, (real)m->slope);
+        cur ^= 1;
+        dZ = dA;
+    }
+}
+
+static void SUF(update)(dnn_model_t *m, double lr, double scale)
+{
+    real *P = m->params;
+    const real *G = m->grads;
+    real a = (real)(lr * scale);
+    if (m->prec == DNN_DOUBLE) /* keep lr*(g/m) bit-exact with a float64 reference */
+        for (size_t i = 0; i < m->nparams; i++)
+            P[i] -= (real)(lr * (G[i] * scale));
+    else
+        for (size_t i = 0; i < m->nparams; i++)
+            P[i] -= a * G[i];
+}
+
+#endif

@@ -1,0 +1,61 @@
+# End-to-end acceptance tests of the core trainer against an independent
+# numpy reference (tests/ref/) and the course's planar lesson (tests/e2e/).
+# Included by tests/CMakeLists.txt, which defines DNN_PYTHON, DNN_MPIEXEC and
+# DNN_TEST_ENV.  Every script prints one PASS/FAIL line per case and a closing
+# "N passed, M failed" line, and exits non-zero when a case failed.
+
+set(DNN_E2E_DIR ${CMAKE_CURRENT_SOURCE_DIR}/e2e)
+set(DNN_REF_DIR ${CMAKE_CURRENT_SOURCE_DIR}/ref)
+
+# The reference checks itself first: analytic gradients vs central differences.
+add_test(NAME ref_numpy_selfcheck COMMAND ${DNN_PYTHON} ${DNN_REF_DIR}/check_ref.py)
+
+# dnn-train --precision double == numpy float64, relative 1e-9 (costs and W/b).
+add_test(NAME e2e_numpy_hidden_activations
+  COMMAND ${DNN_PYTHON} ${DNN_E2E_DIR}/compare_numpy.py --train $<TARGET_FILE:dnn-train>
+          --case sigmoid --case tanh --case relu)
+add_test(NAME e2e_numpy_hidden_activations_mpi3
+  COMMAND ${DNN_PYTHON} ${DNN_E2E_DIR}/compare_numpy.py --train $<TARGET_FILE:dnn-train>
+          --launcher "${DNN_MPIEXEC} -n 3 --oversubscribe"
+          --case sigmoid --case tanh --case relu)
+set(DNN_E2E_MORE_CASES --case softmax --case mse --case logreg --case linear_hidden
+    --case labels_m1 --case labels_1m --case uint8_scale)
+add_test(NAME e2e_numpy_losses_and_inputs
+  COMMAND ${DNN_PYTHON} ${DNN_E2E_DIR}/compare_numpy.py --train $<TARGET_FILE:dnn-train>
+          ${DNN_E2E_MORE_CASES})
+add_test(NAME e2e_numpy_losses_and_inputs_mpi2
+  COMMAND ${DNN_PYTHON} ${DNN_E2E_DIR}/compare_numpy.py --train $<TARGET_FILE:dnn-train>
+          --launcher "${DNN_MPIEXEC} -n 2 --oversubscribe" ${DNN_E2E_MORE_CASES})
+
+# The course's planar lesson: 4 tanh units >= 0.88, logistic regression < 0.60.
+if(TARGET dnn-planar)
+  add_test(NAME e2e_planar_lesson
+    COMMAND bash ${DNN_E2E_DIR}/planar_lesson.sh $<TARGET_FILE:dnn-train> ${DNN_PYTHON}
+            $<TARGET_FILE:dnn-planar>)
+  add_test(NAME e2e_planar_generator_matches_numpy
+    COMMAND ${DNN_PYTHON} ${DNN_E2E_DIR}/check_planar_generator.py $<TARGET_FILE:dnn-planar>)
+  set_tests_properties(e2e_planar_generator_matches_numpy PROPERTIES
+    ENVIRONMENT "${DNN_TEST_ENV}" TIMEOUT 60 LABELS "e2e")
+else()
+  add_test(NAME e2e_planar_lesson
+    COMMAND bash ${DNN_E2E_DIR}/planar_lesson.sh $<TARGET_FILE:dnn-train> ${DNN_PYTHON})
+endif()
+
+add_test(NAME e2e_single_vs_double
+  COMMAND bash ${DNN_E2E_DIR}/single_vs_double.sh $<TARGET_FILE:dnn-train> ${DNN_PYTHON})
+
+add_test(NAME e2e_bad_input
+  COMMAND bash ${DNN_E2E_DIR}/bad_input.sh $<TARGET_FILE:dnn-train> ${DNN_PYTHON})
+add_test(NAME e2e_bad_input_mpi2
+  COMMAND bash ${DNN_E2E_DIR}/bad_input.sh $<TARGET_FILE:dnn-train> ${DNN_PYTHON}
+          "${DNN_MPIEXEC} -n 2 --oversubscribe")
+
+set_tests_properties(ref_numpy_selfcheck PROPERTIES
+  ENVIRONMENT "${DNN_TEST_ENV}" TIMEOUT 120 LABELS "ref")
+set_tests_properties(
+  e2e_numpy_hidden_activations e2e_numpy_hidden_activations_mpi3
+  e2e_numpy_losses_and_inputs e2e_numpy_losses_and_inputs_mpi2
+  e2e_planar_lesson e2e_single_vs_double PROPERTIES
+  ENVIRONMENT "${DNN_TEST_ENV}" TIMEOUT 300 LABELS "e2e")
+set_tests_properties(e2e_bad_input e2e_bad_input_mpi2 PROPERTIES
+  ENVIRONMENT "${DNN_TEST_ENV}" TIMEOUT 600 LABELS "e2e")

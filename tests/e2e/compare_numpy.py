@@ -1,0 +1,252 @@
+#!/usr/bin/python3
+"""dnn-train --precision double against the independent numpy reference.
+
+  compare_numpy.py --train PATH/dnn-train [--launcher "mpiexec -n 3 --oversubscribe"]
+                   [--case sigmoid --case tanh ...] [--tol 1e-9] [--keep DIR]
+
+For each case a small data set is made with numpy (tests/ref/make_data.py),
+then dnn-train and tests/ref/ref_dnn.py train the same network from the same
+numpy-seeded initial weights (--rng numpy --seed 3) for 500 full-batch
+iterations, recording the cost every 100.  Asserted, per case:
+  - dnn's metrics CSV records exactly iterations 0,100,200,300,400,499;
+  - each recorded cost c agrees with the reference's r: |c - r| / |r| <= tol;
+  - each final parameter array P (checkpoint /W1../WL, /b1../bL) agrees with
+    the reference's R in the norm  max|P - R| / max|R|  <= tol.  This is a
+    relative error measured against the array's own scale: a plain
+    elementwise relative error would blow up on entries that happen to be
+    near zero (a bias that barely moved), where only absolute rounding noise
+    of the order eps * max|R| is meaningful;
+  - checkpoint layer_dims equal the reference's, /history/cost (if present)
+    matches the recorded costs to tol;
+  - the `final` stdout line: iterations=500, cost equal to the last recorded
+    cost (relative 1e-6: it is printed with fewer digits), train_accuracy
+    equal to the reference's (absolute 2e-6, the print rounding);
+  - guard: the reference's cost fell by at least 5% over the run, so the
+    comparison is of a trajectory that actually moved.
+tol defaults to 1e-9 (double precision, 500 steps: the measured differences
+are about 1e-14; rounding noise amplified by these trajectories stays far
+below 1e-9, but a wrong formula, a wrong 1/m, a different init or a lost
+example moves them by far more).
+With --launcher the same comparison runs distributed (e.g. three ranks with
+uneven shards of 300 examples must still give the full-data gradient).
+Prints one line per case and a closing `N passed, M failed`; exit 1 if any failed.
+"""
+import argparse
+import csv
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import h5py
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REF = os.path.join(HERE, "..", "ref")
+PY = sys.executable
+
+ITERATIONS = 500
+PRINT_EVERY = 100
+SEED = 3
+
+# name: (make_data.py arguments, training arguments shared by dnn and ref)
+CASES = {
+    "sigmoid": (["binary"],
+                ["--layers", "7,5", "--hidden-activation", "sigmoid",
+                 "--init", "xavier", "--lr", "1.0"]),
+    "tanh": (["binary"],
+             ["--layers", "7,5", "--hidden-activation", "tanh",
+              "--init", "sqrt", "--lr", "0.3"]),
+    "relu": (["binary"],
+             ["--layers", "7,5", "--hidden-activation", "relu",
+              "--init", "he", "--lr", "0.1"]),
+    "softmax": (["softmax", "--classes", "3"],
+                ["--layers", "8", "--hidden-activation", "leaky_relu",
+                 "--leaky-slope", "0.05", "--output", "softmax", "--classes", "3",
+                 "--init", "he", "--lr", "0.3"]),
+    "mse": (["regression", "--n-y", "2"],
+            ["--layers", "6", "--hidden-activation", "tanh", "--output", "linear",
+             "--init", "xavier", "--lr", "0.1"]),
+    "logreg": (["binary"],
+               ["--init", "zeros", "--lr", "0.5"]),
+    "linear_hidden": (["binary"],
+                      ["--layers", "4", "--hidden-activation", "linear",
+                       "--init", "normal", "--init-scale", "0.5", "--lr", "0.2"]),
+    "labels_m1": (["binary", "--label-shape", "m1"],
+                  ["--layers", "7,5", "--hidden-activation", "relu",
+                   "--init", "he", "--lr", "0.1"]),
+    "labels_1m": (["binary", "--label-shape", "1m"],
+                  ["--layers", "7,5", "--hidden-activation", "tanh",
+                   "--init", "sqrt", "--lr", "0.3"]),
+    "uint8_scale": (["binary", "--x-uint8"],
+                    ["--scale", repr(1.0 / 255.0), "--layers", "6",
+                     "--hidden-activation", "relu", "--init", "he", "--lr", "0.5"]),
+}
+DEFAULT_CASES = ["sigmoid", "tanh", "relu"]
+
+
+def rel_array(P, R):
+    scale = np.max(np.abs(R))
+    diff = np.max(np.abs(np.asarray(P, dtype=np.float64) - R))
+    return diff / scale if scale > 0 else (0.0 if diff == 0 else np.inf)
+
+
+def read_metrics(path):
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    return ([int(r["iteration"]) for r in rows],
+            np.array([float(r["cost"]) for r in rows]))
+
+
+def parse_final(stdout):
+    lines = [l for l in stdout.splitlines() if l.startswith("final ")]
+    if not lines:
+        return None
+    fields = {}
+    for tok in lines[-1].split()[1:]:
+        if "=" in tok:
+            k, v = tok.split("=", 1)
+            fields[k] = v
+    return fields
+
+
+def run_case(name, a, work):
+    """Return (ok, message)."""
+    make_args, train_args = CASES[name]
+    data = os.path.join(work, name + ".h5")
+    subprocess.run([PY, os.path.join(REF, "make_data.py"), make_args[0], data]
+                   + make_args[1:], check=True)
+    common = train_args + ["--data", data, "--seed", str(SEED),
+                           "--iterations", str(ITERATIONS),
+                           "--print-every", str(PRINT_EVERY)]
+    ref_out = os.path.join(work, name + "-ref.npz")
+    subprocess.run([PY, os.path.join(REF, "ref_dnn.py"), "--out", ref_out] + common,
+                   check=True, stdout=subprocess.DEVNULL)
+    ref = np.load(ref_out)
+
+    metrics = os.path.join(work, name + "-metrics.csv")
+    ckpt = os.path.join(work, name + "-ckpt.h5")
+    cmd = shlex.split(a.launcher) + [a.train, "--precision", "double", "--rng", "numpy",
+                                     "--metrics", metrics, "--checkpoint", ckpt] + common
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=a.timeout)
+    except subprocess.TimeoutExpired:
+        return False, "dnn-train timed out after %ds: %s" % (a.timeout, shlex.join(cmd))
+    if p.returncode != 0:
+        return False, "dnn-train exit %d: %s\n  stderr: %s" % (
+            p.returncode, shlex.join(cmd), p.stderr.strip()[-2000:])
+
+    problems, figures = [], []
+    want_iters = list(ref["iterations"])
+    iters, costs = read_metrics(metrics)
+    if iters != want_iters:
+        problems.append("metrics iterations %s, expected %s" % (iters, want_iters))
+    else:
+        rc = np.abs(costs - ref["costs"]) / np.abs(ref["costs"])
+        figures.append("cost rel max %.2e" % rc.max())
+        for it, c, r, e in zip(iters, costs, ref["costs"], rc):
+            if not e <= a.tol:
+                problems.append("cost at iteration %d: dnn %.17g numpy %.17g rel %.2e"
+                                % (it, c, r, e))
+    if not ref["costs"][-1] <= 0.95 * ref["costs"][0]:
+        problems.append("guard: reference cost did not fall (%g -> %g)"
+                        % (ref["costs"][0], ref["costs"][-1]))
+
+    L = len(ref["layer_dims"]) - 1
+    worst = 0.0
+    with h5py.File(ckpt, "r") as f:
+        dims = list(f.attrs.get("layer_dims", []))
+        if dims != list(ref["layer_dims"]):
+            problems.append("checkpoint layer_dims %s, expected %s"
+                            % (dims, list(ref["layer_dims"])))
+        for l in range(1, L + 1):
+            for key in ("W%d" % l, "b%d" % l):
+                if key not in f:
+                    problems.append("checkpoint lacks /%s" % key)
+                    continue
+                P = f[key][...]
+                if P.shape != ref[key].shape:
+                    problems.append("/%s shape %s, expected %s"
+                                    % (key, P.shape, ref[key].shape))
+                    continue
+                e = rel_array(P, ref[key])
+                worst = max(worst, e)
+                if not e <= a.tol:
+                    problems.append("/%s max|dnn-numpy|/max|numpy| = %.2e" % (key, e))
+        if "history/cost" in f and iters == want_iters:
+            h = np.asarray(f["history/cost"][...], dtype=np.float64).reshape(-1)
+            if h.shape != costs.shape or not np.all(
+                    np.abs(h - ref["costs"]) <= a.tol * np.abs(ref["costs"])):
+                problems.append("/history/cost %s differs from the recorded costs" % h)
+    figures.append("params rel max %.2e" % worst)
+
+    fin = parse_final(p.stdout)
+    if fin is None:
+        problems.append("no `final ...` line on stdout")
+    else:
+        if fin.get("iterations") != str(ITERATIONS):
+            problems.append("final iterations=%s" % fin.get("iterations"))
+        try:
+            c = float(fin["cost"])
+            if not abs(c - ref["costs"][-1]) <= 1e-6 * abs(ref["costs"][-1]):
+                problems.append("final cost=%s, numpy %.9g" % (fin["cost"], ref["costs"][-1]))
+        except (KeyError, ValueError):
+            problems.append("final line lacks cost: %s" % fin)
+        acc = float(ref["train_accuracy"])
+        if not np.isnan(acc):
+            try:
+                if not abs(float(fin["train_accuracy"]) - acc) <= 2e-6:
+                    problems.append("final train_accuracy=%s, numpy %.6f"
+                                    % (fin["train_accuracy"], acc))
+            except (KeyError, ValueError):
+                problems.append("final line lacks train_accuracy: %s" % fin)
+    msg = ", ".join(figures)
+    if problems:
+        return False, msg + "\n  " + "\n  ".join(problems) + "\n  command: " + shlex.join(cmd)
+    return True, msg
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--train", required=True, help="path of dnn-train")
+    p.add_argument("--launcher", default="", help='e.g. "mpiexec -n 3 --oversubscribe"')
+    p.add_argument("--case", action="append", choices=sorted(CASES),
+                   help="repeatable; default: %s" % ",".join(DEFAULT_CASES))
+    p.add_argument("--tol", type=float, default=1e-9)
+    p.add_argument("--timeout", type=int, default=120, help="seconds per dnn-train run")
+    p.add_argument("--keep", help="work in this folder and keep it")
+    a = p.parse_args()
+    if os.geteuid() == 0:
+        os.environ.setdefault("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        os.environ.setdefault("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    if a.keep:
+        os.makedirs(a.keep, exist_ok=True)
+        work = a.keep
+    else:
+        work = tempfile.mkdtemp(prefix="dnn-numpy-")
+    where = "launcher '%s'" % a.launcher if a.launcher else "single process"
+    passed = failed = 0
+    try:
+        for name in a.case or DEFAULT_CASES:
+            try:
+                ok, msg = run_case(name, a, work)
+            except (OSError, KeyError, ValueError, subprocess.CalledProcessError) as e:
+                # a missing or malformed metrics/checkpoint file, or no binary
+                ok, msg = False, "%s: %s" % (type(e).__name__, e)
+            print("%s %s (%s, tol %.0e): %s" % ("PASS" if ok else "FAIL", name, where,
+                                               a.tol, msg), flush=True)
+            passed += ok
+            failed += not ok
+    finally:
+        if not a.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,280 @@
+#!/usr/bin/python3
+"""Independent float64 numpy reference of the course's L-layer network.
+
+This file shares no code with dnn: it re-derives everything from the course
+notation (examples are columns, W[l] is (n[l], n[l-1]), b[l] is (n[l], 1)) so
+that dnn-train can be checked against it.  Full-batch gradient descent only.
+
+  ref_dnn.py --data f.h5 --x train_x --y train_y --layers 7,5 \
+      --hidden-activation tanh --output sigmoid --init he --seed 3 \
+      --lr 0.1 --iterations 500 --print-every 100 --out ref.npz
+
+The .npz (or .h5, chosen by the extension of --out) holds:
+  iterations (int64[k])  recorded iterations: 0, K, 2K, ... and always N-1
+  costs      (float64[k]) cost of the parameters before that update
+  layer_dims (int64[L+1]) n[0..L]
+  W1..WL (n[l], n[l-1]), b1..bL (n[l], 1)  parameters after N updates
+  train_accuracy (float64) with the final parameters (NaN for regression)
+The last stdout line mirrors dnn-train's: `final iterations=N cost=... ...`.
+
+Only the option names of dnn-train are borrowed; the defaults here are
+spelled out explicitly, so a test states every hyperparameter it relies on.
+"""
+import argparse
+import sys
+
+import h5py
+import numpy as np
+
+
+# ---------------------------------------------------------------- data
+
+def read_set(path, xname, yname, layout, scale, output, threshold):
+    """Return X (n_x, m) float64 and Y: (1, m) 0/1 for sigmoid, (m,) int class
+    ids for softmax, (n_y, m) float64 for linear."""
+    with h5py.File(path, "r") as f:
+        X = np.asarray(f[xname][...], dtype=np.float64)
+        y = np.asarray(f[yname][...])
+    if layout == "examples-first":
+        m = X.shape[0]
+        X = X.reshape(m, -1).T
+    else:
+        m = X.shape[-1]
+        X = X.reshape(-1, m)
+    X = X * scale
+
+    if output == "linear":
+        if layout == "examples-first":
+            if y.ndim == 1:
+                Y = y.reshape(1, -1)
+            elif y.shape[0] == m:
+                Y = y.reshape(m, -1).T
+            else:
+                Y = y.reshape(-1, m)
+        else:
+            Y = y.reshape(-1, m)
+        Y = Y.astype(np.float64)
+    else:
+        if y.size != m or (y.ndim == 2 and 1 not in y.shape) or y.ndim > 2:
+            raise SystemExit("ref_dnn: labels %s of shape %s do not match m=%d"
+                             % (yname, y.shape, m))
+        y = y.reshape(-1)
+        if threshold is not None:
+            y = (y >= threshold)
+        if output == "sigmoid":
+            Y = y.astype(np.float64).reshape(1, m)
+            if not np.all((Y == 0) | (Y == 1)):
+                raise SystemExit("ref_dnn: binary labels must be 0/1")
+        else:
+            Y = y.astype(np.int64)
+    if Y.shape[-1] != m:
+        raise SystemExit("ref_dnn: X has %d examples, Y has %d" % (m, Y.shape[-1]))
+    return X, Y
+
+
+# ---------------------------------------------------------- activations
+
+def sigmoid(z):
+    # exp of a non-positive number only: no overflow for large |z|
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def act_forward(name, z, slope):
+    if name == "sigmoid":
+        return sigmoid(z)
+    if name == "tanh":
+        return np.tanh(z)
+    if name == "relu":
+        return np.maximum(z, 0.0)
+    if name == "leaky_relu":
+        return np.where(z > 0, z, slope * z)
+    if name == "linear":
+        return z.copy()
+    raise ValueError(name)
+
+
+def act_derivative(name, z, a, slope):
+    """g'(z); relu'(0) = 0 and leaky'(0) = slope, as the contract fixes."""
+    if name == "sigmoid":
+        return a * (1.0 - a)
+    if name == "tanh":
+        return 1.0 - a * a
+    if name == "relu":
+        return (z > 0).astype(np.float64)
+    if name == "leaky_relu":
+        return np.where(z > 0, 1.0, slope)
+    if name == "linear":
+        return np.ones_like(z)
+    raise ValueError(name)
+
+
+# ------------------------------------------------------- output / loss
+
+def output_forward(output, z):
+    if output == "sigmoid":
+        return sigmoid(z)
+    if output == "softmax":
+        e = np.exp(z - z.max(axis=0, keepdims=True))
+        return e / e.sum(axis=0, keepdims=True)
+    return z.copy()
+
+
+def cost_of(output, zL, aL, Y, m):
+    """Cost from Z[L] where a log is involved, so it never sees log(0)."""
+    if output == "sigmoid":
+        # -[y log s(z) + (1-y) log(1-s(z))] = max(z,0) - y z + log(1+exp(-|z|))
+        return float(np.sum(np.maximum(zL, 0.0) - Y * zL
+                            + np.log1p(np.exp(-np.abs(zL)))) / m)
+    if output == "softmax":
+        zmax = zL.max(axis=0)
+        lse = zmax + np.log(np.sum(np.exp(zL - zmax), axis=0))
+        return float(np.sum(lse - zL[Y, np.arange(m)]) / m)
+    d = aL - Y
+    return float(np.sum(d * d) / (2.0 * m))
+
+
+def output_dZ(output, aL, Y, m):
+    """dZ[L] = (A[L] - Y) / m for all three output/loss pairs."""
+    if output == "softmax":
+        T = np.zeros_like(aL)
+        T[Y, np.arange(m)] = 1.0
+        return (aL - T) / m
+    return (aL - Y) / m
+
+
+def accuracy_of(output, aL, Y):
+    if output == "sigmoid":
+        return float(np.mean((aL > 0.5).astype(np.float64) == Y))
+    if output == "softmax":
+        return float(np.mean(np.argmax(aL, axis=0) == Y))
+    return float("nan")
+
+
+# --------------------------------------------------------------- model
+
+def init_params(dims, init, scale, seed):
+    """np.random.seed(S) then randn(n[l], n[l-1]) for l = 1..L, times a factor."""
+    np.random.seed(seed)
+    W, b = [None], [None]
+    for l in range(1, len(dims)):
+        if init == "zeros":
+            Wl = np.zeros((dims[l], dims[l - 1]))
+        else:
+            factor = {"normal": scale,
+                      "sqrt": 1.0 / np.sqrt(dims[l - 1]),
+                      "he": np.sqrt(2.0 / dims[l - 1]),
+                      "xavier": np.sqrt(1.0 / dims[l - 1])}[init]
+            Wl = np.random.randn(dims[l], dims[l - 1]) * factor
+        W.append(Wl)
+        b.append(np.zeros((dims[l], 1)))
+    return W, b
+
+
+def forward(W, b, X, hidden, output, slope):
+    L = len(W) - 1
+    A, Z = [X], [None]
+    for l in range(1, L + 1):
+        z = W[l] @ A[l - 1] + b[l]
+        a = act_forward(hidden, z, slope) if l < L else output_forward(output, z)
+        Z.append(z)
+        A.append(a)
+    return Z, A
+
+
+def backward(W, Z, A, Y, hidden, output, slope, m):
+    L = len(W) - 1
+    dW, db = [None] * (L + 1), [None] * (L + 1)
+    dZ = output_dZ(output, A[L], Y, m)      # already carries the 1/m
+    for l in range(L, 0, -1):
+        dW[l] = dZ @ A[l - 1].T
+        db[l] = np.sum(dZ, axis=1, keepdims=True)
+        if l > 1:
+            dA = W[l].T @ dZ
+            dZ = dA * act_derivative(hidden, Z[l - 1], A[l - 1], slope)
+    return dW, db
+
+
+def train(X, Y, dims, a):
+    m = X.shape[1]
+    W, b = init_params(dims, a.init, a.init_scale, a.seed)
+    iters, costs = [], []
+    for i in range(a.iterations):
+        Z, A = forward(W, b, X, a.hidden_activation, a.output, a.leaky_slope)
+        if (a.print_every > 0 and i % a.print_every == 0) or i == a.iterations - 1:
+            iters.append(i)
+            costs.append(cost_of(a.output, Z[-1], A[-1], Y, m))
+        dW, db = backward(W, Z, A, Y, a.hidden_activation, a.output,
+                          a.leaky_slope, m)
+        for l in range(1, len(dims)):
+            W[l] = W[l] - a.lr * dW[l]
+            b[l] = b[l] - a.lr * db[l]
+    _, A = forward(W, b, X, a.hidden_activation, a.output, a.leaky_slope)
+    acc = accuracy_of(a.output, A[-1], Y)
+    return W, b, np.array(iters, dtype=np.int64), np.array(costs), acc
+
+
+# ----------------------------------------------------------------- CLI
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", required=True)
+    p.add_argument("--x", default="train_x")
+    p.add_argument("--y", default="train_y")
+    p.add_argument("--layout", default="examples-first",
+                   choices=["examples-first", "features-first"])
+    p.add_argument("--scale", type=float, default=1.0)
+    p.add_argument("--binary-threshold", type=float, default=None)
+    p.add_argument("--layers", default="")
+    p.add_argument("--hidden-activation", default="relu",
+                   choices=["sigmoid", "tanh", "relu", "leaky_relu", "linear"])
+    p.add_argument("--leaky-slope", type=float, default=0.01)
+    p.add_argument("--output", default="sigmoid",
+                   choices=["sigmoid", "softmax", "linear"])
+    p.add_argument("--classes", type=int, default=0)
+    p.add_argument("--init", default="he",
+                   choices=["zeros", "normal", "sqrt", "he", "xavier"])
+    p.add_argument("--init-scale", type=float, default=0.01)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--lr", type=float, default=0.0075)
+    p.add_argument("--iterations", type=int, default=2500)
+    p.add_argument("--print-every", type=int, default=100)
+    p.add_argument("--out", required=True, help="results, .npz or .h5")
+    a = p.parse_args(argv)
+
+    X, Y = read_set(a.data, a.x, a.y, a.layout, a.scale, a.output,
+                    a.binary_threshold)
+    hidden = [int(v) for v in a.layers.split(",") if v.strip()]
+    if a.output == "sigmoid":
+        n_y = 1
+    elif a.output == "softmax":
+        n_y = a.classes if a.classes > 0 else int(Y.max()) + 1
+    else:
+        n_y = Y.shape[0]
+    dims = [X.shape[0]] + hidden + [n_y]
+
+    W, b, iters, costs, acc = train(X, Y, dims, a)
+
+    res = {"iterations": iters, "costs": costs,
+           "layer_dims": np.array(dims, dtype=np.int64),
+           "train_accuracy": np.float64(acc)}
+    for l in range(1, len(dims)):
+        res["W%d" % l] = W[l]
+        res["b%d" % l] = b[l]
+    if a.out.endswith(".h5") or a.out.endswith(".hdf5"):
+        with h5py.File(a.out, "w") as f:
+            for k, v in res.items():
+                f[k] = v
+    else:
+        np.savez(a.out, **res)
+    last = costs[-1] if len(costs) else float("nan")
+    line = "final iterations=%d cost=%.9f" % (a.iterations, last)
+    if a.output != "linear":
+        line += " train_accuracy=%.6f" % acc
+    print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
