@@ -236,10 +236,10 @@ static int open_ckpt(const char *path, hid_t *f, char *msg)
 int dnn_checkpoint_read(const char *path, dnn_ckpt_t *c, char *msg)
 {
     hid_t f;
+    memset(c, 0, sizeof *c);
     int rc = open_ckpt(path, &f, msg);
     if (rc)
         return rc;
-    memset(c, 0, sizeof *c);
     char s[256], acts[DNN_MAX_LAYERS * 12];
     int64_t v, dims[DNN_MAX_LAYERS + 1];
     rc = DNN_EDATA;

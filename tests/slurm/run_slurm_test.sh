@@ -395,12 +395,18 @@ if [[ "$mode" == slurm ]]; then
   scancel --batch --signal=USR1 "$id"
   # The script requeues the job; Slurm holds a requeued job for a while
   # (BeginTime) before it may start again, so release it at once.
+  # Release it only once it is PENDING again: while the first run is still
+  # COMPLETING, an update would race with the requeue.
+  requeued=0
   for (( t = 0; t < JOB_TIMEOUT * 2; t++ )); do
-    [[ "$(job_field "$id" Restarts)" -ge 1 ]] 2>/dev/null && break
+    if [[ "$(job_field "$id" Restarts)" -ge 1 && "$(job_field "$id" JobState)" == PENDING ]] 2>/dev/null; then
+      requeued=1
+      break
+    fi
     sleep 0.5
   done
-  [[ "$(job_field "$id" Restarts)" -ge 1 ]] 2>/dev/null ||
-    fail "long: job $id was not requeued after SIGUSR1 (state $(job_field "$id" JobState))"
+  (( requeued )) ||
+    fail "long: job $id was not requeued after SIGUSR1 (state $(job_field "$id" JobState), restarts $(job_field "$id" Restarts))"
   grep -q 'requeueing job' "$tmp/long.out" || fail "long: no 'requeueing job' message in long.out"
   [[ -s "$DNN_CHECKPOINT" ]] || fail "long: no checkpoint written before the requeue"
   note "long: requeued after SIGUSR1 at $((SECONDS - t0))s; releasing it"
