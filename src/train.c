@@ -662,9 +662,13 @@ int dnn_train_main(int argc, char **argv)
 
     char dims[512];
     fmt_layers(dims, sizeof dims, L, n);
-    if (r->d.rank == 0 && r->o.verbose) {
-        printf("# configuration\n");
+    if (r->d.rank == 0 && !r->o.quiet) { /* the configuration actually used, as a valid config file */
+        if (r->o.config[0])
+            printf("# dnn-train configuration (from %s and the command line)\n", r->o.config);
+        else
+            printf("# dnn-train configuration\n");
         dnn_cli_dump(&r->o, stdout);
+        fflush(stdout);
     }
     dnn_log_info(&r->log, 0, "dnn-train: layer_dims %s (%zu parameters), m = %llu on %d rank%s x %d BLAS thread%s, %s precision, %s%s",
                  dims, P, (unsigned long long)r->m, r->d.size, r->d.size > 1 ? "s" : "", threads, threads > 1 ? "s" : "",
