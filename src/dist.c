@@ -1,7 +1,6 @@
 /*
  * dist.c - MPI helpers.  Reductions are plain MPI_Allreduce calls; the
- * 128-bit sum uses a user-defined commutative op on pairs of int64, since MPI
- * has no 128-bit integer type.  Counts above INT_MAX are sent in pieces.
+ * Counts above INT_MAX / 2 are sent in pieces.
  */
 #include "dnn/dist.h"
 
@@ -10,21 +9,6 @@
 #include <string.h>
 
 #include "dnn/common.h"
-
-static MPI_Datatype i128_type = MPI_DATATYPE_NULL;
-static MPI_Op i128_sum = MPI_OP_NULL;
-
-static void i128_add(void *in, void *inout, int *len, MPI_Datatype *dt)
-{
-    (void)dt;
-    __int128 a, b;
-    for (int i = 0; i < *len; i++) {
-        memcpy(&a, (char *)in + 16 * (size_t)i, 16);
-        memcpy(&b, (char *)inout + 16 * (size_t)i, 16);
-        b += a;
-        memcpy((char *)inout + 16 * (size_t)i, &b, 16);
-    }
-}
 
 int dnn_dist_init(dnn_dist_t *d, int *argc, char ***argv)
 {
@@ -37,18 +21,11 @@ int dnn_dist_init(dnn_dist_t *d, int *argc, char ***argv)
     MPI_Comm_rank(node, &d->local_rank);
     MPI_Comm_size(node, &d->local_size);
     MPI_Comm_free(&node);
-    MPI_Type_contiguous(2, MPI_INT64_T, &i128_type);
-    MPI_Type_commit(&i128_type);
-    MPI_Op_create(i128_add, 1, &i128_sum);
     return 0;
 }
 
 void dnn_dist_finalize(void)
 {
-    if (i128_sum != MPI_OP_NULL)
-        MPI_Op_free(&i128_sum);
-    if (i128_type != MPI_DATATYPE_NULL)
-        MPI_Type_free(&i128_type);
     MPI_Finalize();
 }
 
@@ -115,7 +92,7 @@ int dnn_dist_sum_real(void *x, size_t n, size_t es)
 
 int dnn_dist_max_d(double *x, size_t n) { return sum_pieces(x, n, 8, MPI_DOUBLE, MPI_MAX); }
 
-int dnn_dist_sum_i128(__int128 *x, size_t n) { return sum_pieces(x, n, 16, i128_type, i128_sum); }
+int dnn_dist_sum_i64(int64_t *x, size_t n) { return sum_pieces(x, n, 8, MPI_INT64_T, MPI_SUM); }
 
 int dnn_dist_same_hash(uint64_t h)
 {

@@ -7,9 +7,10 @@
  * gradient sums; one allreduce adds the sums (plus loss, correct count and a
  * stop flag) over the ranks; every rank divides by the step's global example
  * count and applies the same update.  With --deterministic the sums are taken
- * per fixed global chunk of DNN_CHUNK examples and added as 128-bit fixed
- * point (LSB 2^-78), an exact and therefore order-independent sum: results
- * do not depend on the number of ranks, bit for bit.
+ * per fixed global chunk of DNN_CHUNK examples and each chunk sum x is added
+ * exactly as two 64-bit integers, hi = trunc(x 2^24) and lo = round((x 2^24 -
+ * hi) 2^40); integer addition is associative, so the result does not depend
+ * on the number of ranks or on the order of the chunks, bit for bit.
  * Nothing in the step allocates: every buffer is sized at set-up.
  */
 #define _GNU_SOURCE /* sched_getaffinity */
@@ -35,8 +36,7 @@
 
 #define PROG "dnn-train"
 #define DNN_BLOCK 1024 /* columns per block outside --deterministic */
-#define FIX_LSB 0x1p-78
-#define FIX_MAX 0x1p46 /* |chunk sum| bound of the fixed-point format */
+#define FIX_MAX 0x1p38 /* |chunk sum| bound of the fixed-point format */
 
 static volatile sig_atomic_t stop_signal = 0;
 
@@ -57,7 +57,7 @@ typedef struct {
     long perm_epoch;
     uint64_t *keys;         /* (B) owned batch members, mini-batch only */
     void *Xs, *Ys;          /* (n_x, bmax), (ny, bmax) staging for gathered columns */
-    __int128 *acc;          /* (P + DNN_GRAD_EXTRA) fixed-point sums, --deterministic */
+    int64_t *acc;           /* (2, P + DNN_GRAD_EXTRA) fixed-point hi, lo sums, --deterministic */
     double *mean, *std;     /* (n_x) standardization, or NULL */
     int64_t *hist_iter;
     double *hist_cost;
@@ -106,37 +106,34 @@ static inline void real_set(const run_t *r, void *p, size_t i, double v)
         ((float *)p)[i] = (float)v;
 }
 
-/* ---- fixed point: value = h * 2^62 + l in units of 2^-78 ---- */
+/* ---- fixed point: x = hi 2^-24 + lo 2^-64, hi and lo exact int64 sums ---- */
 
-static inline int fix_add(__int128 *acc, double x)
-{
-    if (!(fabs(x) < FIX_MAX))
-        return -1;
-    double t = x * 0x1p16, h = trunc(t);
-    *acc += (__int128)(int64_t)h * ((__int128)1 << 62) + (__int128)llrint((t - h) * 0x1p62);
-    return 0;
-}
+static inline double fix_value(int64_t hi, int64_t lo) { return (double)hi * 0x1p-24 + (double)lo * 0x1p-64; }
 
-static inline double fix_value(__int128 v)
-{
-    __int128 q = v >> 62; /* floor division by 2^62 (arithmetic shift) */
-    int64_t l = (int64_t)(v - q * ((__int128)1 << 62));
-    return (double)q * 0x1p-16 + (double)l * FIX_LSB;
-}
-
+/* Add the chunk's gradient sums (and loss, correct count) to acc; zero grads. */
 static void fix_accumulate(run_t *r)
 {
-    size_t n = r->model.nparams + 2; /* gradients, loss, correct */
-    const void *g = r->model.grads;
+    size_t n = r->model.nparams + 2, stride = r->model.nparams + DNN_GRAD_EXTRA;
+    int64_t *hi = r->acc, *lo = r->acc + stride;
     int bad = 0;
     if (r->es == 8) {
-        const double *G = g;
-        for (size_t i = 0; i < n; i++)
-            bad |= fix_add(&r->acc[i], G[i]);
+        const double *G = r->model.grads;
+        for (size_t i = 0; i < n; i++) {
+            double x = G[i], t = x * 0x1p24;
+            bad |= !(fabs(x) < FIX_MAX);
+            int64_t h = bad ? 0 : (int64_t)t;
+            hi[i] += h;
+            lo[i] += bad ? 0 : (int64_t)((t - (double)h) * 0x1p40);
+        }
     } else {
-        const float *G = g;
-        for (size_t i = 0; i < n; i++)
-            bad |= fix_add(&r->acc[i], G[i]);
+        const float *G = r->model.grads;
+        for (size_t i = 0; i < n; i++) {
+            double x = G[i], t = x * 0x1p24;
+            bad |= !(fabs(x) < FIX_MAX);
+            int64_t h = bad ? 0 : (int64_t)t;
+            hi[i] += h;
+            lo[i] += bad ? 0 : (int64_t)((t - (double)h) * 0x1p40);
+        }
     }
     if (bad)
         r->diverged_fixed = 1;
@@ -212,14 +209,15 @@ static void reduce(run_t *r, int stop)
 {
     size_t P = r->model.nparams, n = P + DNN_GRAD_EXTRA;
     if (r->o.deterministic) {
-        r->acc[P + 2] = stop ? 1 : 0;
-        if (r->diverged_fixed)
-            r->acc[P + 2] += (__int128)1 << 100;
-        if (r->d.size > 1 && dnn_dist_sum_i128(r->acc, n))
+        int64_t *hi = r->acc, *lo = r->acc + n;
+        hi[P + 2] = (stop ? 1 : 0) + (r->diverged_fixed ? (int64_t)1 << 40 : 0);
+        lo[P + 2] = 0;
+        if (r->d.size > 1 && dnn_dist_sum_i64(r->acc, 2 * n))
             die(r, "MPI_Allreduce of the gradients failed");
-        for (size_t i = 0; i < n; i++)
-            real_set(r, r->model.grads, i, fix_value(r->acc[i]));
-        if (r->acc[P + 2] >= ((__int128)1 << 100))
+        for (size_t i = 0; i < P + 2; i++)
+            real_set(r, r->model.grads, i, fix_value(hi[i], lo[i]));
+        real_set(r, r->model.grads, P + 2, (double)(hi[P + 2] & (((int64_t)1 << 40) - 1)));
+        if (hi[P + 2] >> 40)
             real_set(r, r->model.grads, P, NAN);
         return;
     }
@@ -633,7 +631,7 @@ int dnn_train_main(int argc, char **argv)
         r->perm_epoch = -1;
     }
     if (r->o.deterministic && !rc) {
-        r->acc = dnn_alloc(P + DNN_GRAD_EXTRA, sizeof(__int128));
+        r->acc = dnn_alloc(2 * (P + DNN_GRAD_EXTRA), sizeof(int64_t));
         if (!r->acc)
             rc = dnn_fail(msg, DNN_ENOMEM, "out of memory for the --deterministic accumulators");
     }
@@ -659,6 +657,7 @@ int dnn_train_main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGUSR1, &sa, NULL);
+    signal(SIGXFSZ, SIG_IGN); /* a file-size limit must fail the write (EFBIG), not kill the job */
 
     char dims[512];
     fmt_layers(dims, sizeof dims, L, n);
@@ -686,7 +685,7 @@ int dnn_train_main(int argc, char **argv)
         long epoch = k / r->spe, s = k % r->spe;
         dnn_model_zero_grads(&r->model);
         if (r->o.deterministic)
-            memset(r->acc, 0, (P + DNN_GRAD_EXTRA) * sizeof(__int128));
+            memset(r->acc, 0, 2 * (P + DNN_GRAD_EXTRA) * sizeof(int64_t));
         if (B) {
             if (epoch != r->perm_epoch) {
                 dnn_rng_permutation(r->perm, r->m, (uint64_t)r->o.seed, (uint64_t)epoch);

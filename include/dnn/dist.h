@@ -49,8 +49,8 @@ int dnn_dist_sum_real(void *x, size_t n, size_t es);
 /* Max of n doubles in place. */
 int dnn_dist_max_d(double *x, size_t n);
 
-/* Sum of n 128-bit fixed-point integers in place (exact, order-independent). */
-int dnn_dist_sum_i128(__int128 *x, size_t n);
+/* Sum of n 64-bit integers in place (exact, so independent of the order). */
+int dnn_dist_sum_i64(int64_t *x, size_t n);
 
 /* 1 when every rank holds the same 64-bit hash, else 0 (one tiny allreduce). */
 int dnn_dist_same_hash(uint64_t h);
