@@ -81,8 +81,11 @@ void SUF(dnn_act_forward)(real *A, const real *b, size_t n, size_t cols, dnn_act
 }
 
 void SUF(dnn_act_backward)(real *dZ, const real *A, real *db, size_t n, size_t cols, dnn_act_t act,
-                           real slope)
+                           real slope, int overwrite)
 {
+    if (overwrite)
+        for (size_t i = 0; i < n; i++)
+            db[i] = 0;
     for (size_t j = 0; j < cols; j++) {
         real *dz = dZ + j * n;
         const real *a = A + j * n;

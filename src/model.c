@@ -179,12 +179,12 @@ void dnn_model_evaluate(dnn_model_t *m, const void *X, const void *Y, size_t col
         evaluate_s(m, X, Y, cols, loss, correct);
 }
 
-void dnn_model_backward(dnn_model_t *m, const void *X, const void *Y, size_t cols)
+void dnn_model_backward(dnn_model_t *m, const void *X, const void *Y, size_t cols, int overwrite)
 {
     if (m->prec == DNN_DOUBLE)
-        backward_d(m, X, Y, cols);
+        backward_d(m, X, Y, cols, overwrite);
     else
-        backward_s(m, X, Y, cols);
+        backward_s(m, X, Y, cols, overwrite);
 }
 
 void dnn_model_update(dnn_model_t *m, double lr, double scale)
@@ -235,7 +235,7 @@ static void SUF(evaluate)(dnn_model_t *m, const real *X, const real *Y, size_t c
     SUF(dnn_loss_output)(AL, m->dz[0], Y, P + m->off_b[m->L], m->n[m->L], cols, m->output, loss, correct);
 }
 
-static void SUF(backward)(dnn_model_t *m, const real *X, const real *Y, size_t cols)
+static void SUF(backward)(dnn_model_t *m, const real *X, const real *Y, size_t cols, int overwrite)
 {
     const real *P = m->params;
     real *G = m->grads;
@@ -244,10 +244,13 @@ static void SUF(backward)(dnn_model_t *m, const real *X, const real *Y, size_t c
     double loss = 0, correct = 0;
     real *dZ = m->dz[cur];
     SUF(dnn_loss_output)(AL, dZ, Y, P + m->off_b[L], m->n[L], cols, m->output, &loss, &correct);
-    G[m->nparams] += (real)loss;
-    G[m->nparams + 1] += (real)correct;
+    real beta = overwrite ? 0 : 1;
+    G[m->nparams] = (real)loss + beta * G[m->nparams];
+    G[m->nparams + 1] = (real)correct + beta * G[m->nparams + 1];
     /* db[L] = row sums of dZ[L] */
     real *dbL = G + m->off_b[L];
+    if (overwrite)
+        memset(dbL, 0, m->n[L] * sizeof(real));
     for (size_t j = 0; j < cols; j++)
         for (size_t i = 0; i < m->n[L]; i++)
             dbL[i] += dZ[j * m->n[L] + i];
@@ -255,13 +258,13 @@ static void SUF(backward)(dnn_model_t *m, const real *X, const real *Y, size_t c
         size_t nl = m->n[l], np = m->n[l - 1];
         const real *Aprev = l > 1 ? SUF(act)(m, l - 1) : X;
         /* dW[l]^T (np x nl) += A[l-1] (np x cols) dZ[l]^T */
-        SUF(dnn_matrix_gemm)(0, 1, np, nl, cols, 1, Aprev, np, dZ, nl, 1, G + m->off_W[l], np);
+        SUF(dnn_matrix_gemm)(0, 1, np, nl, cols, 1, Aprev, np, dZ, nl, beta, G + m->off_W[l], np);
         if (l == 1)
             break; /* dA[0] is never computed */
         real *dA = m->dz[cur ^ 1];
         /* dA[l-1] (np x cols) = W[l]^T dZ[l]; row-major W is column-major (np x nl) */
         SUF(dnn_matrix_gemm)(0, 0, np, cols, nl, 1, P + m->off_W[l], np, dZ, nl, 0, dA, np);
-        SUF(dnn_act_backward)(dA, Aprev, G + m->off_b[l - 1], np, cols, m->hidden, (real)m->slope);
+        SUF(dnn_act_backward)(dA, Aprev, G + m->off_b[l - 1], np, cols, m->hidden, (real)m->slope, overwrite);
         cur ^= 1;
         dZ = dA;
     }

@@ -137,7 +137,6 @@ static void fix_accumulate(run_t *r)
     }
     if (bad)
         r->diverged_fixed = 1;
-    dnn_model_zero_grads(&r->model);
 }
 
 /* ---- one step ---- */
@@ -146,10 +145,12 @@ static void full_batch_grads(run_t *r)
 {
     size_t nx = r->shape.n_x, mloc = r->train.hi - r->train.lo;
     size_t bs = r->model.bmax;
+    if (mloc == 0 && !r->o.deterministic)
+        dnn_model_zero_grads(&r->model); /* an empty shard contributes zeros */
     for (size_t off = 0; off < mloc; off += bs) {
         size_t cols = mloc - off < bs ? mloc - off : bs;
         dnn_model_backward(&r->model, (char *)r->train.X + off * nx * r->es,
-                           (char *)r->train.Y + off * r->ny * r->es, cols);
+                           (char *)r->train.Y + off * r->ny * r->es, cols, off == 0 || r->o.deterministic);
         if (r->o.deterministic)
             fix_accumulate(r);
     }
@@ -184,10 +185,12 @@ static void mini_batch_grads(run_t *r, long s)
             r->keys[n++] = (r->o.deterministic ? (g / DNN_CHUNK) * B : 0) + (p - base);
     }
     if (!r->o.deterministic) {
+        if (n == 0)
+            dnn_model_zero_grads(&r->model); /* none of this batch is here */
         for (size_t off = 0; off < n; off += r->model.bmax) {
             size_t cols = n - off < r->model.bmax ? n - off : r->model.bmax;
             gather(r, r->keys + off, cols, base, B);
-            dnn_model_backward(&r->model, r->Xs, r->Ys, cols);
+            dnn_model_backward(&r->model, r->Xs, r->Ys, cols, off == 0);
         }
         return;
     }
@@ -198,7 +201,7 @@ static void mini_batch_grads(run_t *r, long s)
         while (j < n && r->keys[j] / B == r->keys[i] / B && j - i < r->model.bmax)
             j++;
         gather(r, r->keys + i, j - i, base, B);
-        dnn_model_backward(&r->model, r->Xs, r->Ys, j - i);
+        dnn_model_backward(&r->model, r->Xs, r->Ys, j - i, 1);
         fix_accumulate(r);
         i = j;
     }
@@ -683,7 +686,6 @@ int dnn_train_main(int argc, char **argv)
     int stopped = 0;
     for (k = r->start; k < r->total; k++) {
         long epoch = k / r->spe, s = k % r->spe;
-        dnn_model_zero_grads(&r->model);
         if (r->o.deterministic)
             memset(r->acc, 0, 2 * (P + DNN_GRAD_EXTRA) * sizeof(int64_t));
         if (B) {

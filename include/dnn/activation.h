@@ -31,10 +31,10 @@ void dnn_act_forward_s(float *A, const float *b, size_t n, size_t cols, dnn_act_
 void dnn_act_forward_d(double *A, const double *b, size_t n, size_t cols, dnn_act_t act, double slope);
 
 /* dZ (n x cols) holds dA on entry; on return dZ = dA * g'(Z), computed from A;
- * db (n) += row sums of dZ. */
+ * db (n) += row sums of dZ, or db = row sums when overwrite is set. */
 void dnn_act_backward_s(float *dZ, const float *A, float *db, size_t n, size_t cols, dnn_act_t act,
-                        float slope);
+                        float slope, int overwrite);
 void dnn_act_backward_d(double *dZ, const double *A, double *db, size_t n, size_t cols,
-                        dnn_act_t act, double slope);
+                        dnn_act_t act, double slope, int overwrite);
 
 #endif

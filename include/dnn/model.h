@@ -88,10 +88,11 @@ void dnn_model_evaluate(dnn_model_t *m, const void *X, const void *Y, size_t col
 /*
  * Forward + loss + backward for cols <= bmax examples; ADDS the gradient sums
  * (dZ A^T, row sums of dZ) into m->grads, the loss sum into grads[P] and the
- * correct count into grads[P+1].  Y: (n[L], cols) targets, or (1, cols) class
- * ids for softmax.  The caller zeroes grads at the start of a step.
+ * correct count into grads[P+1] -- or, with overwrite set, stores them there
+ * (grads[P+2] is left alone), which saves zeroing the buffer for the first
+ * block of a step.  Y: (n[L], cols) targets, or (1, cols) class ids for softmax.
  */
-void dnn_model_backward(dnn_model_t *m, const void *X, const void *Y, size_t cols);
+void dnn_model_backward(dnn_model_t *m, const void *X, const void *Y, size_t cols, int overwrite);
 
 /* params -= lr * scale * grads (scale = 1 / global m). */
 void dnn_model_update(dnn_model_t *m, double lr, double scale);
