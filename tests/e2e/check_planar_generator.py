@@ -17,6 +17,7 @@ import tempfile
 import h5py
 import numpy as np
 
+sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "ref"))
 import make_data  # noqa: E402
 

@@ -16,6 +16,7 @@ import sys
 
 import numpy as np
 
+sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ref_dnn  # noqa: E402
 
@@ -70,7 +71,7 @@ def check(hidden, output):
 
 
 def main():
-    failed = 0
+    failed = checked = 0
     # the legacy generator the contract reproduces (DESIGN §2)
     np.random.seed(1)
     head = np.random.randn(4)
@@ -78,12 +79,14 @@ def main():
     if np.max(np.abs(head - want)) > 5e-9:
         print("FAIL numpy seed 1 randn:", head)
         failed += 1
+    checked += 1
     for hidden in ("sigmoid", "tanh", "relu", "leaky_relu", "linear"):
         for output in ("sigmoid", "softmax", "linear"):
             res = check(hidden, output)
             print("%-10s %-8s %s" % (hidden, output, res))
             failed += res.startswith("FAIL")
-    print("check_ref: %d failed" % failed)
+            checked += 1
+    print("%d passed, %d failed" % (checked - failed, failed))
     return 1 if failed else 0
 
 
