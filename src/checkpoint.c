@@ -241,13 +241,17 @@ int dnn_checkpoint_read(const char *path, dnn_ckpt_t *c, char *msg)
     if (rc)
         return rc;
     char s[256], acts[DNN_MAX_LAYERS * 12];
-    int64_t v, dims[DNN_MAX_LAYERS + 1];
+    int64_t v = 0, dims[DNN_MAX_LAYERS + 1];
     rc = DNN_EDATA;
     if (attr_read_str(f, "format", s, sizeof s) || strcmp(s, "dnn-checkpoint")) {
         dnn_fail(msg, rc, "'%s' is not a dnn checkpoint (attribute format is '%s', expected 'dnn-checkpoint')", path, s);
         goto fail;
     }
-    if (attr_read(f, "format_version", H5T_NATIVE_INT64, &v) || v != DNN_CKPT_VERSION) {
+    if (attr_read(f, "format_version", H5T_NATIVE_INT64, &v)) {
+        dnn_fail(msg, rc, "checkpoint '%s' has no format_version attribute (damaged or not written by dnn)", path);
+        goto fail;
+    }
+    if (v != DNN_CKPT_VERSION) {
         dnn_fail(msg, rc, "checkpoint '%s' has format_version %lld; this dnn reads version %d", path, (long long)v,
                  DNN_CKPT_VERSION);
         goto fail;

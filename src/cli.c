@@ -238,9 +238,13 @@ int dnn_cli_parse_config_text(dnn_options_t *o, const char *text, const char *na
         memcpy(line, p, len);
         line[len] = 0;
         p += len + (p[len] == '\n');
-        char *hash = strchr(line, '#');
-        if (hash)
-            *hash = 0;
+        /* '#' starts a comment at the start of a line or after white space, so a
+         * value such as runs/run#1.h5 survives a dump and re-read */
+        for (char *h = line; *h; h++)
+            if (*h == '#' && (h == line || isspace((unsigned char)h[-1]))) {
+                *h = 0;
+                break;
+            }
         char *s = line, *e;
         while (isspace((unsigned char)*s))
             s++;
@@ -321,7 +325,7 @@ int dnn_cli_parse(dnn_options_t *o, int argc, char **argv, char *msg)
             strncpy(o->config, path, sizeof o->config - 1);
         }
     }
-    optind = 1;
+    optind = 0; /* 0, not 1: glibc's getopt then forgets any earlier argv */
     opterr = 0;
     int c, idx;
     while ((c = getopt_long(argc, argv, "h", lo, &idx)) != -1) {

@@ -9,6 +9,14 @@
 #include <string.h>
 #include <unistd.h>
 
+static int launched = -1;
+
+void dnn_log_detect_launcher(void)
+{
+    launched = getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMIX_RANK") || getenv("PMI_RANK") ||
+               getenv("SLURM_STEP_ID");
+}
+
 void dnn_log_init(dnn_log_t *g, const char *prog, int rank, int quiet, int verbose)
 {
     g->rank = rank;
@@ -17,7 +25,11 @@ void dnn_log_init(dnn_log_t *g, const char *prog, int rank, int quiet, int verbo
     g->prog = prog;
     g->line_open = 0;
     const char *p = getenv("DNN_PROGRESS");
-    g->tty = p ? strcmp(p, "tty") == 0 : isatty(STDOUT_FILENO);
+    /* Under an MPI launcher stdout may be a pseudo-terminal even when the job's
+     * output goes to a file (Open MPI does this), so plain lines are the default there. */
+    if (launched < 0)
+        dnn_log_detect_launcher();
+    g->tty = p ? strcmp(p, "tty") == 0 : (!launched && isatty(STDOUT_FILENO));
 }
 
 void dnn_log_newline(dnn_log_t *g)

@@ -52,14 +52,16 @@ void SUF(dnn_loss_output)(real *A, real *dZ, const real *Y, const real *b, size_
             }
             for (size_t i = 0; i < n; i++)
                 s += exp((double)a[i] + (double)b[i] - zmax);
-            double lse = zmax + log(s);
+            /* shifted by zmax: a_i = exp(z_i - zmax) / s, CE = log s - (z_y - zmax); exact even
+             * when |zmax| is so large that zmax + log s would round log s away */
+            double ls = log(s);
             if (Y) {
                 size_t y = (size_t)Y[j];
-                lsum += lse - ((double)a[y] + (double)b[y]);
+                lsum += ls - ((double)a[y] + (double)b[y] - zmax);
                 good += arg == y;
             }
             for (size_t i = 0; i < n; i++) {
-                a[i] = (real)exp((double)a[i] + (double)b[i] - lse);
+                a[i] = (real)(exp((double)a[i] + (double)b[i] - zmax) / s);
                 if (Y)
                     dz[i] = a[i] - (real)(i == (size_t)Y[j]);
             }

@@ -245,8 +245,8 @@ static void SUF(backward)(dnn_model_t *m, const real *X, const real *Y, size_t c
     real *dZ = m->dz[cur];
     SUF(dnn_loss_output)(AL, dZ, Y, P + m->off_b[L], m->n[L], cols, m->output, &loss, &correct);
     real beta = overwrite ? 0 : 1;
-    G[m->nparams] = (real)loss + beta * G[m->nparams];
-    G[m->nparams + 1] = (real)correct + beta * G[m->nparams + 1];
+    G[m->nparams] = (real)loss + (overwrite ? 0 : G[m->nparams]);
+    G[m->nparams + 1] = (real)correct + (overwrite ? 0 : G[m->nparams + 1]);
     /* db[L] = row sums of dZ[L] */
     real *dbL = G + m->off_b[L];
     if (overwrite)

@@ -498,6 +498,7 @@ int dnn_train_main(int argc, char **argv)
     static run_t run; /* large; zero-initialized */
     run_t *r = &run;
     char msg[DNN_MSG_LEN] = "";
+    dnn_log_detect_launcher();
     if (dnn_dist_init(&r->d, &argc, &argv)) {
         fprintf(stderr, PROG ": MPI_Init failed\n");
         return 1;

@@ -15,8 +15,13 @@ typedef struct {
     const char *prog;
 } dnn_log_t;
 
-/* Set up for this rank; tty is detected from stdout (DNN_PROGRESS=tty|plain overrides). */
+/* Set up for this rank; tty is detected from stdout, plain under an MPI launcher
+ * (DNN_PROGRESS=tty|plain overrides). */
 void dnn_log_init(dnn_log_t *g, const char *prog, int rank, int quiet, int verbose);
+
+/* Note whether an MPI launcher started us; call before MPI_Init, whose singleton
+ * mode sets the same environment variables. */
+void dnn_log_detect_launcher(void);
 
 /* An info line on rank 0 unless quiet (verbose_only: only with --verbose). */
 void dnn_log_info(dnn_log_t *g, int verbose_only, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -1,0 +1,228 @@
+/*
+ * test_matrix.c - CUnit suite for the matrix module (the BLAS wrappers).
+ *
+ * The reference is a naive triple loop in long double over the column-major
+ * definition C = alpha op(A) op(B) + beta C.  Every transpose combination is
+ * tried on non-square shapes stored with leading dimensions larger than the
+ * row count; the padding rows must come back untouched.  Inputs come from a
+ * small LCG in this file, so nothing depends on dnn's own generator.
+ */
+#include "dnn/matrix.h"
+
+#include <CUnit/Basic.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static uint64_t lcg_state;
+
+static void lcg_seed(uint64_t s) { lcg_state = s * 2862933555777941757ULL + 3037000493ULL; }
+
+/* Uniform in [-1, 1) from the top 53 bits of a 64-bit LCG. */
+static double lcg_uniform(void)
+{
+    lcg_state = lcg_state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (double)(lcg_state >> 11) / 9007199254740992.0 * 2.0 - 1.0;
+}
+
+#define PAD_VALUE 12345.0 /* marks storage outside the logical matrices */
+
+/* Element (i, j) of op(X) where X is stored column-major with leading dim ld. */
+static long double op_at(const double *X, size_t ld, int t, size_t i, size_t j)
+{
+    return t ? X[j + i * ld] : X[i + j * ld];
+}
+
+/* Naive reference: C = alpha op(A) op(B) + beta C, all column-major. */
+static void naive_gemm(int ta, int tb, size_t M, size_t N, size_t K, double alpha, const double *A,
+                       size_t lda, const double *B, size_t ldb, double beta, double *C, size_t ldc)
+{
+    for (size_t j = 0; j < N; j++)
+        for (size_t i = 0; i < M; i++) {
+            long double s = 0;
+            for (size_t k = 0; k < K; k++)
+                s += op_at(A, lda, ta, i, k) * op_at(B, ldb, tb, k, j);
+            C[i + j * ldc] = (double)((long double)alpha * s + (long double)beta * C[i + j * ldc]);
+        }
+}
+
+/*
+ * Fill a (rows x cols) column-major matrix with leading dimension ld:
+ * values in [-1, 1) inside, PAD_VALUE in the padding rows.
+ */
+static void fill(double *X, size_t rows, size_t cols, size_t ld)
+{
+    for (size_t j = 0; j < cols; j++)
+        for (size_t i = 0; i < ld; i++)
+            X[i + j * ld] = i < rows ? lcg_uniform() : PAD_VALUE;
+}
+
+/*
+ * Run both precisions on one shape and transpose combination and compare
+ * with the reference.  Tolerances: double 1e-13 and float 2e-6 times
+ * (K + 1) (each term is at most 1 in magnitude), absolute.
+ */
+static void check_case(int ta, int tb, size_t M, size_t N, size_t K, size_t pad, double alpha,
+                       double beta, unsigned seed)
+{
+    size_t arows = ta ? K : M, acols = ta ? M : K;
+    size_t brows = tb ? N : K, bcols = tb ? K : N;
+    size_t lda = arows + pad, ldb = brows + pad + 1, ldc = M + pad + 2;
+    double *A = malloc(lda * acols * sizeof *A), *B = malloc(ldb * bcols * sizeof *B);
+    double *C0 = malloc(ldc * N * sizeof *C0), *Cref = malloc(ldc * N * sizeof *Cref);
+    double *Cd = malloc(ldc * N * sizeof *Cd);
+    float *As = malloc(lda * acols * sizeof *As), *Bs = malloc(ldb * bcols * sizeof *Bs);
+    float *Cs = malloc(ldc * N * sizeof *Cs);
+    CU_ASSERT_FATAL(A && B && C0 && Cref && Cd && As && Bs && Cs);
+    lcg_seed(seed);
+    fill(A, arows, acols, lda);
+    fill(B, brows, bcols, ldb);
+    fill(C0, M, N, ldc);
+    /* Round inputs to float first, so both precisions share one reference up to rounding. */
+    for (size_t i = 0; i < lda * acols; i++)
+        A[i] = As[i] = (float)A[i];
+    for (size_t i = 0; i < ldb * bcols; i++)
+        B[i] = Bs[i] = (float)B[i];
+    for (size_t i = 0; i < ldc * N; i++)
+        C0[i] = Cs[i] = (float)C0[i];
+    memcpy(Cref, C0, ldc * N * sizeof *Cref);
+    memcpy(Cd, C0, ldc * N * sizeof *Cd);
+    naive_gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, Cref, ldc);
+    dnn_matrix_gemm_d(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, Cd, ldc);
+    dnn_matrix_gemm_s(ta, tb, M, N, K, (float)alpha, As, lda, Bs, ldb, (float)beta, Cs, ldc);
+    double tol_d = 1e-13 * (double)(K + 1), tol_s = 2e-6 * (double)(K + 1);
+    double worst_d = 0, worst_s = 0;
+    int pad_ok = 1;
+    for (size_t j = 0; j < N; j++)
+        for (size_t i = 0; i < ldc; i++) {
+            size_t p = i + j * ldc;
+            if (i >= M) {
+                pad_ok &= Cd[p] == PAD_VALUE && Cs[p] == (float)PAD_VALUE;
+                continue;
+            }
+            worst_d = fmax(worst_d, fabs(Cd[p] - Cref[p]));
+            worst_s = fmax(worst_s, fabs((double)Cs[p] - Cref[p]));
+        }
+    if (worst_d > tol_d || worst_s > tol_s || !pad_ok)
+        fprintf(stderr, "\n  gemm ta=%d tb=%d M=%zu N=%zu K=%zu: max error double %.3g float %.3g, padding %s\n",
+                ta, tb, M, N, K, worst_d, worst_s, pad_ok ? "kept" : "OVERWRITTEN");
+    CU_ASSERT(worst_d <= tol_d);
+    CU_ASSERT(worst_s <= tol_s);
+    CU_ASSERT(pad_ok);
+    free(A), free(B), free(C0), free(Cref), free(Cd), free(As), free(Bs), free(Cs);
+}
+
+/* All four transpose combinations on a small non-square shape, ld > rows. */
+static void test_matrix_gemm_transposes_small(void)
+{
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++)
+            check_case(ta, tb, 5, 3, 4, 2, 1.5, -0.5, 10u + (unsigned)(2 * ta + tb));
+}
+
+/* Shapes large enough for OpenBLAS's blocked kernels, with odd sizes. */
+static void test_matrix_gemm_transposes_blocked(void)
+{
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++) {
+            check_case(ta, tb, 37, 29, 41, 3, 1.0, 0.0, 20u + (unsigned)(2 * ta + tb));
+            check_case(ta, tb, 130, 7, 259, 1, -0.75, 1.0, 30u + (unsigned)(2 * ta + tb));
+        }
+}
+
+/* Degenerate shapes: one row, one column, K = 1 (outer product). */
+static void test_matrix_gemm_thin_shapes(void)
+{
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++) {
+            check_case(ta, tb, 1, 6, 5, 1, 1.0, 0.0, 40u);
+            check_case(ta, tb, 6, 1, 5, 1, 1.0, 1.0, 41u);
+            check_case(ta, tb, 4, 3, 1, 2, 2.0, 0.25, 42u);
+        }
+}
+
+/*
+ * beta = 0 must ignore what C holds: the model writes Z into uninitialized
+ * activation buffers with beta = 0, so a NaN left there must not survive.
+ */
+static void test_matrix_gemm_beta_zero_ignores_c(void)
+{
+    double A[6] = {1, 2, 3, 4, 5, 6}, B[3] = {1, -1, 2}; /* A (2x3), B (3x1) */
+    double C[2] = {NAN, INFINITY};
+    float As[6] = {1, 2, 3, 4, 5, 6}, Bs[3] = {1, -1, 2}, Cs[2] = {NAN, -INFINITY};
+    dnn_matrix_gemm_d(0, 0, 2, 1, 3, 1.0, A, 2, B, 3, 0.0, C, 2);
+    dnn_matrix_gemm_s(0, 0, 2, 1, 3, 1.0f, As, 2, Bs, 3, 0.0f, Cs, 2);
+    /* column-major A = [[1,3,5],[2,4,6]]: A B = [1-3+10, 2-4+12] = [8, 10] */
+    CU_ASSERT_EQUAL(C[0], 8.0);
+    CU_ASSERT_EQUAL(C[1], 10.0);
+    CU_ASSERT_EQUAL(Cs[0], 8.0f);
+    CU_ASSERT_EQUAL(Cs[1], 10.0f);
+}
+
+/* A hand-computed product with transposes, exact in both precisions. */
+static void test_matrix_gemm_hand_values(void)
+{
+    /* A stored column-major (3x2) = [[1,4],[2,5],[3,6]]; op(A) = A^T (2x3). */
+    double A[6] = {1, 2, 3, 4, 5, 6};
+    /* B stored column-major (2x3) = [[1,0,2],[0,1,-1]]; op(B) = B^T (3x2). */
+    double B[6] = {1, 0, 0, 1, 2, -1};
+    double C[4] = {1, 1, 1, 1};
+    /* A^T B^T = [[1+0+6, 0+2-3],[4+0+12, 0+5-6]] = [[7,-1],[16,-1]]; C = 2*that - C */
+    dnn_matrix_gemm_d(1, 1, 2, 2, 3, 2.0, A, 3, B, 2, -1.0, C, 2);
+    CU_ASSERT_EQUAL(C[0], 13.0);
+    CU_ASSERT_EQUAL(C[1], 31.0);
+    CU_ASSERT_EQUAL(C[2], -3.0);
+    CU_ASSERT_EQUAL(C[3], -3.0);
+    float As[6] = {1, 2, 3, 4, 5, 6}, Bs[6] = {1, 0, 0, 1, 2, -1}, Cs[4] = {1, 1, 1, 1};
+    dnn_matrix_gemm_s(1, 1, 2, 2, 3, 2.0f, As, 3, Bs, 2, -1.0f, Cs, 2);
+    CU_ASSERT_EQUAL(Cs[0], 13.0f);
+    CU_ASSERT_EQUAL(Cs[1], 31.0f);
+    CU_ASSERT_EQUAL(Cs[2], -3.0f);
+    CU_ASSERT_EQUAL(Cs[3], -3.0f);
+}
+
+/* The thread count setter clamps to >= 1 and the getter agrees with it. */
+static void test_matrix_threads(void)
+{
+    int before = dnn_matrix_threads();
+    CU_ASSERT(before >= 1);
+    CU_ASSERT_EQUAL(dnn_matrix_set_threads(1), 1);
+    CU_ASSERT_EQUAL(dnn_matrix_threads(), 1);
+    CU_ASSERT_EQUAL(dnn_matrix_set_threads(0), 1); /* clamped */
+    dnn_matrix_set_threads(before);
+}
+
+int main(void)
+{
+    static const struct {
+        const char *name;
+        CU_TestFunc fn;
+    } tests[] = {
+        {"test_matrix_gemm_transposes_small", test_matrix_gemm_transposes_small},
+        {"test_matrix_gemm_transposes_blocked", test_matrix_gemm_transposes_blocked},
+        {"test_matrix_gemm_thin_shapes", test_matrix_gemm_thin_shapes},
+        {"test_matrix_gemm_beta_zero_ignores_c", test_matrix_gemm_beta_zero_ignores_c},
+        {"test_matrix_gemm_hand_values", test_matrix_gemm_hand_values},
+        {"test_matrix_threads", test_matrix_threads},
+    };
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 2;
+    CU_pSuite suite = CU_add_suite("test_matrix", NULL, NULL);
+    if (!suite)
+        goto registry_error;
+    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
+        if (!CU_add_test(suite, tests[i].name, tests[i].fn))
+            goto registry_error;
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    if (CU_basic_run_tests() != CUE_SUCCESS)
+        goto registry_error;
+    unsigned failures = CU_get_number_of_failures();
+    CU_cleanup_registry();
+    return failures != 0;
+registry_error:
+    fprintf(stderr, "test_matrix: CUnit error: %s\n", CU_get_error_msg());
+    CU_cleanup_registry();
+    return 2;
+}

@@ -1,0 +1,657 @@
+/*
+ * test_model.c - CUnit suite for the model module (layout, init, forward,
+ * backward, update).
+ *
+ * References, all independent of dnn's kernels:
+ *  - a naive forward pass written here with plain loops over the row-major W;
+ *  - central differences of J = loss_sum / m in double precision, for every
+ *    hidden activation x every output/loss pair x L = 1, 2, 4;
+ *  - numpy 1.24: np.random.seed(S); np.random.randn(...) printed with repr.
+ * Inputs come from a small LCG in this file.  Tolerances are stated at each use.
+ */
+#include "dnn/model.h"
+
+#include <CUnit/Basic.h>
+#include <limits.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define M_EX 7 /* examples per gradient check */
+
+static uint64_t lcg_state;
+
+static void lcg_seed(uint64_t s) { lcg_state = s * 2862933555777941757ULL + 3037000493ULL; }
+
+/* Uniform in [-1, 1). */
+static double lcg_uniform(void)
+{
+    lcg_state = lcg_state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (double)(lcg_state >> 11) / 9007199254740992.0 * 2.0 - 1.0;
+}
+
+static const dnn_act_t hidden_acts[] = {DNN_ACT_SIGMOID, DNN_ACT_TANH, DNN_ACT_RELU, DNN_ACT_LEAKY_RELU,
+                                        DNN_ACT_LINEAR};
+static const dnn_act_t output_acts[] = {DNN_ACT_SIGMOID, DNN_ACT_SOFTMAX, DNN_ACT_LINEAR};
+
+/* Output units per output kind: 1 for sigmoid+BCE, 3 classes, 2 regression targets. */
+static size_t out_units(dnn_act_t out) { return out == DNN_ACT_SIGMOID ? 1 : out == DNN_ACT_SOFTMAX ? 3 : 2; }
+
+/* Layer sizes for L = 1, 2, 4 (and 3): inputs 3, hidden 4,3,4. */
+static void arch(int L, dnn_act_t out, size_t *n)
+{
+    static const size_t hidden[] = {4, 3, 4};
+    n[0] = 3;
+    for (int l = 1; l < L; l++)
+        n[l] = hidden[(l - 1) % 3];
+    n[L] = out_units(out);
+}
+
+static double g_hidden(dnn_act_t act, double z, double slope)
+{
+    switch (act) {
+    case DNN_ACT_SIGMOID: return 1.0 / (1.0 + exp(-z));
+    case DNN_ACT_TANH: return tanh(z);
+    case DNN_ACT_RELU: return z > 0 ? z : 0.0;
+    case DNN_ACT_LEAKY_RELU: return z > 0 ? z : slope * z;
+    default: return z;
+    }
+}
+
+/*
+ * Naive forward in double over the model's parameters (double model):
+ * out (n[L] x cols) = A[L]; *min_hidden_z = min |Z| over the hidden layers
+ * (the distance to the relu/leaky kink).
+ */
+static void naive_forward(const dnn_model_t *m, const double *X, size_t cols, double *out, double *min_hidden_z)
+{
+    double a[16], z[16], prev[16];
+    double minz = INFINITY;
+    for (size_t j = 0; j < cols; j++) {
+        for (size_t i = 0; i < m->n[0]; i++)
+            prev[i] = X[j * m->n[0] + i];
+        for (int l = 1; l <= m->L; l++) {
+            const double *W = dnn_model_W(m, l), *b = dnn_model_b(m, l);
+            size_t nl = m->n[l], np = m->n[l - 1];
+            for (size_t i = 0; i < nl; i++) {
+                double s = 0;
+                for (size_t k = 0; k < np; k++)
+                    s += W[i * np + k] * prev[k];
+                z[i] = s + b[i];
+            }
+            if (l < m->L) {
+                for (size_t i = 0; i < nl; i++) {
+                    a[i] = g_hidden(m->hidden, z[i], m->slope);
+                    if (fabs(z[i]) < minz)
+                        minz = fabs(z[i]);
+                }
+            } else if (m->output == DNN_ACT_SIGMOID) {
+                for (size_t i = 0; i < nl; i++)
+                    a[i] = 1.0 / (1.0 + exp(-z[i]));
+            } else if (m->output == DNN_ACT_SOFTMAX) {
+                double mx = z[0], s = 0;
+                for (size_t i = 1; i < nl; i++)
+                    mx = z[i] > mx ? z[i] : mx;
+                for (size_t i = 0; i < nl; i++)
+                    s += exp(z[i] - mx);
+                for (size_t i = 0; i < nl; i++)
+                    a[i] = exp(z[i] - mx) / s;
+            } else {
+                for (size_t i = 0; i < nl; i++)
+                    a[i] = z[i];
+            }
+            memcpy(prev, a, nl * sizeof *a);
+        }
+        memcpy(out + j * m->n[m->L], prev, m->n[m->L] * sizeof *prev);
+    }
+    if (min_hidden_z)
+        *min_hidden_z = minz;
+}
+
+/* Targets for an output kind: 0/1 (n[L] x cols), class ids (1 x cols) or reals. */
+static void make_targets(dnn_act_t out, size_t ny, size_t cols, double *Y)
+{
+    if (out == DNN_ACT_SOFTMAX) {
+        for (size_t j = 0; j < cols; j++)
+            Y[j] = (double)(j % ny); /* every class appears */
+        return;
+    }
+    for (size_t i = 0; i < ny * cols; i++)
+        Y[i] = out == DNN_ACT_SIGMOID ? (double)(lcg_uniform() > 0) : lcg_uniform();
+}
+
+/*
+ * A double model with random weights (dnn init, numpy rng, xavier), random
+ * biases in [-0.5, 0.5) and X in [-1, 1)^(n0 x M_EX), resampled until every
+ * hidden Z is at least 1e-4 away from 0 (checked with the naive forward), so
+ * a +-1e-6 perturbation of one parameter (which moves any Z by far less than
+ * 1e-4 in these small nets) never crosses the relu/leaky kink.
+ * Returns the number of draws used, or -1.
+ */
+static int setup(dnn_model_t *m, int L, dnn_act_t hidden, dnn_act_t out, double *X, double *Y, uint64_t seed)
+{
+    size_t n[DNN_MAX_LAYERS + 1];
+    char msg[DNN_MSG_LEN];
+    arch(L, out, n);
+    if (dnn_model_init(m, DNN_DOUBLE, L, n, hidden, out, 0.05, M_EX, msg) != 0) {
+        fprintf(stderr, "\n  dnn_model_init: %s\n", msg);
+        return -1;
+    }
+    for (int draw = 1; draw <= 200; draw++) {
+        uint64_t s = seed * 1000 + (uint64_t)draw;
+        if (dnn_model_init_params(m, DNN_INIT_XAVIER, 0, DNN_RNG_NUMPY, s, msg) != 0) {
+            fprintf(stderr, "\n  dnn_model_init_params: %s\n", msg);
+            return -1;
+        }
+        lcg_seed(s);
+        for (int l = 1; l <= L; l++) {
+            double *b = dnn_model_b(m, l);
+            for (size_t i = 0; i < n[l]; i++)
+                b[i] = 0.5 * lcg_uniform();
+        }
+        for (size_t i = 0; i < n[0] * M_EX; i++)
+            X[i] = lcg_uniform();
+        make_targets(out, n[L], M_EX, Y);
+        double out_buf[16 * M_EX], minz;
+        naive_forward(m, X, M_EX, out_buf, &minz);
+        if (minz >= 1e-4)
+            return draw;
+    }
+    return -1;
+}
+
+/* J = loss_sum / m, the loss sum taken from grads[P] after a backward pass. */
+static double cost(dnn_model_t *m, const double *X, const double *Y)
+{
+    dnn_model_backward(m, X, Y, M_EX, 1);
+    return ((const double *)m->grads)[m->nparams] / M_EX;
+}
+
+/*
+ * Central differences on every parameter: J = loss_sum / m, dJ/dtheta =
+ * grads / m.  h = 1e-6; relative error ||num - ana|| / (||num|| + ||ana||)
+ * < 1e-7; guard ||ana|| > 1e-6.
+ */
+static void gradcheck(int L, dnn_act_t hidden, dnn_act_t out, uint64_t seed)
+{
+    dnn_model_t m;
+    double X[16 * M_EX] = {0}, Y[16 * M_EX] = {0};
+    int draws = setup(&m, L, hidden, out, X, Y, seed);
+    CU_ASSERT_FATAL(draws > 0);
+    const double h = 1e-6;
+    double *P = m.params, *G = m.grads;
+    dnn_model_zero_grads(&m);
+    dnn_model_backward(&m, X, Y, M_EX, 0);
+    double loss_eval = 0, correct_eval = 0;
+    dnn_model_evaluate(&m, X, Y, M_EX, &loss_eval, &correct_eval);
+    /* backward's loss and correct slots agree with evaluate */
+    CU_ASSERT_DOUBLE_EQUAL(G[m.nparams], loss_eval, 1e-13 * fabs(loss_eval));
+    CU_ASSERT_EQUAL(G[m.nparams + 1], correct_eval);
+    double *ana_all = malloc(m.nparams * sizeof *ana_all); /* cost() overwrites grads */
+    CU_ASSERT_FATAL(ana_all != NULL);
+    for (size_t i = 0; i < m.nparams; i++)
+        ana_all[i] = G[i] / M_EX;
+    double num2 = 0, ana2 = 0, diff2 = 0;
+    for (size_t i = 0; i < m.nparams; i++) {
+        double ana = ana_all[i], p = P[i];
+        P[i] = p + h;
+        double jp = cost(&m, X, Y);
+        P[i] = p - h;
+        double jm = cost(&m, X, Y);
+        P[i] = p;
+        double num = (jp - jm) / (2 * h);
+        num2 += num * num;
+        ana2 += ana * ana;
+        diff2 += (num - ana) * (num - ana);
+    }
+    double rel = sqrt(diff2) / (sqrt(num2) + sqrt(ana2));
+    if (!(rel < 1e-7) || !(sqrt(ana2) > 1e-6) || getenv("DNN_TEST_VERBOSE"))
+        fprintf(stderr, "\n  gradcheck L=%d hidden=%s output=%s: relative error %.3g, ||ana|| %.3g (draws %d)\n", L,
+                dnn_act_name(hidden), dnn_act_name(out), rel, sqrt(ana2), draws);
+    CU_ASSERT(sqrt(ana2) > 1e-6);
+    CU_ASSERT(rel < 1e-7);
+    free(ana_all);
+    dnn_model_free(&m);
+}
+
+#define GRADCHECK_TEST(H, O, HA, OA)                                                                                   \
+    static void test_model_gradcheck_##H##_##O(void)                                                                 \
+    {                                                                                                                \
+        static const int Ls[3] = {1, 2, 4};                                                                          \
+        for (int k = 0; k < 3; k++)                                                                                  \
+            gradcheck(Ls[k], HA, OA, (uint64_t)(100 * (HA) + 10 * (OA) + Ls[k]));                                    \
+    }
+GRADCHECK_TEST(sigmoid, sigmoid_bce, DNN_ACT_SIGMOID, DNN_ACT_SIGMOID)
+GRADCHECK_TEST(sigmoid, softmax_ce, DNN_ACT_SIGMOID, DNN_ACT_SOFTMAX)
+GRADCHECK_TEST(sigmoid, linear_mse, DNN_ACT_SIGMOID, DNN_ACT_LINEAR)
+GRADCHECK_TEST(tanh, sigmoid_bce, DNN_ACT_TANH, DNN_ACT_SIGMOID)
+GRADCHECK_TEST(tanh, softmax_ce, DNN_ACT_TANH, DNN_ACT_SOFTMAX)
+GRADCHECK_TEST(tanh, linear_mse, DNN_ACT_TANH, DNN_ACT_LINEAR)
+GRADCHECK_TEST(relu, sigmoid_bce, DNN_ACT_RELU, DNN_ACT_SIGMOID)
+GRADCHECK_TEST(relu, softmax_ce, DNN_ACT_RELU, DNN_ACT_SOFTMAX)
+GRADCHECK_TEST(relu, linear_mse, DNN_ACT_RELU, DNN_ACT_LINEAR)
+GRADCHECK_TEST(leaky_relu, sigmoid_bce, DNN_ACT_LEAKY_RELU, DNN_ACT_SIGMOID)
+GRADCHECK_TEST(leaky_relu, softmax_ce, DNN_ACT_LEAKY_RELU, DNN_ACT_SOFTMAX)
+GRADCHECK_TEST(leaky_relu, linear_mse, DNN_ACT_LEAKY_RELU, DNN_ACT_LINEAR)
+GRADCHECK_TEST(linear, sigmoid_bce, DNN_ACT_LINEAR, DNN_ACT_SIGMOID)
+GRADCHECK_TEST(linear, softmax_ce, DNN_ACT_LINEAR, DNN_ACT_SOFTMAX)
+GRADCHECK_TEST(linear, linear_mse, DNN_ACT_LINEAR, DNN_ACT_LINEAR)
+
+/*
+ * dnn_model_forward agrees with the naive loops to 1e-12 (absolute; outputs
+ * are O(1)) for every activation pair and L = 1..4; evaluate's correct count
+ * agrees with the naive predictions.
+ */
+static void test_model_forward_matches_naive(void)
+{
+    for (size_t h = 0; h < 5; h++)
+        for (size_t o = 0; o < 3; o++)
+            for (int L = 1; L <= 4; L++) {
+                dnn_model_t m;
+                double X[16 * M_EX] = {0}, Y[16 * M_EX] = {0}, want[16 * M_EX];
+                CU_ASSERT_FATAL(setup(&m, L, hidden_acts[h], output_acts[o], X, Y, 7 + (uint64_t)L) > 0);
+                naive_forward(&m, X, M_EX, want, NULL);
+                dnn_model_forward(&m, X, M_EX);
+                const double *got = dnn_model_output(&m);
+                size_t ny = m.n[L];
+                double worst = 0, good = 0;
+                for (size_t i = 0; i < ny * M_EX; i++)
+                    worst = fmax(worst, fabs(got[i] - want[i]));
+                for (size_t j = 0; j < M_EX; j++) {
+                    const double *a = want + j * ny;
+                    if (output_acts[o] == DNN_ACT_SIGMOID)
+                        good += (a[0] > 0.5) == (Y[j] > 0.5);
+                    else if (output_acts[o] == DNN_ACT_SOFTMAX) {
+                        size_t arg = 0;
+                        for (size_t i = 1; i < ny; i++)
+                            arg = a[i] > a[arg] ? i : arg;
+                        good += arg == (size_t)Y[j];
+                    }
+                }
+                if (worst > 1e-12)
+                    fprintf(stderr, "\n  forward L=%d %s/%s: max |dnn - naive| = %.3g\n", L,
+                            dnn_act_name(hidden_acts[h]), dnn_act_name(output_acts[o]), worst);
+                CU_ASSERT(worst <= 1e-12);
+                double loss = 0, correct = 0;
+                dnn_model_evaluate(&m, X, Y, M_EX, &loss, &correct);
+                CU_ASSERT_EQUAL(correct, good);
+                dnn_model_free(&m);
+            }
+}
+
+/*
+ * Gradient sums accumulate: backward over columns [0,3) then [3,7) equals
+ * one backward over [0,7), and calling it twice doubles the sums
+ * (relative 1e-13).  With overwrite set, the first block replaces whatever
+ * the buffer held (except the stop slot grads[P+2]).
+ */
+static void test_model_backward_blocks_add_up(void)
+{
+    dnn_model_t m;
+    double X[16 * M_EX] = {0}, Y[16 * M_EX] = {0};
+    CU_ASSERT_FATAL(setup(&m, 3, DNN_ACT_TANH, DNN_ACT_SOFTMAX, X, Y, 55) > 0);
+    size_t P = m.nparams, ny_rows = 1; /* softmax targets are one row of class ids */
+    double *full = malloc((P + DNN_GRAD_EXTRA) * sizeof *full);
+    CU_ASSERT_FATAL(full != NULL);
+    dnn_model_zero_grads(&m);
+    dnn_model_backward(&m, X, Y, M_EX, 0);
+    memcpy(full, m.grads, (P + DNN_GRAD_EXTRA) * sizeof *full);
+    dnn_model_zero_grads(&m);
+    dnn_model_backward(&m, X, Y, 3, 0);
+    dnn_model_backward(&m, X + 3 * m.n[0], Y + 3 * ny_rows, M_EX - 3, 0);
+    const double *G = m.grads;
+    double d2 = 0, f2 = 0;
+    for (size_t i = 0; i < P; i++) {
+        d2 += (G[i] - full[i]) * (G[i] - full[i]);
+        f2 += full[i] * full[i];
+    }
+    CU_ASSERT(f2 > 0);
+    CU_ASSERT(sqrt(d2) <= 1e-13 * sqrt(f2));
+    CU_ASSERT_DOUBLE_EQUAL(G[P], full[P], 1e-13 * full[P]);
+    CU_ASSERT_EQUAL(G[P + 1], full[P + 1]);
+    dnn_model_zero_grads(&m);
+    dnn_model_backward(&m, X, Y, M_EX, 0);
+    dnn_model_backward(&m, X, Y, M_EX, 0);
+    d2 = 0;
+    for (size_t i = 0; i < P; i++)
+        d2 += (G[i] - 2 * full[i]) * (G[i] - 2 * full[i]);
+    CU_ASSERT(sqrt(d2) <= 1e-13 * sqrt(f2));
+    double *Gw = m.grads;
+    for (size_t i = 0; i < P + DNN_GRAD_EXTRA; i++)
+        Gw[i] = 1e30 * (double)(i % 3 + 1);
+    dnn_model_backward(&m, X, Y, 3, 1);
+    dnn_model_backward(&m, X + 3 * m.n[0], Y + 3 * ny_rows, M_EX - 3, 0);
+    d2 = 0;
+    for (size_t i = 0; i < P; i++)
+        d2 += (G[i] - full[i]) * (G[i] - full[i]);
+    CU_ASSERT(sqrt(d2) <= 1e-13 * sqrt(f2));
+    CU_ASSERT_DOUBLE_EQUAL(G[P], full[P], 1e-13 * full[P]);
+    CU_ASSERT_EQUAL(G[P + 1], full[P + 1]);
+    CU_ASSERT_EQUAL(G[P + 2], 1e30 * (double)((P + 2) % 3 + 1));
+    dnn_model_zero_grads(&m);
+    for (size_t i = 0; i < P + DNN_GRAD_EXTRA; i++)
+        CU_ASSERT_EQUAL_FATAL(G[i], 0.0);
+    free(full);
+    dnn_model_free(&m);
+}
+
+/*
+ * Single precision gradients agree with double ones on the same (float-
+ * representable) parameters and inputs: ||g_s - g_d|| / ||g_d|| < 1e-3, and
+ * the loss sums to relative 1e-5, for every activation pair, L = 3.
+ */
+static void test_model_single_close_to_double(void)
+{
+    for (size_t h = 0; h < 5; h++)
+        for (size_t o = 0; o < 3; o++) {
+            dnn_model_t md, ms;
+            double X[16 * M_EX] = {0}, Y[16 * M_EX] = {0};
+            float Xs[16 * M_EX], Ys[16 * M_EX];
+            char msg[DNN_MSG_LEN];
+            CU_ASSERT_FATAL(setup(&md, 3, hidden_acts[h], output_acts[o], X, Y, 77) > 0);
+            CU_ASSERT_FATAL(dnn_model_init(&ms, DNN_SINGLE, 3, md.n, md.hidden, md.output, md.slope, M_EX, msg) == 0);
+            CU_ASSERT_EQUAL_FATAL(ms.nparams, md.nparams);
+            double *Pd = md.params;
+            float *Ps = ms.params;
+            for (size_t i = 0; i < md.nparams; i++)
+                Pd[i] = Ps[i] = (float)Pd[i];
+            for (size_t i = 0; i < 16 * M_EX; i++) {
+                X[i] = Xs[i] = (float)X[i];
+                Y[i] = Ys[i] = (float)Y[i];
+            }
+            dnn_model_zero_grads(&md);
+            dnn_model_zero_grads(&ms);
+            dnn_model_backward(&md, X, Y, M_EX, 0);
+            dnn_model_backward(&ms, Xs, Ys, M_EX, 0);
+            const double *Gd = md.grads;
+            const float *Gs = ms.grads;
+            double d2 = 0, g2 = 0;
+            for (size_t i = 0; i < md.nparams; i++) {
+                d2 += ((double)Gs[i] - Gd[i]) * ((double)Gs[i] - Gd[i]);
+                g2 += Gd[i] * Gd[i];
+            }
+            double rel = sqrt(d2) / sqrt(g2);
+            if (!(rel < 1e-3))
+                fprintf(stderr, "\n  single vs double %s/%s: relative %.3g\n", dnn_act_name(hidden_acts[h]),
+                        dnn_act_name(output_acts[o]), rel);
+            CU_ASSERT(g2 > 0);
+            CU_ASSERT(rel < 1e-3);
+            CU_ASSERT_DOUBLE_EQUAL((double)Gs[ms.nparams], Gd[md.nparams], 1e-5 * Gd[md.nparams]);
+            dnn_model_free(&md);
+            dnn_model_free(&ms);
+        }
+}
+
+/* params -= lr * scale * grads, both precisions; the extra slots are not parameters. */
+static void test_model_update(void)
+{
+    size_t n[3] = {2, 3, 1};
+    char msg[DNN_MSG_LEN];
+    for (int prec = 0; prec < 2; prec++) {
+        dnn_model_t m;
+        CU_ASSERT_FATAL(dnn_model_init(&m, (dnn_precision_t)prec, 2, n, DNN_ACT_RELU, DNN_ACT_SIGMOID, 0.01, 4, msg) ==
+                        0);
+        size_t P = m.nparams;
+        CU_ASSERT_EQUAL(P, 3 * 2 + 3 + 1 * 3 + 1);
+        double before[16];
+        for (size_t i = 0; i < P; i++) {
+            before[i] = 0.25 * (double)i - 1.0;
+            double g = (double)(i % 5) - 2.0;
+            if (prec == DNN_DOUBLE) {
+                ((double *)m.params)[i] = before[i];
+                ((double *)m.grads)[i] = g;
+            } else {
+                ((float *)m.params)[i] = (float)before[i];
+                ((float *)m.grads)[i] = (float)g;
+            }
+        }
+        dnn_model_update(&m, 0.5, 0.25); /* step = 0.125 * g: exact in binary */
+        for (size_t i = 0; i < P; i++) {
+            double want = before[i] - 0.125 * ((double)(i % 5) - 2.0);
+            double got = prec == DNN_DOUBLE ? ((double *)m.params)[i] : (double)((float *)m.params)[i];
+            CU_ASSERT_EQUAL(got, want);
+        }
+        dnn_model_free(&m);
+    }
+    /* A non-exact step in double: lr * (g * scale), relative 1e-15. */
+    dnn_model_t m;
+    CU_ASSERT_FATAL(dnn_model_init(&m, DNN_DOUBLE, 2, n, DNN_ACT_RELU, DNN_ACT_SIGMOID, 0.01, 4, msg) == 0);
+    double *P = m.params, *G = m.grads;
+    for (size_t i = 0; i < m.nparams; i++) {
+        P[i] = 1.0 / (double)(i + 3);
+        G[i] = 0.3 * (double)(i + 1);
+    }
+    dnn_model_update(&m, 0.0075, 1.0 / 7.0);
+    for (size_t i = 0; i < m.nparams; i++) {
+        double want = 1.0 / (double)(i + 3) - 0.0075 * (0.3 * (double)(i + 1)) / 7.0;
+        CU_ASSERT_DOUBLE_EQUAL(P[i], want, 1e-15 * fabs(want) + 1e-17);
+    }
+    dnn_model_free(&m);
+}
+
+/* One buffer laid out W1 b1 W2 b2 ...; W/b accessors point into it. */
+static void test_model_layout(void)
+{
+    size_t n[5] = {5, 4, 3, 2, 6};
+    char msg[DNN_MSG_LEN];
+    dnn_model_t m;
+    CU_ASSERT_FATAL(dnn_model_init(&m, DNN_DOUBLE, 4, n, DNN_ACT_TANH, DNN_ACT_SOFTMAX, 0.01, 9, msg) == 0);
+    size_t off = 0;
+    for (int l = 1; l <= 4; l++) {
+        CU_ASSERT_EQUAL(m.off_W[l], off);
+        CU_ASSERT_PTR_EQUAL(dnn_model_W(&m, l), (double *)m.params + off);
+        off += n[l] * n[l - 1];
+        CU_ASSERT_EQUAL(m.off_b[l], off);
+        CU_ASSERT_PTR_EQUAL(dnn_model_b(&m, l), (double *)m.params + off);
+        off += n[l];
+    }
+    CU_ASSERT_EQUAL(m.nparams, off);
+    CU_ASSERT_EQUAL(m.nparams, 5 * 4 + 4 + 4 * 3 + 3 + 3 * 2 + 2 + 2 * 6 + 6);
+    CU_ASSERT_EQUAL(m.loss, DNN_LOSS_CE);
+    CU_ASSERT_EQUAL(m.L, 4);
+    dnn_model_free(&m);
+    dnn_model_free(&m); /* second free of the same model is harmless */
+    dnn_model_free(NULL);
+}
+
+/*
+ * numpy rng, seed 1, --init normal --init-scale 1: W1 (2x2) row-major is
+ * np.random.randn(2, 2) = 1.62434536, -0.61175641, -0.52817175, -1.07296862
+ * and W2 continues the stream (0.8654076293246785, -2.3015386968802827);
+ * biases 0.  Exact in double, float-rounded in single.
+ */
+static void test_model_init_numpy_seed1(void)
+{
+    static const double dec8[4] = {1.62434536, -0.61175641, -0.52817175, -1.07296862};
+    static const double w1[4] = {1.6243453636632417, -0.6117564136500754, -0.5281717522634557,
+                                 -1.0729686221561705};
+    static const double w2[2] = {0.8654076293246785, -2.3015386968802827};
+    size_t n[3] = {2, 2, 1};
+    char msg[DNN_MSG_LEN];
+    for (int prec = 0; prec < 2; prec++) {
+        dnn_model_t m;
+        CU_ASSERT_FATAL(dnn_model_init(&m, (dnn_precision_t)prec, 2, n, DNN_ACT_RELU, DNN_ACT_SIGMOID, 0.01, 1, msg) ==
+                        0);
+        /* dirty the biases: init must zero them */
+        for (int l = 1; l <= 2; l++) {
+            if (prec == DNN_DOUBLE)
+                ((double *)dnn_model_b(&m, l))[0] = 9;
+            else
+                ((float *)dnn_model_b(&m, l))[0] = 9;
+        }
+        CU_ASSERT_EQUAL_FATAL(dnn_model_init_params(&m, DNN_INIT_NORMAL, 1.0, DNN_RNG_NUMPY, 1, msg), 0);
+        for (int i = 0; i < 4; i++) {
+            double v = prec == DNN_DOUBLE ? ((double *)dnn_model_W(&m, 1))[i] : ((float *)dnn_model_W(&m, 1))[i];
+            CU_ASSERT_DOUBLE_EQUAL(v, dec8[i], prec == DNN_DOUBLE ? 5e-9 : 1e-7);
+            CU_ASSERT(prec == DNN_DOUBLE ? v == w1[i] : v == (double)(float)w1[i]);
+        }
+        for (int i = 0; i < 2; i++) {
+            double v = prec == DNN_DOUBLE ? ((double *)dnn_model_W(&m, 2))[i] : ((float *)dnn_model_W(&m, 2))[i];
+            CU_ASSERT(prec == DNN_DOUBLE ? v == w2[i] : v == (double)(float)w2[i]);
+        }
+        for (int l = 1; l <= 2; l++)
+            for (size_t i = 0; i < n[l]; i++) {
+                double v = prec == DNN_DOUBLE ? ((double *)dnn_model_b(&m, l))[i] : ((float *)dnn_model_b(&m, l))[i];
+                CU_ASSERT_EQUAL(v, 0.0);
+            }
+        dnn_model_free(&m);
+    }
+}
+
+/*
+ * Factors: he = sqrt(2 / n[l-1]) per layer, drawn layer by layer.  numpy:
+ * np.random.seed(3); randn(3,4)*np.sqrt(2/4); randn(2,3)*np.sqrt(2/3).
+ * normal: randn * scale.  Exact in double.
+ */
+static void test_model_init_factors(void)
+{
+    static const double he1[12] = {1.2647513225859208, 0.3086590753517539, 0.06823401404104966,
+                                   -1.317688327240683, -0.1961430790190789, -0.25085247992791837,
+                                   -0.05850706264166846, -0.44335643039069744, -0.030984124422056857,
+                                   -0.33744410537169206, -0.9290426766647434, 0.6255224840406426};
+    static const double he2[6] = {0.7195931681723655, 1.3958605613187702, 0.04085229776876763,
+                                  -0.33041772540029923, -0.4452845326062704, -1.2626934406557815};
+    size_t n[3] = {4, 3, 2};
+    char msg[DNN_MSG_LEN];
+    dnn_model_t m;
+    CU_ASSERT_FATAL(dnn_model_init(&m, DNN_DOUBLE, 2, n, DNN_ACT_RELU, DNN_ACT_LINEAR, 0.01, 1, msg) == 0);
+    CU_ASSERT_EQUAL_FATAL(dnn_model_init_params(&m, DNN_INIT_HE, 0, DNN_RNG_NUMPY, 3, msg), 0);
+    const double *W1 = dnn_model_W(&m, 1), *W2 = dnn_model_W(&m, 2);
+    for (int i = 0; i < 12; i++)
+        CU_ASSERT_DOUBLE_EQUAL(W1[i], he1[i], 2e-16 * fabs(he1[i]));
+    for (int i = 0; i < 6; i++)
+        CU_ASSERT_DOUBLE_EQUAL(W2[i], he2[i], 2e-16 * fabs(he2[i]));
+    /* normal with scale 0.01 is randn * 0.01 */
+    CU_ASSERT_EQUAL_FATAL(dnn_model_init_params(&m, DNN_INIT_NORMAL, 0.01, DNN_RNG_NUMPY, 1, msg), 0);
+    CU_ASSERT_EQUAL(W1[0], 1.6243453636632417 * 0.01);
+    CU_ASSERT_EQUAL(W1[1], -0.6117564136500754 * 0.01);
+    /* bad scale for normal */
+    CU_ASSERT_EQUAL(dnn_model_init_params(&m, DNN_INIT_NORMAL, 0.0, DNN_RNG_NUMPY, 1, msg), DNN_EINVAL);
+    CU_ASSERT_EQUAL(dnn_model_init_params(&m, DNN_INIT_NORMAL, NAN, DNN_RNG_NUMPY, 1, msg), DNN_EINVAL);
+    /* the default rng is deterministic in its seed and differs between seeds */
+    CU_ASSERT_EQUAL_FATAL(dnn_model_init_params(&m, DNN_INIT_XAVIER, 0, DNN_RNG_DEFAULT, 5, msg), 0);
+    double first = W1[0];
+    CU_ASSERT_EQUAL_FATAL(dnn_model_init_params(&m, DNN_INIT_XAVIER, 0, DNN_RNG_DEFAULT, 5, msg), 0);
+    CU_ASSERT_EQUAL(W1[0], first);
+    CU_ASSERT_EQUAL_FATAL(dnn_model_init_params(&m, DNN_INIT_XAVIER, 0, DNN_RNG_DEFAULT, 6, msg), 0);
+    CU_ASSERT_NOT_EQUAL(W1[0], first);
+    dnn_model_free(&m);
+}
+
+/* zeros: refused with a hidden layer (the message explains symmetry), fine for L = 1. */
+static void test_model_init_zeros(void)
+{
+    char msg[DNN_MSG_LEN] = "";
+    dnn_model_t m;
+    size_t n2[3] = {3, 4, 1}, n1[2] = {3, 1};
+    CU_ASSERT_FATAL(dnn_model_init(&m, DNN_SINGLE, 2, n2, DNN_ACT_RELU, DNN_ACT_SIGMOID, 0.01, 4, msg) == 0);
+    CU_ASSERT_EQUAL(dnn_model_init_params(&m, DNN_INIT_ZEROS, 0, DNN_RNG_DEFAULT, 1, msg), DNN_EINVAL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(msg, "symmetry"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(msg, "zeros"));
+    dnn_model_free(&m);
+    CU_ASSERT_FATAL(dnn_model_init(&m, DNN_DOUBLE, 1, n1, DNN_ACT_RELU, DNN_ACT_SIGMOID, 0.01, 4, msg) == 0);
+    double *P = m.params;
+    for (size_t i = 0; i < m.nparams; i++)
+        P[i] = 3.0;
+    CU_ASSERT_EQUAL(dnn_model_init_params(&m, DNN_INIT_ZEROS, 0, DNN_RNG_DEFAULT, 1, msg), 0);
+    for (size_t i = 0; i < m.nparams; i++)
+        CU_ASSERT_EQUAL(P[i], 0.0);
+    dnn_model_free(&m);
+}
+
+/* Refused set-ups: no crash, the documented code, a message, and a model safe to free. */
+static void expect_refused(int L, const size_t *n, dnn_act_t hidden, dnn_act_t out, double slope, size_t bmax,
+                           int code, const char *needle)
+{
+    dnn_model_t m;
+    char msg[DNN_MSG_LEN] = "";
+    int rc = dnn_model_init(&m, DNN_SINGLE, L, n, hidden, out, slope, bmax, msg);
+    if (rc != code)
+        fprintf(stderr, "\n  dnn_model_init(L=%d) returned %d, expected %d (%s)\n", L, rc, code, msg);
+    CU_ASSERT_EQUAL(rc, code);
+    CU_ASSERT(msg[0] != 0);
+    if (needle)
+        CU_ASSERT_PTR_NOT_NULL(strstr(msg, needle));
+    CU_ASSERT_PTR_NULL(m.params);
+    dnn_model_free(&m);
+}
+
+static void test_model_bad_sizes_refused(void)
+{
+    size_t zero_hidden[3] = {3, 0, 1}, zero_in[2] = {0, 1}, zero_out[3] = {3, 4, 0};
+    expect_refused(2, zero_hidden, DNN_ACT_RELU, DNN_ACT_SIGMOID, 0.01, 8, DNN_EINVAL, "n[1]");
+    expect_refused(1, zero_in, DNN_ACT_RELU, DNN_ACT_SIGMOID, 0.01, 8, DNN_EINVAL, "n[0]");
+    expect_refused(2, zero_out, DNN_ACT_RELU, DNN_ACT_SIGMOID, 0.01, 8, DNN_EINVAL, "n[2]");
+    size_t huge_in[3] = {SIZE_MAX / 2, 4, 1}, huge_hidden[3] = {3, SIZE_MAX / 2, 1};
+    expect_refused(2, huge_in, DNN_ACT_RELU, DNN_ACT_SIGMOID, 0.01, 8, DNN_ENOMEM, NULL);
+    expect_refused(2, huge_hidden, DNN_ACT_RELU, DNN_ACT_SIGMOID, 0.01, 8, DNN_ENOMEM, NULL);
+    /* each size fits an int but W (1e5 x 1e5) does not */
+    size_t big_w[3] = {100000, 100000, 1};
+    expect_refused(2, big_w, DNN_ACT_RELU, DNN_ACT_SIGMOID, 0.01, 8, DNN_ENOMEM, NULL);
+    /* activations n[1] x bmax overflow BLAS's int */
+    size_t wide[3] = {2, 1u << 20, 1};
+    expect_refused(2, wide, DNN_ACT_RELU, DNN_ACT_SIGMOID, 0.01, 4096, DNN_ENOMEM, NULL);
+    size_t ok[3] = {3, 4, 1};
+    expect_refused(0, ok, DNN_ACT_RELU, DNN_ACT_SIGMOID, 0.01, 8, DNN_EINVAL, NULL);
+    expect_refused(DNN_MAX_LAYERS + 1, ok, DNN_ACT_RELU, DNN_ACT_SIGMOID, 0.01, 8, DNN_EINVAL, NULL);
+    expect_refused(2, ok, DNN_ACT_RELU, DNN_ACT_SIGMOID, 0.01, 0, DNN_EINVAL, NULL);
+    expect_refused(2, ok, DNN_ACT_SOFTMAX, DNN_ACT_SIGMOID, 0.01, 8, DNN_EINVAL, "softmax");
+    expect_refused(2, ok, DNN_ACT_RELU, DNN_ACT_TANH, 0.01, 8, DNN_EINVAL, "tanh");
+    expect_refused(2, ok, DNN_ACT_LEAKY_RELU, DNN_ACT_SIGMOID, -0.5, 8, DNN_EINVAL, NULL);
+    expect_refused(2, ok, DNN_ACT_LEAKY_RELU, DNN_ACT_SIGMOID, NAN, 8, DNN_EINVAL, NULL);
+}
+
+int main(void)
+{
+#define T(name) {#name, name}
+    static const struct {
+        const char *name;
+        CU_TestFunc fn;
+    } tests[] = {
+        T(test_model_layout),
+        T(test_model_init_numpy_seed1),
+        T(test_model_init_factors),
+        T(test_model_init_zeros),
+        T(test_model_bad_sizes_refused),
+        T(test_model_forward_matches_naive),
+        T(test_model_gradcheck_sigmoid_sigmoid_bce),
+        T(test_model_gradcheck_sigmoid_softmax_ce),
+        T(test_model_gradcheck_sigmoid_linear_mse),
+        T(test_model_gradcheck_tanh_sigmoid_bce),
+        T(test_model_gradcheck_tanh_softmax_ce),
+        T(test_model_gradcheck_tanh_linear_mse),
+        T(test_model_gradcheck_relu_sigmoid_bce),
+        T(test_model_gradcheck_relu_softmax_ce),
+        T(test_model_gradcheck_relu_linear_mse),
+        T(test_model_gradcheck_leaky_relu_sigmoid_bce),
+        T(test_model_gradcheck_leaky_relu_softmax_ce),
+        T(test_model_gradcheck_leaky_relu_linear_mse),
+        T(test_model_gradcheck_linear_sigmoid_bce),
+        T(test_model_gradcheck_linear_softmax_ce),
+        T(test_model_gradcheck_linear_linear_mse),
+        T(test_model_backward_blocks_add_up),
+        T(test_model_single_close_to_double),
+        T(test_model_update),
+    };
+#undef T
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 2;
+    CU_pSuite suite = CU_add_suite("test_model", NULL, NULL);
+    if (!suite)
+        goto registry_error;
+    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
+        if (!CU_add_test(suite, tests[i].name, tests[i].fn))
+            goto registry_error;
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    if (CU_basic_run_tests() != CUE_SUCCESS)
+        goto registry_error;
+    unsigned failures = CU_get_number_of_failures();
+    CU_cleanup_registry();
+    return failures != 0;
+registry_error:
+    fprintf(stderr, "test_model: CUnit error: %s\n", CU_get_error_msg());
+    CU_cleanup_registry();
+    return 2;
+}
