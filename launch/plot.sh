@@ -65,7 +65,8 @@ gdq() { local s=${1//\\/\\\\}; printf '%s' "${s//\"/\\\"}"; }
   echo "set output $(gq "$out")"
   echo "set datafile separator ','"
   echo "set datafile missing 'nan'"
-  echo "set title \"$(gdq "dnn-train learning curve: $(basename -- "$csv")")\\n$(gdq "$summary")\" noenhanced"
+  # \n stays literal here: gnuplot turns it into a line break.
+  printf '%s\n' "set title \"$(gdq "dnn-train learning curve: $(basename -- "$csv")")\\n$(gdq "$summary")\" noenhanced"
   echo "set xlabel 'iteration'"
   echo "set ylabel 'cost (training loss)'"
   echo "set grid"

@@ -10,12 +10,12 @@
 #   DNN_BUILD_DIR  build folder (default <project>/build)
 #   DNN_OUT        results folder (default <build>/quickstart)
 #   DNN_NP         MPI ranks (default 2)
-#   DNN_EPOCHS     training epochs (default 8)
+#   DNN_EPOCHS     training epochs (default 15)
 set -euo pipefail
 
 here=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd -- "$here/.." && pwd)
-# shellcheck source=lib/deps.sh
+# shellcheck source-path=SCRIPTDIR source=lib/deps.sh
 source "$here/lib/deps.sh"
 
 start=$SECONDS
@@ -29,7 +29,7 @@ dnn_mpi_root_env
 build=${DNN_BUILD_DIR:-$root/build}
 out=${DNN_OUT:-$build/quickstart}
 np=${DNN_NP:-2}
-epochs=${DNN_EPOCHS:-8}
+epochs=${DNN_EPOCHS:-15}
 
 step "building (Release) in $build"
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
@@ -74,6 +74,12 @@ if (( np > ncpu )); then
 fi
 if (( OPENBLAS_NUM_THREADS > 1 )); then
   mpirun+=(--bind-to none)
+fi
+
+# Under mpirun the ranks' stdout is a pty even when ours is a file or pipe;
+# ask for plain progress lines unless a person is watching.
+if [[ ! -t 1 ]]; then
+  export DNN_PROGRESS=${DNN_PROGRESS:-lines}
 fi
 
 step "training: ${mpirun[*]} dnn-train ($epochs epochs)"

@@ -14,7 +14,7 @@ set -euo pipefail
 
 here=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd -- "$here/.." && pwd)
-# shellcheck source=lib/deps.sh
+# shellcheck source-path=SCRIPTDIR source=lib/deps.sh
 source "$here/lib/deps.sh"
 
 dnn_require_packages "${DNN_BUILD_PACKAGES[@]}" "${DNN_TEST_PACKAGES[@]}"

@@ -614,6 +614,10 @@ int dnn_train_main(int argc, char **argv)
         standardize(r, resuming ? &ck : NULL);
     if (resuming) {
         rc = dnn_checkpoint_read_params(r->o.checkpoint, &r->model, msg);
+        if (!rc && ck.iteration > r->total)
+            rc = dnn_fail(msg, DNN_EINVAL, "checkpoint '%s' is at iteration %lld, past the %ld iterations this run asks for "
+                          "(--iterations/--epochs count the whole run; raise them to train further)",
+                          r->o.checkpoint, (long long)ck.iteration, r->total);
         check(r, rc, msg);
         r->start = ck.iteration;
     } else {

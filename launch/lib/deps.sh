@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034
 # Shared helpers for the launch scripts: Debian package checks and the
 # Open MPI settings for root.  Source it from bash; it defines functions and
 # changes nothing until they are called.

@@ -13,11 +13,13 @@
 #      exit 0, printed the `final ` line with test_accuracy >= 0.90 on two
 #      well-separated blobs, and left a checkpoint that opens with h5py and
 #      whose iteration equals the final line's;
-#   2. submits a longer job, sends the batch shell SIGUSR1 (what
-#      --signal=B:USR1@120 does before the time limit), and checks that the
-#      trainer checkpointed, the job requeued itself, resumed with --resume
-#      and finished; its parameters must equal, bit for bit, those of the
-#      same training run without interruption (DESIGN §6).
+#   1b. runs the same small job with DNN_LAUNCHER=srun (srun --mpi=pmix);
+#   2. submits a job whose options come from a --config file, sends the
+#      batch shell SIGUSR1 mid-run (what --signal=B:USR1@120 does before the
+#      time limit), and checks that the trainer checkpointed, the job requeued
+#      itself, resumed with --resume and finished; its parameters must equal,
+#      bit for bit, those of the same training run without interruption
+#      (DESIGN §6).
 # The daemons are always stopped through their pid files.
 #
 # When Slurm cannot run here (not root, daemons missing or failing to start)
@@ -40,7 +42,8 @@ trainer="$bin_dir/dnn-train"
 # Bounds (seconds) and tolerances, all in one place.
 DAEMON_START_TIMEOUT=40     # node idle after starting the daemons
 JOB_TIMEOUT=150             # one job from submission to a final state
-LONG_RUN_SECONDS=8          # target length of the interrupted training
+ENDLESS_ITERATIONS=100000000  # the interrupted job's first run never ends by itself
+EXTRA_ITERATIONS=1000       # iterations after the resume
 MIN_ACCURACY=0.90           # blobs 6 standard deviations apart
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -331,6 +334,9 @@ finish() {
   fi
 }
 
+checkpoint_iteration() {
+  "$python" -c 'import sys, h5py; print(int(h5py.File(sys.argv[1], "r").attrs["iteration"]))' "$1"
+}
 final_line() { grep -E '^final ' "$1" | tail -n 1; }
 final_field() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p"; }
 
@@ -371,47 +377,82 @@ with h5py.File(path, "r") as f:
 print("checkpoint ok:", path)
 EOF
 
+# ------------------------------------------- 1b: the srun launcher -------
+# DNN_LAUNCHER=srun starts the ranks with srun --mpi=pmix instead of mpirun.
+if [[ "$mode" == slurm ]]; then
+  t0=$SECONDS
+  export DNN_CHECKPOINT="$tmp/srun.h5"
+  DNN_LAUNCHER=srun submit srun "${common[@]}" --iterations 500 --print-every 100
+  unset DNN_CHECKPOINT
+  finish srun "$job_id"
+  grep -qE 'srun --mpi=pmix --ntasks=2 .*dnn-train ' "$tmp/srun.out" ||
+    fail "srun: the launch line lacks 'srun --mpi=pmix --ntasks=2 ... dnn-train'"
+  line=$(final_line "$tmp/srun.out")
+  [[ "$(final_field "$line" iterations)" == 500 ]] || fail "srun: expected a final line with iterations=500, got: '$line'"
+  [[ "$(checkpoint_iteration "$tmp/srun.h5")" == 500 ]] || fail "srun: checkpoint iteration is not 500"
+  note "srun: $line ($((SECONDS - t0))s)"
+fi
+
 # ---------------------------------------- 2: USR1, requeue, resume --------
-# Size the run so it lasts about LONG_RUN_SECONDS, from the plain job's pace.
-secs=$(final_field "$line" seconds)
-iters=$(awk -v s="${secs:-0}" -v target="$LONG_RUN_SECONDS" 'BEGIN {
-  per = (s > 0 ? s : 0.001) / 2000; n = int(target / per / 100) * 100;
-  if (n < 4000) n = 4000; if (n > 50000000) n = 50000000; print n }')
-every=$(( iters / 50 ))
-long=("${common[@]}" --iterations "$iters" --print-every "$every")
+# The options come from a config file, which the requeued job reads again:
+# the first run is practically endless, so the signal surely lands mid-run,
+# and before the job is released the file is edited to stop EXTRA_ITERATIONS
+# after the checkpoint (--iterations counts the whole run).
+write_config() {  # write_config ITERATIONS
+  cat > "$tmp/long.conf" <<EOF
+# dnn-train options for the interrupted job (key = value, as --config reads)
+data = $tmp/blobs.h5
+test = $tmp/blobs.h5
+layers = 8
+hidden-activation = tanh
+output = sigmoid
+lr = 0.3
+seed = 3
+iterations = $1
+print-every = 200
+EOF
+}
+write_config "$ENDLESS_ITERATIONS"
 export DNN_CHECKPOINT="$tmp/long.h5"
 t0=$SECONDS
-submit long "${long[@]}"
+submit long --config "$tmp/long.conf"
 id=$job_id
-note "long job: $id, $iters iterations"
-# Signal only once the trainer has printed something (its first progress
-# line, at iteration 0): its signal handlers are installed by then.
+note "long job: $id"
+# Signal once the trainer is iterating: a progress line past iteration 0,
+# or failing that 2 s after its first output.  Its signal handlers are
+# installed before it prints anything.
+seen=-1
 for (( t = 0; t < JOB_TIMEOUT * 10; t++ )); do
-  grep -qv '^dnn-train.sbatch:' "$tmp/long.out" 2>/dev/null && break
+  if grep -qE 'iteration [1-9][0-9]*' "$tmp/long.out" 2>/dev/null; then
+    break
+  fi
+  if (( seen < 0 )) && grep -qv '^dnn-train.sbatch:' "$tmp/long.out" 2>/dev/null; then
+    seen=$t
+  fi
+  (( seen >= 0 && t - seen >= 20 )) && break
   sleep 0.1
 done
-sleep 1
+(( t < JOB_TIMEOUT * 10 )) || fail "long: the trainer printed nothing within ${JOB_TIMEOUT}s"
 if [[ "$mode" == slurm ]]; then
   scancel --batch --signal=USR1 "$id"
-  # The script requeues the job; Slurm holds a requeued job for a while
-  # (BeginTime) before it may start again, so release it at once.
-  # Release it only once it is PENDING again: while the first run is still
-  # COMPLETING, an update would race with the requeue.
+  # The script requeues the job; Slurm then holds it (BeginTime, about two
+  # minutes) before it may start again, so release it at once -- but only
+  # once it is PENDING: while the first run is still COMPLETING, an update
+  # races with the requeue.
   requeued=0
   for (( t = 0; t < JOB_TIMEOUT * 2; t++ )); do
-    if [[ "$(job_field "$id" Restarts)" -ge 1 && "$(job_field "$id" JobState)" == PENDING ]] 2>/dev/null; then
+    state=$(job_field "$id" JobState)
+    restarts=$(job_field "$id" Restarts)
+    if [[ "$restarts" -ge 1 && "$state" == PENDING ]] 2>/dev/null; then
       requeued=1
       break
     fi
+    case "$state" in COMPLETED|FAILED|CANCELLED|TIMEOUT|NODE_FAIL) break ;; esac
     sleep 0.5
   done
   (( requeued )) ||
     fail "long: job $id was not requeued after SIGUSR1 (state $(job_field "$id" JobState), restarts $(job_field "$id" Restarts))"
   grep -q 'requeueing job' "$tmp/long.out" || fail "long: no 'requeueing job' message in long.out"
-  [[ -s "$DNN_CHECKPOINT" ]] || fail "long: no checkpoint written before the requeue"
-  note "long: requeued after SIGUSR1 at $((SECONDS - t0))s; releasing it"
-  scontrol update JobId="$id" StartTime=now
-  finish long "$id"
 else
   kill -USR1 "$id"
   rc=0
@@ -419,9 +460,20 @@ else
   (( rc == 0 )) || fail "long: batch script exited $rc after SIGUSR1, expected 0 (requeued)"
   grep -q "^requeue direct-long" "$tmp/scontrol.calls" ||
     fail "long: the script did not call 'scontrol requeue direct-long'"
-  [[ -s "$DNN_CHECKPOINT" ]] || fail "long: no checkpoint written before the requeue"
-  note "long: stopped and asked for a requeue; running it again as Slurm would"
-  submit long "${long[@]}"
+fi
+[[ -s "$DNN_CHECKPOINT" ]] || fail "long: no checkpoint written before the requeue"
+stopped=$(checkpoint_iteration "$DNN_CHECKPOINT") || fail "long: cannot read the checkpoint's iteration"
+(( stopped > 0 && stopped < ENDLESS_ITERATIONS )) ||
+  fail "long: checkpoint iteration $stopped is not inside the run (0, $ENDLESS_ITERATIONS)"
+iters=$(( stopped + EXTRA_ITERATIONS ))
+write_config "$iters"
+if [[ "$mode" == slurm ]]; then
+  note "long: requeued after SIGUSR1 at $((SECONDS - t0))s, checkpoint at iteration $stopped; releasing it to run to $iters"
+  scontrol update JobId="$id" StartTime=now
+  finish long "$id"
+else
+  note "long: stopped at iteration $stopped and asked for a requeue; running it again as Slurm would, to $iters"
+  submit long --config "$tmp/long.conf"
   id=$job_id
   finish long "$id"
 fi
@@ -437,7 +489,8 @@ note "long: $line ($((SECONDS - t0))s)"
 unset DNN_CHECKPOINT
 (
   cd "$tmp"
-  mpirun -np 2 "$trainer" "${long[@]}" --checkpoint "$tmp/straight.h5" > "$tmp/straight.out" 2>&1
+  mpirun -np 2 "$trainer" --config "$tmp/long.conf" --checkpoint "$tmp/straight.h5" \
+    > "$tmp/straight.out" 2>&1
 ) || fail "straight: uninterrupted reference run failed (see straight.out)"
 "$python" - "$tmp/long.h5" "$tmp/straight.h5" "$iters" <<'EOF' || fail "long: resumed run differs from the uninterrupted one"
 import sys
