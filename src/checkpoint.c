@@ -166,26 +166,42 @@ static int attr_read(hid_t f, const char *name, hid_t type, void *v)
     return e < 0 ? -1 : 0;
 }
 
+/* A string attribute, fixed-length (as dnn writes) or variable-length (as h5py writes a str). */
 static int attr_read_str(hid_t f, const char *name, char *buf, size_t len)
 {
     buf[0] = 0;
     if (H5Aexists(f, name) <= 0)
         return -1;
     hid_t a = H5Aopen(f, name, H5P_DEFAULT);
-    hid_t t = H5Aget_type(a);
+    if (a < 0)
+        return -1;
+    hid_t t = H5Aget_type(a), sp = H5Aget_space(a);
     int rc = -1;
-    if (H5Tget_class(t) == H5T_STRING && !H5Tis_variable_str(t)) {
-        size_t sz = H5Tget_size(t);
-        char *tmp = calloc(sz + 1, 1);
+    if (H5Tget_class(t) == H5T_STRING && H5Sget_simple_extent_npoints(sp) == 1) {
         hid_t mt = H5Tcopy(H5T_C_S1);
-        H5Tset_size(mt, sz);
-        if (tmp && H5Aread(a, mt, tmp) >= 0) {
-            snprintf(buf, len, "%s", tmp);
-            rc = 0;
+        if (H5Tis_variable_str(t)) {
+            char *v = NULL;
+            H5Tset_size(mt, H5T_VARIABLE);
+            H5Tset_cset(mt, H5Tget_cset(t));
+            if (H5Aread(a, mt, &v) >= 0 && v) {
+                snprintf(buf, len, "%s", v);
+                rc = 0;
+            }
+            if (v)
+                H5free_memory(v);
+        } else {
+            size_t sz = H5Tget_size(t);
+            char *tmp = calloc(sz + 2, 1);
+            H5Tset_size(mt, sz + 1); /* room for the terminator, whatever the stored padding */
+            if (tmp && H5Aread(a, mt, tmp) >= 0) {
+                snprintf(buf, len, "%s", tmp);
+                rc = 0;
+            }
+            free(tmp);
         }
         H5Tclose(mt);
-        free(tmp);
     }
+    H5Sclose(sp);
     H5Tclose(t);
     H5Aclose(a);
     return rc;

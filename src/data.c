@@ -344,8 +344,13 @@ double dnn_data_max_label(const dnn_data_t *d)
 
 void dnn_data_feature_sums(const dnn_data_t *d, const double *mean, double *out)
 {
-    size_t n = d->shape.n_x, mloc = d->hi - d->lo;
-    for (size_t j = 0; j < mloc; j++)
+    dnn_data_feature_sums_range(d, 0, d->hi - d->lo, mean, out);
+}
+
+void dnn_data_feature_sums_range(const dnn_data_t *d, size_t j0, size_t j1, const double *mean, double *out)
+{
+    size_t n = d->shape.n_x;
+    for (size_t j = j0; j < j1; j++)
         for (size_t i = 0; i < n; i++) {
             double x = ELEM(d->X, j * n + i);
             out[i] += mean ? (x - mean[i]) * (x - mean[i]) : x;

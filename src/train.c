@@ -110,7 +110,19 @@ static inline void real_set(const run_t *r, void *p, size_t i, double v)
 
 static inline double fix_value(int64_t hi, int64_t lo) { return (double)hi * 0x1p-24 + (double)lo * 0x1p-64; }
 
-/* Add the chunk's gradient sums (and loss, correct count) to acc; zero grads. */
+/* Split x into the two exact parts; returns 0, or -1 when |x| is out of range. */
+static inline int fix_add(int64_t *hi, int64_t *lo, double x)
+{
+    if (!(fabs(x) < FIX_MAX))
+        return -1;
+    double t = x * 0x1p24;
+    int64_t h = (int64_t)t;
+    *hi += h;
+    *lo += (int64_t)((t - (double)h) * 0x1p40);
+    return 0;
+}
+
+/* Add the chunk's gradient sums (and loss, correct count) to acc. */
 static void fix_accumulate(run_t *r)
 {
     size_t n = r->model.nparams + 2, stride = r->model.nparams + DNN_GRAD_EXTRA;
@@ -118,22 +130,12 @@ static void fix_accumulate(run_t *r)
     int bad = 0;
     if (r->es == 8) {
         const double *G = r->model.grads;
-        for (size_t i = 0; i < n; i++) {
-            double x = G[i], t = x * 0x1p24;
-            bad |= !(fabs(x) < FIX_MAX);
-            int64_t h = bad ? 0 : (int64_t)t;
-            hi[i] += h;
-            lo[i] += bad ? 0 : (int64_t)((t - (double)h) * 0x1p40);
-        }
+        for (size_t i = 0; i < n; i++)
+            bad |= fix_add(&hi[i], &lo[i], G[i]);
     } else {
         const float *G = r->model.grads;
-        for (size_t i = 0; i < n; i++) {
-            double x = G[i], t = x * 0x1p24;
-            bad |= !(fabs(x) < FIX_MAX);
-            int64_t h = bad ? 0 : (int64_t)t;
-            hi[i] += h;
-            lo[i] += bad ? 0 : (int64_t)((t - (double)h) * 0x1p40);
-        }
+        for (size_t i = 0; i < n; i++)
+            bad |= fix_add(&hi[i], &lo[i], G[i]);
     }
     if (bad)
         r->diverged_fixed = 1;
@@ -313,7 +315,8 @@ static void metrics_open(run_t *r)
             char line[1024];
             int first = 1;
             while (mem && fgets(line, sizeof line, f)) {
-                if (!first && strtol(line, NULL, 10) >= r->start)
+                long it = strtol(line, NULL, 10);
+                if (!first && (it >= r->start || it % r->o.print_every != 0))
                     continue;
                 first = 0;
                 fputs(line, mem);
@@ -473,20 +476,39 @@ static void standardize(run_t *r, const dnn_ckpt_t *ck)
         memcpy(r->mean, ck->mean, nx * sizeof(double));
         memcpy(r->std, ck->std, nx * sizeof(double));
     } else {
-        /* two passes over the global set: mean, then squared deviations */
-        dnn_data_feature_sums(&r->train, NULL, r->mean);
-        if (r->d.size > 1)
-            dnn_dist_sum_d(r->mean, nx);
-        for (size_t i = 0; i < nx; i++)
-            r->mean[i] /= (double)r->m;
-        dnn_data_feature_sums(&r->train, r->mean, r->std);
-        if (r->d.size > 1)
-            dnn_dist_sum_d(r->std, nx);
+        /* two passes over the global set: mean, then squared deviations, each
+         * summed per global chunk and added exactly, so the statistics (and the
+         * training after them) do not depend on the number of ranks */
+        size_t mloc = r->train.hi - r->train.lo;
+        double *part = malloc(nx * sizeof(double));
+        int64_t *acc = calloc(2 * nx, sizeof(int64_t));
+        check(r, part && acc ? 0 : DNN_ENOMEM, msg);
+        for (int pass = 0; pass < 2; pass++) {
+            double *out = pass ? r->std : r->mean;
+            int bad = 0;
+            memset(acc, 0, 2 * nx * sizeof(int64_t));
+            for (size_t j = 0; j < mloc; j += DNN_CHUNK) {
+                memset(part, 0, nx * sizeof(double));
+                dnn_data_feature_sums_range(&r->train, j, mloc - j < DNN_CHUNK ? mloc : j + DNN_CHUNK,
+                                            pass ? r->mean : NULL, part);
+                for (size_t i = 0; i < nx; i++)
+                    bad |= fix_add(&acc[i], &acc[nx + i], part[i]);
+            }
+            int rc = bad ? dnn_fail(msg, DNN_EDATA, "--standardize: X '%s' in '%s' has values too large to sum exactly "
+                                    "(|chunk sum| >= 2^38); use --scale first", r->o.x, r->o.data) : 0;
+            check(r, rc, msg);
+            if (r->d.size > 1)
+                dnn_dist_sum_i64(acc, 2 * nx);
+            for (size_t i = 0; i < nx; i++)
+                out[i] = fix_value(acc[i], acc[nx + i]) / (double)r->m;
+        }
         for (size_t i = 0; i < nx; i++) {
-            r->std[i] = sqrt(r->std[i] / (double)r->m);
+            r->std[i] = sqrt(r->std[i]);
             if (!(r->std[i] > 1e-12)) /* a constant feature: leave it centred, unscaled */
                 r->std[i] = 1.0;
         }
+        free(part);
+        free(acc);
     }
     dnn_data_standardize(&r->train, r->mean, r->std);
     if (r->have_test)
@@ -650,7 +672,7 @@ int dnn_train_main(int argc, char **argv)
         rc = dnn_fail(msg, DNN_ENOMEM, "out of memory for the cost history");
     check(r, rc, msg);
     for (size_t i = 0; i < ck.nhist && i < r->hist_cap; i++)
-        if (ck.hist_iter[i] < r->start) {
+        if (ck.hist_iter[i] < r->start && ck.hist_iter[i] % r->o.print_every == 0) {
             r->hist_iter[r->nhist] = ck.hist_iter[i];
             r->hist_cost[r->nhist++] = ck.hist_cost[i];
         }

@@ -66,8 +66,11 @@ uint64_t dnn_data_check_labels(const dnn_data_t *d, int kind, long classes, doub
 /* Largest label value held here (-inf when empty). */
 double dnn_data_max_label(const dnn_data_t *d);
 
-/* Per-feature sums over the local examples: sum[j] += x, and sq[j] += (x-mean[j])^2 when mean. */
+/* Per-feature sums over the local examples: out[i] += x_i, or out[i] += (x_i - mean[i])^2 when mean. */
 void dnn_data_feature_sums(const dnn_data_t *d, const double *mean, double *out);
+
+/* The same over local example columns [j0, j1). */
+void dnn_data_feature_sums_range(const dnn_data_t *d, size_t j0, size_t j1, const double *mean, double *out);
 
 /* x = (x - mean) / std per feature. */
 void dnn_data_standardize(dnn_data_t *d, const double *mean, const double *std);
