@@ -75,8 +75,12 @@ int dnn_checkpoint_write(const char *path, const dnn_model_t *m, const dnn_ckpt_
         return dnn_fail(msg, DNN_EINVAL, "checkpoint path '%s' is too long", path);
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), g = -1;
-    if (f < 0)
-        return dnn_fail(msg, DNN_EIO, "cannot create checkpoint '%s': %s", tmp, strerror(errno));
+    if (f < 0) {
+        int err = errno;
+        unlink(tmp);
+        return dnn_fail(msg, DNN_EIO, "cannot create checkpoint '%s': %s; the previous checkpoint '%s' is kept", tmp,
+                        err ? strerror(err) : "HDF5 error", path);
+    }
     hid_t rt = m->prec == DNN_DOUBLE ? H5T_NATIVE_DOUBLE : H5T_NATIVE_FLOAT;
     int e = 0;
     char name[32], acts[DNN_MAX_LAYERS * 12];

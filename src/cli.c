@@ -311,33 +311,35 @@ int dnn_cli_parse(dnn_options_t *o, int argc, char **argv, char *msg)
         lo[i].val = 1000 + (int)i;
     }
     memset(&lo[NOPTS], 0, sizeof lo[0]);
-    /* The config file first, so that the command line wins. */
-    for (int i = 1; i < argc; i++) {
-        const char *path = NULL;
-        if (!strcmp(argv[i], "--config") && i + 1 < argc)
-            path = argv[i + 1];
-        else if (!strncmp(argv[i], "--config=", 9))
-            path = argv[i] + 9;
-        if (path) {
-            int rc = dnn_cli_read_config(o, path, msg);
-            if (rc)
-                return rc;
-            strncpy(o->config, path, sizeof o->config - 1);
-        }
-    }
+    /* Pass 1 finds --config (also abbreviated, as getopt_long allows) and
+     * applies the file; pass 2 applies the command line, which therefore wins. */
+    int c, idx;
     optind = 0; /* 0, not 1: glibc's getopt then forgets any earlier argv */
     opterr = 0;
-    int c, idx;
+    while ((c = getopt_long(argc, argv, "h", lo, &idx)) != -1) {
+        if (c >= 1000 && strcmp(opts[c - 1000].name, "config") == 0) {
+            int rc = dnn_cli_read_config(o, optarg, msg);
+            if (rc)
+                return rc;
+            if (strlen(optarg) >= sizeof o->config)
+                return dnn_fail(msg, DNN_EINVAL, "--config: path is too long");
+            strcpy(o->config, optarg);
+        }
+    }
+    optind = 0;
     while ((c = getopt_long(argc, argv, "h", lo, &idx)) != -1) {
         if (c == 'h') {
             o->help = 1;
             continue;
         }
         if (c == '?' || c == ':') {
-            const char *bad = argv[optind - 1];
             if (optopt >= 1000 && optopt < 1000 + (int)NOPTS)
                 return dnn_fail(msg, DNN_EINVAL, "option --%s needs a value", opts[optopt - 1000].name);
-            return dnn_fail(msg, DNN_EINVAL, "unknown option '%s' (see --help)", bad ? bad : "?");
+            if (optopt > 0 && optopt < 256) /* a short option, possibly inside a bundle like -qh */
+                return dnn_fail(msg, DNN_EINVAL, "unknown option '-%c' (options are long, like --quiet; see --help)",
+                                optopt);
+            const char *bad = optind > 0 && optind <= argc ? argv[optind - 1] : NULL;
+            return dnn_fail(msg, DNN_EINVAL, "unknown or ambiguous option '%s' (see --help)", bad ? bad : "?");
         }
         const opt_t *op = &opts[c - 1000];
         int rc = set(o, op, op->kind == K_FLAG ? "true" : optarg, NULL, msg);

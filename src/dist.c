@@ -39,14 +39,17 @@ void dnn_dist_shard(uint64_t m, int size, int r, uint64_t *lo, uint64_t *hi)
 
 int dnn_dist_agree(const dnn_dist_t *d, int rc, char *msg)
 {
-    int mine = rc ? d->rank : d->size, first;
-    MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    int mine[2] = {rc ? -d->rank : -d->size, rc ? 1 : 0}, got[2];
+    MPI_Allreduce(mine, got, 2, MPI_INT, MPI_MAX, MPI_COMM_WORLD); /* -min(rank), any failed */
+    int first = -got[0], failed = 0;
     if (first == d->size)
         return 0;
+    int one = rc ? 1 : 0;
+    MPI_Allreduce(&one, &failed, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
     char buf[DNN_MSG_LEN];
     int code = rc;
     if (d->rank == first) {
-        if (d->size > 1)
+        if (d->size > 1 && failed < d->size) /* name the rank only when it is not everyone's problem */
             snprintf(buf, sizeof buf, "rank %d: %s", d->rank, msg);
         else
             snprintf(buf, sizeof buf, "%s", msg);

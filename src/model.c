@@ -66,7 +66,12 @@ int dnn_model_init(dnn_model_t *m, dnn_precision_t prec, int L, const size_t *n,
     for (int l = 1; l <= L; l++) {
         size_t w, a;
         m->off_W[l] = P;
-        if (dnn_size_mul(&w, n[l], n[l - 1]) || w > INT_MAX || dnn_size_add(&P, P, w))
+        if (dnn_size_mul(&w, n[l], n[l - 1]) || w > INT_MAX) {
+            dnn_model_free(m);
+            return dnn_fail(msg, DNN_ENOMEM, "layer sizes too large: W%d would be (%zu, %zu), more than the %d "
+                            "elements one BLAS call can index; use smaller --layers", l, n[l], n[l - 1], INT_MAX);
+        }
+        if (dnn_size_add(&P, P, w))
             goto overflow;
         m->off_b[l] = P;
         if (dnn_size_add(&P, P, n[l]))

@@ -90,6 +90,15 @@ static void check(run_t *r, int rc, char *msg)
 static _Noreturn void die(run_t *r, const char *msg)
 {
     dnn_log_newline(&r->log);
+    if (r->d.size == 1) { /* nobody to bring down: spare the user MPI_Abort's banner */
+        dnn_log_error(&r->log, msg);
+        if (r->metrics)
+            fflush(r->metrics);
+        fflush(stdout);
+        /* _exit, like MPI_Abort, skips atexit handlers: HDF5's crashes on a file
+         * whose close failed (a full disk), and MPI_Finalize would be a collective */
+        _exit(1);
+    }
     dnn_dist_abort(&r->d, PROG, 1, msg);
 }
 

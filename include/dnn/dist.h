@@ -33,7 +33,7 @@ void dnn_dist_shard(uint64_t m, int size, int r, uint64_t *lo, uint64_t *hi);
  * Agree on an error after a set-up phase that every rank runs: rc is this
  * rank's result (0 or a DNN_E* code).  Returns 0 when every rank succeeded;
  * otherwise the lowest failing rank's message is copied into msg on every
- * rank (prefixed with "rank R: " when size > 1) and its code is returned.
+ * rank (prefixed with "rank R: " when only some ranks failed) and its code is returned.
  */
 int dnn_dist_agree(const dnn_dist_t *d, int rc, char *msg);
 

@@ -1,0 +1,8 @@
+# libFuzzer target for dnn-train's option and config parsers (tests/fuzz/).
+# run_fuzz.sh builds it with clang itself (not with the project's compiler)
+# and exits 77 -- reported as skipped -- when clang cannot link
+# -fsanitize=fuzzer (Debian: clang and libclang-rt-14-dev).
+add_test(NAME fuzz_cli
+  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/run_fuzz.sh 60 ${CMAKE_CURRENT_BINARY_DIR}/fuzz_cli)
+set_tests_properties(fuzz_cli PROPERTIES
+  ENVIRONMENT "${DNN_TEST_ENV}" TIMEOUT 150 SKIP_RETURN_CODE 77 LABELS "fuzz")
