@@ -22,6 +22,8 @@ DNN_TEST_PACKAGES=(
   dataset-fashion-mnist
   gnuplot-nox
   slurm-wlm munge
+  procps valgrind
+  clang libclang-rt-14-dev
 )
 DNN_RUN_PACKAGES=(
   python3-numpy python3-h5py
