@@ -12,7 +12,9 @@
 
 int dnn_dist_init(dnn_dist_t *d, int *argc, char ***argv)
 {
-    if (MPI_Init(argc, argv) != MPI_SUCCESS)
+    /* FUNNELED: BLAS helper threads (matrix.c) exist, only this thread calls MPI */
+    int provided;
+    if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
         return DNN_EMPI;
     MPI_Comm_rank(MPI_COMM_WORLD, &d->rank);
     MPI_Comm_size(MPI_COMM_WORLD, &d->size);

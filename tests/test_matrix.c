@@ -183,6 +183,37 @@ static void test_matrix_gemm_hand_values(void)
     CU_ASSERT_EQUAL(Cs[3], -3.0f);
 }
 
+/*
+ * Products large enough to be split over the thread pool (rows of C when M is
+ * the larger side, columns otherwise), for every transpose combination: equal
+ * to the reference, and bitwise equal to the one-thread result, since the
+ * split leaves each element's K-sum to a single ?gemm call.
+ */
+static void test_matrix_gemm_split_threads(void)
+{
+    int before = dnn_matrix_threads();
+    CU_ASSERT_EQUAL_FATAL(dnn_matrix_set_threads(3), 3);
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++) {
+            check_case(ta, tb, 301, 70, 120, 2, 1.0, 0.5, 40u + (unsigned)(2 * ta + tb)); /* split by rows */
+            check_case(ta, tb, 70, 301, 120, 1, -1.0, 1.0, 50u + (unsigned)(2 * ta + tb)); /* by columns */
+        }
+    size_t M = 257, N = 190, K = 150;
+    float *A = malloc(M * K * sizeof *A), *B = malloc(K * N * sizeof *B);
+    float *C1 = malloc(M * N * sizeof *C1), *C3 = malloc(M * N * sizeof *C3);
+    CU_ASSERT_FATAL(A && B && C1 && C3);
+    for (size_t i = 0; i < M * K; i++)
+        A[i] = (float)sin((double)i);
+    for (size_t i = 0; i < K * N; i++)
+        B[i] = (float)cos((double)i * 0.7);
+    dnn_matrix_gemm_s(1, 0, M, N, K, 1, A, K, B, K, 0, C3, M); /* 3 threads */
+    dnn_matrix_set_threads(1);
+    dnn_matrix_gemm_s(1, 0, M, N, K, 1, A, K, B, K, 0, C1, M);
+    CU_ASSERT(memcmp(C1, C3, M * N * sizeof *C1) == 0);
+    free(A), free(B), free(C1), free(C3);
+    dnn_matrix_set_threads(before);
+}
+
 /* The thread count setter clamps to >= 1 and the getter agrees with it. */
 static void test_matrix_threads(void)
 {
@@ -205,6 +236,7 @@ int main(void)
         {"test_matrix_gemm_thin_shapes", test_matrix_gemm_thin_shapes},
         {"test_matrix_gemm_beta_zero_ignores_c", test_matrix_gemm_beta_zero_ignores_c},
         {"test_matrix_gemm_hand_values", test_matrix_gemm_hand_values},
+        {"test_matrix_gemm_split_threads", test_matrix_gemm_split_threads},
         {"test_matrix_threads", test_matrix_threads},
     };
     if (CU_initialize_registry() != CUE_SUCCESS)

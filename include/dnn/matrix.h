@@ -19,7 +19,8 @@ void dnn_matrix_gemm_d(int ta, int tb, size_t M, size_t N, size_t K, double alph
                        const double *A, size_t lda, const double *B, size_t ldb, double beta,
                        double *C, size_t ldc);
 
-/* Set the BLAS thread count (OpenBLAS); returns the count in effect. */
+/* Set the number of threads that share a large product (a pool in matrix.c;
+ * OpenBLAS itself runs single-threaded); returns the count in effect. */
 int dnn_matrix_set_threads(int n);
 
 /* Current BLAS thread count. */
