@@ -23,11 +23,8 @@ np=${4:?number of ranks}
 shift 4
 only=" $* "
 here=$(cd "$(dirname "$0")" && pwd)
-if [ "$(id -u)" = 0 ]; then
-  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-fi
-export OPENBLAS_NUM_THREADS=1
-export OMPI_MCA_mpi_yield_when_idle=${OMPI_MCA_mpi_yield_when_idle:-1}
+. "$here/common.sh"
+rel_env
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/dnn-rel-bad-XXXXXX")
 trap 'chmod -R u+rwx "$work" 2>/dev/null; rm -rf "$work"' EXIT

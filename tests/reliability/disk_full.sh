@@ -26,12 +26,8 @@ train=${1:?usage: disk_full.sh DNN_TRAIN PYTHON MPIEXEC}
 py=${2:?python}
 mpiexec=${3:?mpiexec}
 here=$(cd "$(dirname "$0")" && pwd)
-rel=$here/relcheck.py
-if [ "$(id -u)" = 0 ]; then
-  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-fi
-export OPENBLAS_NUM_THREADS=1
-export OMPI_MCA_mpi_yield_when_idle=${OMPI_MCA_mpi_yield_when_idle:-1}
+. "$here/common.sh"
+rel_env
 work=$(mktemp -d "${TMPDIR:-/tmp}/dnn-rel-disk-XXXXXX")
 mnt=$work/mnt
 mkdir -p "$mnt"

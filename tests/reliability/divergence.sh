@@ -14,22 +14,16 @@
 #   relu    - a 5-8-8-1 relu net with a sigmoid output, --lr 1e6: the iteration
 #             must be the first one missing from the metrics file;
 #   det     - the linear case with --deterministic, whose exact fixed-point sums
-#             overflow (|chunk sum| >= 2^46) long before float32 does: same
+#             overflow (|chunk sum| >= 2^38) long before float32 does: same
 #             checks as relu.
 set -u
 train=${1:?usage: divergence.sh DNN_TRAIN PYTHON MPIEXEC}
 py=${2:?python}
 mpiexec=${3:?mpiexec}
 here=$(cd "$(dirname "$0")" && pwd)
-rel=$here/relcheck.py
-if [ "$(id -u)" = 0 ]; then
-  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-fi
-export OPENBLAS_NUM_THREADS=1
-export OMPI_MCA_mpi_yield_when_idle=${OMPI_MCA_mpi_yield_when_idle:-1}
-work=$(mktemp -d "${TMPDIR:-/tmp}/dnn-rel-div-XXXXXX")
-trap 'rm -rf "$work"' EXIT
-cd "$work" || exit 1
+. "$here/common.sh"
+rel_env
+rel_workdir div
 "$py" "$rel" regress reg.h5 || exit 1
 "$py" "$rel" classify cls.h5 600 5 7 || exit 1
 

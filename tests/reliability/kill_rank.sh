@@ -19,16 +19,9 @@ train=${1:?usage: kill_rank.sh DNN_TRAIN PYTHON MPIEXEC}
 py=${2:?python}
 mpiexec=${3:?mpiexec}
 here=$(cd "$(dirname "$0")" && pwd)
-rel=$here/relcheck.py
-if [ "$(id -u)" = 0 ]; then
-  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-fi
-export OPENBLAS_NUM_THREADS=1
-# ranks waiting in a collective yield the core (the machine may be shared)
-export OMPI_MCA_mpi_yield_when_idle=${OMPI_MCA_mpi_yield_when_idle:-1}
-work=$(mktemp -d "${TMPDIR:-/tmp}/dnn-rel-kill-XXXXXX")
-trap 'rm -rf "$work"' EXIT
-cd "$work" || exit 1
+. "$here/common.sh"
+rel_env
+rel_workdir kill
 data=killdata-$$-$RANDOM.h5
 "$py" "$rel" classify "$data" 2000 50 3 || exit 1
 

@@ -26,16 +26,9 @@ train=${1:?usage: signals.sh DNN_TRAIN PYTHON MPIEXEC}
 py=${2:?python}
 mpiexec=${3:?mpiexec}
 here=$(cd "$(dirname "$0")" && pwd)
-rel=$here/relcheck.py
-if [ "$(id -u)" = 0 ]; then
-  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-fi
-export OPENBLAS_NUM_THREADS=1
-# ranks waiting in a collective yield the core (the machine may be shared)
-export OMPI_MCA_mpi_yield_when_idle=${OMPI_MCA_mpi_yield_when_idle:-1}
-work=$(mktemp -d "${TMPDIR:-/tmp}/dnn-rel-sig-XXXXXX")
-trap 'rm -rf "$work"' EXIT
-cd "$work" || exit 1
+. "$here/common.sh"
+rel_env
+rel_workdir sig
 "$py" "$rel" classify data.h5 2000 50 3 || exit 1
 
 ITER=12000
