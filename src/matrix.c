@@ -4,7 +4,8 @@
  * Threading is done here, not inside OpenBLAS: OpenBLAS runs single-threaded
  * and a product big enough to share is cut along its larger dimension (rows
  * or columns of C) into parts, one ?gemm call each, which the threads of a
- * small persistent pool take round-robin.  Measured on this project's shapes,
+ * small persistent pool claim from a shared counter (so a helper that is late,
+ * preempted on a busy machine, only means the others take its parts).  Measured on this project's shapes,
  * OpenBLAS's own threads leave some products (dW[1] = A[0] dZ[1]^T of
  * 784x256x1024, dA of 256x1024x128) at one-thread speed; the parts run them
  * on every core.  The cut depends only on the product's shape, never on the
@@ -34,12 +35,11 @@ typedef struct {
     void *C;
 } job_t;
 
-static job_t jobs[MAX_PARTS];
-static int nparts;
+static job_t jobs[MAX_PARTS]; /* slots past the round's parts hold empty jobs */
 static pthread_t helpers[MAX_THREADS];
 static int nthreads = 1, started = 1;
 static atomic_uint generation;
-static atomic_int pending;
+static atomic_int next_part, parts_done; /* claims and completions of the round's MAX_PARTS slots */
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
 
@@ -54,6 +54,18 @@ static void run(const job_t *j)
         cblas_sgemm(CblasColMajor, j->ta ? CblasTrans : CblasNoTrans, j->tb ? CblasTrans : CblasNoTrans, (int)j->M,
                     (int)j->N, (int)j->K, (float)j->alpha, j->A, (int)j->lda, j->B, (int)j->ldb, (float)j->beta, j->C,
                     (int)j->ldc);
+}
+
+/* Run unclaimed slots of the current round until none is left.  A claim is
+ * only made on a round whose jobs are written (they are written before
+ * next_part is reset), and the round ends only when every slot is done. */
+static void claim_parts(void)
+{
+    int p;
+    while ((p = atomic_fetch_add_explicit(&next_part, 1, memory_order_acq_rel)) < MAX_PARTS) {
+        run(&jobs[p]);
+        atomic_fetch_add_explicit(&parts_done, 1, memory_order_release);
+    }
 }
 
 static void *helper(void *arg)
@@ -73,11 +85,9 @@ static void *helper(void *arg)
             pthread_mutex_unlock(&mu);
         }
         seen = atomic_load(&generation);
-        if (id >= nthreads) /* parked by a lower thread count: not part of this round */
+        if (id >= nthreads) /* parked by a lower thread count */
             continue;
-        for (int p = id; p < nparts; p += nthreads)
-            run(&jobs[p]);
-        atomic_fetch_sub_explicit(&pending, 1, memory_order_release);
+        claim_parts();
     }
     return NULL;
 }
@@ -112,20 +122,21 @@ static void dispatch(const job_t *j)
             p->C = (char *)j->C + a * j->ldc * es;
         }
     }
-    nparts = P;
     if (nthreads == 1) {
         for (int t = 0; t < P; t++)
             run(&jobs[t]);
         return;
     }
-    atomic_store(&pending, nthreads - 1);
+    for (int t = P; t < MAX_PARTS; t++)
+        jobs[t].M = jobs[t].N = 0; /* empty: run() returns at once */
+    atomic_store_explicit(&parts_done, 0, memory_order_relaxed);
+    atomic_store_explicit(&next_part, 0, memory_order_release);
     pthread_mutex_lock(&mu);
     atomic_fetch_add_explicit(&generation, 1, memory_order_release);
     pthread_cond_broadcast(&wake);
     pthread_mutex_unlock(&mu);
-    for (int t = 0; t < P; t += nthreads)
-        run(&jobs[t]);
-    while (atomic_load_explicit(&pending, memory_order_acquire) > 0)
+    claim_parts();
+    while (atomic_load_explicit(&parts_done, memory_order_acquire) < MAX_PARTS)
         __builtin_ia32_pause();
 }
 
