@@ -8,6 +8,7 @@
  */
 #include "dnn/activation.h"
 
+#include "dnn_test.h"
 #include <CUnit/Basic.h>
 #include <math.h>
 #include <stdint.h>
@@ -314,10 +315,7 @@ static void test_activation_empty_block(void)
 
 int main(void)
 {
-    static const struct {
-        const char *name;
-        CU_TestFunc fn;
-    } tests[] = {
+    static const dnn_test_t tests[] = {
         {"test_activation_names_parse", test_activation_names_parse},
         {"test_activation_forward_hand_values", test_activation_forward_hand_values},
         {"test_activation_forward_all_bias_per_row", test_activation_forward_all_bias_per_row},
@@ -328,22 +326,5 @@ int main(void)
         {"test_activation_backward_overwrite", test_activation_backward_overwrite},
         {"test_activation_empty_block", test_activation_empty_block},
     };
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 2;
-    CU_pSuite suite = CU_add_suite("test_activation", NULL, NULL);
-    if (!suite)
-        goto registry_error;
-    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
-        if (!CU_add_test(suite, tests[i].name, tests[i].fn))
-            goto registry_error;
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    if (CU_basic_run_tests() != CUE_SUCCESS)
-        goto registry_error;
-    unsigned failures = CU_get_number_of_failures();
-    CU_cleanup_registry();
-    return failures != 0;
-registry_error:
-    fprintf(stderr, "test_activation: CUnit error: %s\n", CU_get_error_msg());
-    CU_cleanup_registry();
-    return 2;
+    return dnn_test_run("test_activation", NULL, NULL, tests, sizeof tests / sizeof tests[0]);
 }

@@ -10,6 +10,7 @@
 #define _GNU_SOURCE
 #include "dnn/checkpoint.h"
 
+#include "dnn_test.h"
 #include <CUnit/Basic.h>
 #include <errno.h>
 #include <ftw.h>
@@ -24,19 +25,13 @@
 
 static char tmpdir[256];
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    return remove(path);
-}
-
 static int suite_init(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "test_checkpoint_XXXXXX");
     return mkdtemp(tmpdir) ? 0 : -1;
 }
 
-static int suite_clean(void) { return nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
+static int suite_clean(void) { return dnn_test_rmtree(tmpdir); }
 
 static void tpath(char *buf, const char *name) { snprintf(buf, 512, "%s/%s", tmpdir, name); }
 
@@ -569,10 +564,7 @@ static void test_checkpoint_atomic_replace(void)
 int main(void)
 {
 #define T(name) {#name, name}
-    static const struct {
-        const char *name;
-        CU_TestFunc fn;
-    } tests[] = {
+    static const dnn_test_t tests[] = {
         T(test_checkpoint_roundtrip_double),
         T(test_checkpoint_roundtrip_single),
         T(test_checkpoint_roundtrip_logistic_no_history),
@@ -583,22 +575,5 @@ int main(void)
         T(test_checkpoint_atomic_replace),
     };
 #undef T
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 2;
-    CU_pSuite suite = CU_add_suite("test_checkpoint", suite_init, suite_clean);
-    if (!suite)
-        goto registry_error;
-    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
-        if (!CU_add_test(suite, tests[i].name, tests[i].fn))
-            goto registry_error;
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    if (CU_basic_run_tests() != CUE_SUCCESS)
-        goto registry_error;
-    unsigned failures = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-    CU_cleanup_registry();
-    return failures != 0;
-registry_error:
-    fprintf(stderr, "test_checkpoint: CUnit error: %s\n", CU_get_error_msg());
-    CU_cleanup_registry();
-    return 2;
+    return dnn_test_run("test_checkpoint", suite_init, suite_clean, tests, sizeof tests / sizeof tests[0]);
 }

@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include "dnn/cli.h"
 
+#include "dnn_test.h"
 #include <CUnit/Basic.h>
 #include <ftw.h>
 #include <getopt.h>
@@ -21,19 +22,13 @@
 
 static char tmpdir[256];
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    return remove(path);
-}
-
 static int suite_init(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "test_cli_XXXXXX");
     return mkdtemp(tmpdir) ? 0 : -1;
 }
 
-static int suite_clean(void) { return nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
+static int suite_clean(void) { return dnn_test_rmtree(tmpdir); }
 
 /* Write text to a file in the temporary folder; returns its path (static). */
 static const char *write_file(const char *name, const char *text)
@@ -590,10 +585,7 @@ static void test_cli_usage_lists_options(void)
 int main(void)
 {
 #define T(name) {#name, name}
-    static const struct {
-        const char *name;
-        CU_TestFunc fn;
-    } tests[] = {
+    static const dnn_test_t tests[] = {
         T(test_cli_defaults),
         T(test_cli_parse_every_option),
         T(test_cli_parse_twice_reused_argv),
@@ -605,22 +597,5 @@ int main(void)
         T(test_cli_usage_lists_options),
     };
 #undef T
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 2;
-    CU_pSuite suite = CU_add_suite("test_cli", suite_init, suite_clean);
-    if (!suite)
-        goto registry_error;
-    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
-        if (!CU_add_test(suite, tests[i].name, tests[i].fn))
-            goto registry_error;
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    if (CU_basic_run_tests() != CUE_SUCCESS)
-        goto registry_error;
-    unsigned failures = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-    CU_cleanup_registry();
-    return failures != 0;
-registry_error:
-    fprintf(stderr, "test_cli: CUnit error: %s\n", CU_get_error_msg());
-    CU_cleanup_registry();
-    return 2;
+    return dnn_test_run("test_cli", suite_init, suite_clean, tests, sizeof tests / sizeof tests[0]);
 }

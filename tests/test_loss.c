@@ -9,6 +9,7 @@
  */
 #include "dnn/loss.h"
 
+#include "dnn_test.h"
 #include <CUnit/Basic.h>
 #include <math.h>
 #include <stdint.h>
@@ -342,10 +343,7 @@ static void test_loss_gradient_check(void)
 
 int main(void)
 {
-    static const struct {
-        const char *name;
-        CU_TestFunc fn;
-    } tests[] = {
+    static const dnn_test_t tests[] = {
         {"test_loss_pairs_and_names", test_loss_pairs_and_names},
         {"test_loss_bce_values", test_loss_bce_values},
         {"test_loss_bce_huge_z", test_loss_bce_huge_z},
@@ -356,22 +354,5 @@ int main(void)
         {"test_loss_prediction_only", test_loss_prediction_only},
         {"test_loss_gradient_check", test_loss_gradient_check},
     };
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 2;
-    CU_pSuite suite = CU_add_suite("test_loss", NULL, NULL);
-    if (!suite)
-        goto registry_error;
-    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
-        if (!CU_add_test(suite, tests[i].name, tests[i].fn))
-            goto registry_error;
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    if (CU_basic_run_tests() != CUE_SUCCESS)
-        goto registry_error;
-    unsigned failures = CU_get_number_of_failures();
-    CU_cleanup_registry();
-    return failures != 0;
-registry_error:
-    fprintf(stderr, "test_loss: CUnit error: %s\n", CU_get_error_msg());
-    CU_cleanup_registry();
-    return 2;
+    return dnn_test_run("test_loss", NULL, NULL, tests, sizeof tests / sizeof tests[0]);
 }

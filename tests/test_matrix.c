@@ -9,6 +9,7 @@
  */
 #include "dnn/matrix.h"
 
+#include "dnn_test.h"
 #include <CUnit/Basic.h>
 #include <math.h>
 #include <stdint.h>
@@ -227,10 +228,7 @@ static void test_matrix_threads(void)
 
 int main(void)
 {
-    static const struct {
-        const char *name;
-        CU_TestFunc fn;
-    } tests[] = {
+    static const dnn_test_t tests[] = {
         {"test_matrix_gemm_transposes_small", test_matrix_gemm_transposes_small},
         {"test_matrix_gemm_transposes_blocked", test_matrix_gemm_transposes_blocked},
         {"test_matrix_gemm_thin_shapes", test_matrix_gemm_thin_shapes},
@@ -239,22 +237,5 @@ int main(void)
         {"test_matrix_gemm_split_threads", test_matrix_gemm_split_threads},
         {"test_matrix_threads", test_matrix_threads},
     };
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 2;
-    CU_pSuite suite = CU_add_suite("test_matrix", NULL, NULL);
-    if (!suite)
-        goto registry_error;
-    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
-        if (!CU_add_test(suite, tests[i].name, tests[i].fn))
-            goto registry_error;
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    if (CU_basic_run_tests() != CUE_SUCCESS)
-        goto registry_error;
-    unsigned failures = CU_get_number_of_failures();
-    CU_cleanup_registry();
-    return failures != 0;
-registry_error:
-    fprintf(stderr, "test_matrix: CUnit error: %s\n", CU_get_error_msg());
-    CU_cleanup_registry();
-    return 2;
+    return dnn_test_run("test_matrix", NULL, NULL, tests, sizeof tests / sizeof tests[0]);
 }

@@ -11,6 +11,7 @@
  */
 #include "dnn/model.h"
 
+#include "dnn_test.h"
 #include <CUnit/Basic.h>
 #include <limits.h>
 #include <math.h>
@@ -606,10 +607,7 @@ static void test_model_bad_sizes_refused(void)
 int main(void)
 {
 #define T(name) {#name, name}
-    static const struct {
-        const char *name;
-        CU_TestFunc fn;
-    } tests[] = {
+    static const dnn_test_t tests[] = {
         T(test_model_layout),
         T(test_model_init_numpy_seed1),
         T(test_model_init_factors),
@@ -636,22 +634,5 @@ int main(void)
         T(test_model_update),
     };
 #undef T
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 2;
-    CU_pSuite suite = CU_add_suite("test_model", NULL, NULL);
-    if (!suite)
-        goto registry_error;
-    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
-        if (!CU_add_test(suite, tests[i].name, tests[i].fn))
-            goto registry_error;
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    if (CU_basic_run_tests() != CUE_SUCCESS)
-        goto registry_error;
-    unsigned failures = CU_get_number_of_failures();
-    CU_cleanup_registry();
-    return failures != 0;
-registry_error:
-    fprintf(stderr, "test_model: CUnit error: %s\n", CU_get_error_msg());
-    CU_cleanup_registry();
-    return 2;
+    return dnn_test_run("test_model", NULL, NULL, tests, sizeof tests / sizeof tests[0]);
 }

@@ -10,6 +10,7 @@
  */
 #include "dnn/rng.h"
 
+#include "dnn_test.h"
 #include <CUnit/Basic.h>
 #include <math.h>
 #include <stdio.h>
@@ -192,10 +193,7 @@ static void test_rng_permutation_uniform(void)
 
 int main(void)
 {
-    static const struct {
-        const char *name;
-        CU_TestFunc fn;
-    } tests[] = {
+    static const dnn_test_t tests[] = {
         {"test_rng_mt19937_reference", test_rng_mt19937_reference},
         {"test_rng_numpy_seed1_normals", test_rng_numpy_seed1_normals},
         {"test_rng_numpy_seed0_exact", test_rng_numpy_seed0_exact},
@@ -206,22 +204,5 @@ int main(void)
         {"test_rng_permutation_keyed", test_rng_permutation_keyed},
         {"test_rng_permutation_uniform", test_rng_permutation_uniform},
     };
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 2;
-    CU_pSuite suite = CU_add_suite("test_rng", NULL, NULL);
-    if (!suite)
-        goto registry_error;
-    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
-        if (!CU_add_test(suite, tests[i].name, tests[i].fn))
-            goto registry_error;
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    if (CU_basic_run_tests() != CUE_SUCCESS)
-        goto registry_error;
-    unsigned failures = CU_get_number_of_failures();
-    CU_cleanup_registry();
-    return failures != 0;
-registry_error:
-    fprintf(stderr, "test_rng: CUnit error: %s\n", CU_get_error_msg());
-    CU_cleanup_registry();
-    return 2;
+    return dnn_test_run("test_rng", NULL, NULL, tests, sizeof tests / sizeof tests[0]);
 }
