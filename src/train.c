@@ -167,10 +167,28 @@ static void full_batch_grads(run_t *r)
     }
 }
 
-static int cmp_u64(const void *a, const void *b)
+/* Sort in place without allocating (glibc's qsort mallocs a merge buffer):
+ * heapsort of n keys. */
+static void sort_u64(uint64_t *a, size_t n)
 {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
+    for (size_t end = n, start = n / 2; end > 1;) {
+        if (start > 0)
+            start--; /* build the heap */
+        else {
+            uint64_t t = a[0]; /* move the largest to the end */
+            a[0] = a[--end];
+            a[end] = t;
+        }
+        for (size_t i = start, c; (c = 2 * i + 1) < end; i = c) { /* sift down */
+            if (c + 1 < end && a[c + 1] > a[c])
+                c++;
+            if (a[i] >= a[c])
+                break;
+            uint64_t t = a[i];
+            a[i] = a[c];
+            a[c] = t;
+        }
+    }
 }
 
 /* Copy the columns of global examples idx[0..n) into the staging buffers. */
@@ -206,7 +224,7 @@ static void mini_batch_grads(run_t *r, long s)
         return;
     }
     /* one group per global chunk, each summed alone, then added exactly */
-    qsort(r->keys, n, sizeof *r->keys, cmp_u64);
+    sort_u64(r->keys, n);
     for (size_t i = 0; i < n;) {
         size_t j = i;
         while (j < n && r->keys[j] / B == r->keys[i] / B && j - i < r->model.bmax)
