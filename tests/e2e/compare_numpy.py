@@ -111,6 +111,41 @@ CASES = {
                           "--init", "he", "--lr", "0.1", "--batch-size", "64"],
                          {"dnn_args": ["--deterministic"]}),
 }
+# The optimizers, L2, clipping and schedules of DESIGN §11, each in full batch
+# ("opt_NAME") and in mini-batches of 64 ("mb_opt_NAME", the same batches as
+# above).  The β's and ε are not the defaults where a default would hide a
+# swapped or ignored option.
+OPT_NET = ["--layers", "7,5", "--hidden-activation", "tanh", "--init", "xavier"]
+OPT_RULES = {
+    "momentum": ["--optimizer", "momentum", "--beta1", "0.8", "--lr", "0.3"],
+    "rmsprop": ["--optimizer", "rmsprop", "--beta2", "0.99", "--epsilon", "1e-6",
+                "--lr", "0.005"],
+    "adam": ["--optimizer", "adam", "--beta1", "0.85", "--beta2", "0.99",
+             "--epsilon", "1e-7", "--lr", "0.01"],
+    "adamw": ["--optimizer", "adamw", "--weight-decay", "0.05", "--lr", "0.01"],
+    "l2": ["--l2", "0.8", "--lr", "0.3"],
+    "clip": ["--clip-norm", "0.3", "--lr", "0.5"],  # clips 83 of 500 steps (batches: 254)
+    "inverse": ["--lr-decay", "inverse", "--decay-rate", "0.01", "--lr", "0.5"],
+    "exponential": ["--lr-decay", "exponential", "--decay-rate", "0.995", "--lr", "0.5"],
+    "step": ["--lr-decay", "step", "--decay-rate", "1", "--decay-every", "30", "--lr", "0.5"],
+    "cosine": ["--lr-decay", "cosine", "--lr", "0.5"],
+    # everything at once: adam + L2 + clipping + a schedule
+    "adam_all": ["--optimizer", "adam", "--l2", "0.3", "--clip-norm", "0.2",
+                 "--lr-decay", "step", "--decay-rate", "0.5", "--decay-every", "20",
+                 "--lr", "0.01"],
+}
+for _rule, _args in OPT_RULES.items():
+    CASES["opt_" + _rule] = (["binary"], OPT_NET + _args)
+    CASES["mb_opt_" + _rule] = (["binary"], OPT_NET + _args + ["--batch-size", "64"])
+CASES["opt_softmax_adam"] = (["softmax", "--classes", "3"],
+                             ["--layers", "8", "--hidden-activation", "relu", "--output",
+                              "softmax", "--classes", "3", "--init", "he",
+                              "--optimizer", "adam", "--lr", "0.005", "--batch-size", "64"])
+CASES["opt_mse_momentum"] = (["regression", "--n-y", "2"],
+                             ["--layers", "6", "--hidden-activation", "tanh", "--output",
+                              "linear", "--init", "xavier", "--optimizer", "momentum",
+                              "--l2", "0.2", "--lr", "0.05", "--batch-size", "64"])
+OPT_CASES = sorted(c for c in CASES if "opt_" in c)
 DEFAULT_CASES = ["sigmoid", "tanh", "relu"]
 
 
@@ -293,6 +328,9 @@ def run_case(name, a, work):
     if not ref["costs"][-1] <= 0.95 * ref["costs"][0]:
         problems.append("guard: reference cost did not fall (%g -> %g)"
                         % (ref["costs"][0], ref["costs"][-1]))
+    if "--clip-norm" in train_args and not 0 < int(ref["clipped_steps"]) < int(ref["total"]):
+        problems.append("guard: clipping acted in %d of %d steps (some, not all, wanted)"
+                        % (ref["clipped_steps"], ref["total"]))
     if len(ref["iterations"]) and int(ref["total"]) < 300:
         problems.append("guard: only %d steps (at least 300 wanted)" % ref["total"])
     check_params(ckpt, ref, costs, a.tol, problems, figures)
@@ -307,14 +345,22 @@ def run_case(name, a, work):
 def main():
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--train", required=True, help="path of dnn-train")
+    p.add_argument("--train", help="path of dnn-train (required unless --list)")
     p.add_argument("--launcher", default="", help='e.g. "mpiexec -n 3 --oversubscribe"')
     p.add_argument("--case", action="append", choices=sorted(CASES),
                    help="repeatable; default: %s" % ",".join(DEFAULT_CASES))
+    p.add_argument("--optimizer-cases", action="store_true",
+                   help="add every optimizer case: %s" % ",".join(OPT_CASES))
+    p.add_argument("--list", action="store_true", help="print the case names and exit")
     p.add_argument("--tol", type=float, default=1e-9)
     p.add_argument("--timeout", type=int, default=120, help="seconds per dnn-train run")
     p.add_argument("--keep", help="work in this folder and keep it")
     a = p.parse_args()
+    if a.list:
+        print("\n".join(sorted(CASES)))
+        return 0
+    names = (a.case or ([] if a.optimizer_cases else DEFAULT_CASES)) \
+        + (OPT_CASES if a.optimizer_cases else [])
     if os.geteuid() == 0:
         os.environ.setdefault("OMPI_ALLOW_RUN_AS_ROOT", "1")
         os.environ.setdefault("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
@@ -327,7 +373,7 @@ def main():
     where = "launcher '%s'" % a.launcher if a.launcher else "single process"
     passed = failed = 0
     try:
-        for name in a.case or DEFAULT_CASES:
+        for name in names:
             try:
                 ok, msg = run_case(name, a, work)
             except (OSError, KeyError, ValueError, subprocess.CalledProcessError) as e:

@@ -24,6 +24,7 @@ The .npz (or .h5, chosen by the extension of --out) holds:
   train_accuracy (float64) with the final parameters (NaN for regression)
   test_accuracy (float64)  the same on --test, when given
   v_dW1.., s_dW1.. (and db)  the optimizer's moments; adam_t the update count
+  clipped_steps (int64)    steps whose gradient norm exceeded --clip-norm
 The last stdout line mirrors dnn-train's: `final iterations=N cost=... ...`.
 
 Only the option names of dnn-train are borrowed; the defaults here are
@@ -267,7 +268,7 @@ class Optimizer:
         return out
 
 
-def regularized_grads(W, b, dW, db, a, mb):
+def regularized_grads(W, b, dW, db, a, mb, stats=None):
     """L2 (dW += lambda/m W, biases untouched), then clipping by the global
     2-norm over every dW and db.  Returns the flat list [dW1, db1, ...]."""
     L = len(W) - 1
@@ -279,6 +280,8 @@ def regularized_grads(W, b, dW, db, a, mb):
         norm = np.sqrt(sum(float(np.sum(g * g)) for g in grads))
         if norm > a.clip_norm:
             grads = [g * (a.clip_norm / norm) for g in grads]
+            if stats is not None:
+                stats["clipped"] = stats.get("clipped", 0) + 1
     return grads
 
 
@@ -313,6 +316,7 @@ def train(X, Y, dims, a, test=None):
     opt = Optimizer(a, params)
     iters, costs, accs, taccs = [], [], [], []
     perm, perm_epoch = None, -1
+    stats = {"clipped": 0}
     for k in range(total):
         epoch, s = divmod(k, spe)
         if B:
@@ -334,13 +338,14 @@ def train(X, Y, dims, a, test=None):
                 taccs.append(accuracy_of(a.output, At[-1], test[1]))
         dW, db = backward(W, Z, A, Yb, a.hidden_activation, a.output,
                           a.leaky_slope, mb)
-        grads = regularized_grads(W, b, dW, db, a, mb)
+        grads = regularized_grads(W, b, dW, db, a, mb, stats)
         alpha = learning_rate(a, k, epoch, total)
         params = opt.step(params, grads, is_weight, alpha)
         for l in range(1, L + 1):
             W[l], b[l] = params[2 * l - 2], params[2 * l - 1]
     _, A = forward(W, b, X, a.hidden_activation, a.output, a.leaky_slope)
     acc = accuracy_of(a.output, A[-1], Y)
+    opt.clipped = stats["clipped"]
     return (W, b, np.array(iters, dtype=np.int64), np.array(costs), acc,
             np.array(accs), np.array(taccs), total, opt)
 
@@ -415,7 +420,8 @@ def main(argv=None):
     res = {"iterations": iters, "costs": costs, "accuracies": accs,
            "total": np.int64(total),
            "layer_dims": np.array(dims, dtype=np.int64),
-           "train_accuracy": np.float64(acc), "adam_t": np.int64(opt.t)}
+           "train_accuracy": np.float64(acc), "adam_t": np.int64(opt.t),
+           "clipped_steps": np.int64(opt.clipped)}
     if test is not None:
         _, At = forward(W, b, test[0], a.hidden_activation, a.output, a.leaky_slope)
         res["test_accuracy"] = np.float64(accuracy_of(a.output, At[-1], test[1]))
