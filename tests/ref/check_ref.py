@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Self-check of the numpy reference (ref_dnn.py) before anything is compared
 with it: its analytic gradients must equal central differences of its own
-cost, for every hidden activation and every output/loss pair.
+cost, for every hidden activation and every output/loss pair; its generators
+(ref_rng.py) reproduce the published SplitMix64 and xoshiro256** outputs.
 
   check_ref.py        exit 0 when every case passes, 1 otherwise
 
@@ -19,6 +20,7 @@ import numpy as np
 sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ref_dnn  # noqa: E402
+import ref_rng  # noqa: E402
 
 TOL = 1e-7
 STEP = 1e-6
@@ -78,6 +80,11 @@ def main():
     want = np.array([1.62434536, -0.61175641, -0.52817175, -1.07296862])
     if np.max(np.abs(head - want)) > 5e-9:
         print("FAIL numpy seed 1 randn:", head)
+        failed += 1
+    checked += 1
+    # the mini-batch permutation's generators against their published vectors
+    if ref_rng.selfcheck():
+        print("FAIL ref_rng: SplitMix64/xoshiro256** differ from the published vectors")
         failed += 1
     checked += 1
     for hidden in ("sigmoid", "tanh", "relu", "leaky_relu", "linear"):
