@@ -39,6 +39,14 @@ add_test(NAME e2e_numpy_minibatch_mpi3
   COMMAND ${DNN_PYTHON} ${DNN_E2E_DIR}/compare_numpy.py --train $<TARGET_FILE:dnn-train>
           --launcher "${DNN_MPIEXEC} -n 3 --oversubscribe" ${DNN_E2E_MB_CASES})
 
+# --deterministic against exact arithmetic: chunk sums quantized as documented,
+# summed with fractions.Fraction and rounded once, matched bit for bit.
+add_test(NAME e2e_deterministic_exact
+  COMMAND ${DNN_PYTHON} ${DNN_E2E_DIR}/deterministic_exact.py --train $<TARGET_FILE:dnn-train>)
+add_test(NAME e2e_deterministic_exact_mpi3
+  COMMAND ${DNN_PYTHON} ${DNN_E2E_DIR}/deterministic_exact.py --train $<TARGET_FILE:dnn-train>
+          --launcher "${DNN_MPIEXEC} -n 3 --oversubscribe")
+
 # The course's planar lesson: 4 tanh units >= 0.88, logistic regression < 0.60.
 if(TARGET dnn-planar)
   add_test(NAME e2e_planar_lesson
@@ -68,6 +76,7 @@ set_tests_properties(
   e2e_numpy_hidden_activations e2e_numpy_hidden_activations_mpi3
   e2e_numpy_losses_and_inputs e2e_numpy_losses_and_inputs_mpi2
   e2e_numpy_minibatch e2e_numpy_minibatch_mpi3
+  e2e_deterministic_exact e2e_deterministic_exact_mpi3
   e2e_planar_lesson e2e_single_vs_double PROPERTIES
   ENVIRONMENT "${DNN_TEST_ENV}" TIMEOUT 300 LABELS "e2e")
 set_tests_properties(e2e_bad_input e2e_bad_input_mpi2 PROPERTIES

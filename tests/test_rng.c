@@ -5,8 +5,9 @@
  * init_genrand(5489) (the C++11 std::mt19937 requirement: the 10000th value
  * is 4123659995), numpy 1.24's np.random.seed(S) + randn/rand values printed
  * with repr (17 significant digits, which round-trip doubles exactly), and
- * statistics with explicit tolerances.  The full 100000-draw comparison with
- * numpy lives in tests/rng_numpy.
+ * statistics with explicit tolerances; known answers for SplitMix64,
+ * xoshiro256** and the permutation (their sources are named below).  The full
+ * 100000-draw comparison with numpy lives in tests/rng_numpy.
  */
 #include "dnn/rng.h"
 
@@ -364,6 +365,106 @@ static void test_rng_counter_neighbours(void)
     CU_ASSERT_EQUAL(same, 0);
 }
 
+/*
+ * Known answers for the default generator.  Where the numbers come from:
+ *  - SplitMix64 from seed 1234567: the Rosetta Code task "Pseudo-random
+ *    numbers/Splitmix64"; from seed 0: the reference splitmix64.c's first
+ *    outputs (0xe220a8397b1dcdaf, 0x6e789e6aa1b965f4, 0x06c45d188009454f,
+ *    0xf88bb8a8724c81ec).  dnn seeds xoshiro256** with four successive
+ *    SplitMix64 outputs, so they are the state right after dnn_rng_init.
+ *  - xoshiro256** from the state {1, 2, 3, 4}: the first ten outputs of the
+ *    reference xoshiro256starstar.c (Blackman and Vigna), as the rand_xoshiro
+ *    crate's test records them, and the state after them.
+ *  - seed 42 and the permutations: tests/ref/ref_rng.py, a Python
+ *    implementation written from the published algorithms and DESIGN §5's
+ *    definition, which reproduces the published vectors above
+ *    (`ref_rng.py selfcheck`; `ref_rng.py perm M SEED EPOCH`).
+ * The public API shows the top 32 bits (dnn_rng_next32) or the top 53 bits
+ * (dnn_rng_uniform = (x >> 11) 2^-53) of each output, and the full state.
+ */
+static void test_rng_splitmix64_known_answers(void)
+{
+    static const uint64_t s1234567[4] = {6457827717110365317ull, 3203168211198807973ull,
+                                         9817491932198370423ull, 4593380528125082431ull};
+    static const uint64_t s0[4] = {0xe220a8397b1dcdafull, 0x6e789e6aa1b965f4ull, 0x06c45d188009454full,
+                                   0xf88bb8a8724c81ecull};
+    dnn_rng_t r;
+    dnn_rng_init(&r, DNN_RNG_DEFAULT, 1234567);
+    for (int i = 0; i < 4; i++)
+        CU_ASSERT_EQUAL(r.s[i], s1234567[i]);
+    dnn_rng_init(&r, DNN_RNG_DEFAULT, 0);
+    for (int i = 0; i < 4; i++)
+        CU_ASSERT_EQUAL(r.s[i], s0[i]);
+}
+
+static void test_rng_xoshiro256ss_known_answers(void)
+{
+    static const uint64_t out[10] = {11520ull,
+                                     0ull,
+                                     1509978240ull,
+                                     1215971899390074240ull,
+                                     1216172134540287360ull,
+                                     607988272756665600ull,
+                                     16172922978634559625ull,
+                                     8476171486693032832ull,
+                                     10595114339597558777ull,
+                                     2904607092377533576ull};
+    static const uint64_t state10[4] = {0x60046c12114362d3ull, 0x4058921a000402e6ull, 0x085c360011860022ull,
+                                        0x3c2ebc0094c0a2f9ull};
+    dnn_rng_t r, q;
+    dnn_rng_init(&r, DNN_RNG_DEFAULT, 0);
+    const uint64_t start[4] = {1, 2, 3, 4};
+    memcpy(r.s, start, sizeof r.s);
+    q = r;
+    for (int i = 0; i < 10; i++) {
+        CU_ASSERT_EQUAL(dnn_rng_next32(&q), (uint32_t)(out[i] >> 32));
+        CU_ASSERT(dnn_rng_uniform(&r) * 9007199254740992.0 == (double)(out[i] >> 11));
+    }
+    for (int i = 0; i < 4; i++) {
+        CU_ASSERT_EQUAL(r.s[i], state10[i]);
+        CU_ASSERT_EQUAL(q.s[i], state10[i]);
+    }
+    /* seeded through SplitMix64: seed 42 (state and the first outputs' top 32 bits) */
+    static const uint64_t state42[4] = {0xbdd732262feb6e95ull, 0x28efe333b266f103ull, 0x47526757130f9f52ull,
+                                        0x581ce1ff0e4ae394ull};
+    static const uint32_t hi42[6] = {360188718u, 1627707782u, 2920764210u, 3971525959u, 4259765375u, 3306005809u};
+    dnn_rng_init(&r, DNN_RNG_DEFAULT, 42);
+    for (int i = 0; i < 4; i++)
+        CU_ASSERT_EQUAL(r.s[i], state42[i]);
+    for (int i = 0; i < 6; i++)
+        CU_ASSERT_EQUAL(dnn_rng_next32(&r), hi42[i]);
+}
+
+/* dnn_rng_permutation against tests/ref/ref_rng.py's (from DESIGN §5's definition). */
+static void test_rng_permutation_known_answers(void)
+{
+    static const struct {
+        uint64_t m, seed, epoch, perm[17];
+    } cases[] = {
+        {1, 7, 0, {0}},
+        {2, 7, 0, {0, 1}},
+        {3, 11, 0, {2, 0, 1}},
+        {5, 1, 0, {4, 3, 1, 0, 2}},
+        {10, 7, 0, {8, 9, 3, 5, 4, 0, 2, 1, 7, 6}},
+        {10, 7, 1, {4, 2, 3, 6, 0, 1, 8, 9, 5, 7}},
+        {10, 8, 0, {6, 3, 0, 8, 5, 7, 1, 9, 2, 4}},
+        {17, 0, 0, {13, 15, 5, 10, 8, 7, 0, 12, 9, 4, 3, 2, 14, 6, 1, 16, 11}},
+        {17, 3, 12345, {2, 8, 4, 10, 13, 7, 1, 16, 14, 12, 15, 11, 3, 5, 0, 9, 6}},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        uint64_t p[17];
+        dnn_rng_permutation(p, cases[k].m, cases[k].seed, cases[k].epoch);
+        int same = 1;
+        for (uint64_t i = 0; i < cases[k].m; i++)
+            same &= p[i] == cases[k].perm[i];
+        if (!same)
+            fprintf(stderr, "permutation m=%llu seed=%llu epoch=%llu differs from ref_rng.py\n",
+                    (unsigned long long)cases[k].m, (unsigned long long)cases[k].seed,
+                    (unsigned long long)cases[k].epoch);
+        CU_ASSERT(same);
+    }
+}
+
 int main(void)
 {
     static const dnn_test_t tests[] = {
@@ -376,6 +477,9 @@ int main(void)
         {"test_rng_permutation_valid", test_rng_permutation_valid},
         {"test_rng_permutation_keyed", test_rng_permutation_keyed},
         {"test_rng_permutation_uniform", test_rng_permutation_uniform},
+        {"test_rng_splitmix64_known_answers", test_rng_splitmix64_known_answers},
+        {"test_rng_xoshiro256ss_known_answers", test_rng_xoshiro256ss_known_answers},
+        {"test_rng_permutation_known_answers", test_rng_permutation_known_answers},
         {"test_rng_counter_known_answers", test_rng_counter_known_answers},
         {"test_rng_counter_moments", test_rng_counter_moments},
         {"test_rng_counter_independence", test_rng_counter_independence},
