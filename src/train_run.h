@@ -22,6 +22,8 @@
 
 #define PROG "dnn-train"
 #define DNN_BLOCK 1024 /* columns per block outside --deterministic */
+#define DNN_BUCKET 65536 /* gradient slots per overlapped reduction, at least (256 KiB in float) */
+#define DNN_POLL_US 50   /* --comm-overlap thread: MPI_Testall interval while sums are in flight */
 
 typedef struct {
     dnn_options_t o;
@@ -48,6 +50,11 @@ typedef struct {
     FILE *metrics;
     double last_cost;
     int diverged_fixed; /* a chunk sum overflowed the fixed-point range */
+    int overlap;              /* reduce each finished slice of the gradients during backward */
+    dnn_dist_async_t comm;    /* those reductions in flight */
+    size_t bucket;            /* slots per reduction, at least (the last of a step may be smaller) */
+    size_t pend_lo, pend_hi;  /* slices gathered for the next reduction */
+    int step_stop;            /* this step carries a stop request */
     /* dev set and early stopping */
     double last_val_cost, last_val_acc, best_val_cost;
     long best_iteration, records_since_best;

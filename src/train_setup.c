@@ -437,6 +437,10 @@ static void step_buffers(run_t *r, const dnn_ckpt_t *ck)
             rc = dnn_fail(msg, DNN_ENOMEM, "out of memory for the mini-batch buffers (m = %llu)", (unsigned long long)r->m);
         r->perm_epoch = -1;
     }
+    r->overlap = r->d.size > 1 && r->o.comm_overlap != 2;
+    r->bucket = DNN_BUCKET;
+    if (r->overlap && !rc && dnn_dist_async_init(&r->comm, &r->d, (dnn_progress_t)r->o.comm_overlap, DNN_POLL_US))
+        rc = dnn_fail(msg, DNN_ENOMEM, "--comm-overlap thread: cannot set up the progress thread's mutex");
     if (r->o.deterministic && !rc) {
         r->acc = dnn_alloc(2 * (P + DNN_GRAD_EXTRA), sizeof(int64_t));
         if (!r->acc)

@@ -22,26 +22,113 @@ static void real_set(const run_t *r, void *p, size_t i, double v)
         ((float *)p)[i] = (float)v;
 }
 
-/* Add the block's gradient sums (and loss, correct count) to the fixed-point sums. */
-static void fix_accumulate(run_t *r)
+/* Add slots [lo, hi) of the block's gradient sums to the fixed-point sums. */
+static void fix_range(run_t *r, size_t lo, size_t hi)
 {
     size_t stride = r->model.nparams + DNN_GRAD_EXTRA;
-    if (dnn_exact_accumulate(r->acc, r->acc + stride, r->model.grads, r->model.nparams + 2, r->es))
+    if (dnn_exact_accumulate(r->acc + lo, r->acc + stride + lo, (char *)r->model.grads + lo * r->es, hi - lo, r->es))
         r->diverged_fixed = 1;
+}
+
+/* Add the block's gradient sums (and loss, correct count) to the fixed-point sums. */
+static void fix_accumulate(run_t *r) { fix_range(r, 0, r->model.nparams + 2); }
+
+/* ---- the reduction overlapped with backward (DESIGN §5, --comm-overlap) ----
+ * The step's last block announces each slice of the gradients as soon as it
+ * is final (from the top: layer L first); slices are gathered into buckets of
+ * at least DNN_BUCKET slots, and a bucket's sum over the ranks starts at once
+ * and runs while the remaining products are computed, moved on by the
+ * progress thread or by MPI_Testall between the products (dist.h).  In
+ * --deterministic mode a slice is first added to the fixed-point sums and the
+ * integers are reduced, so the result is bitwise that of one allreduce.
+ * Every rank starts the same buckets in the same order: the slices depend
+ * only on the shape (a rank without examples announces them too). */
+typedef struct {
+    run_t *r;
+    int fresh; /* the slices hold this rank's block: add them to acc first (deterministic) */
+} ready_t;
+
+static void start_sum(run_t *r, size_t lo, size_t hi)
+{
+    size_t stride = r->model.nparams + DNN_GRAD_EXTRA;
+    int rc;
+    if (r->o.deterministic)
+        rc = dnn_dist_isum(&r->comm, r->acc + lo, hi - lo, DNN_SUM_I64) ||
+             dnn_dist_isum(&r->comm, r->acc + stride + lo, hi - lo, DNN_SUM_I64);
+    else
+        rc = dnn_dist_isum(&r->comm, (char *)r->model.grads + lo * r->es, hi - lo,
+                           r->es == 8 ? DNN_SUM_DOUBLE : DNN_SUM_FLOAT);
+    if (rc)
+        train_die(r, "MPI_Iallreduce of the gradients failed");
+}
+
+/* Start the sum of the slices announced since the last start. */
+static void flush(run_t *r)
+{
+    if (r->pend_hi > r->pend_lo)
+        start_sum(r, r->pend_lo, r->pend_hi);
+    r->pend_lo = r->pend_hi = 0;
+}
+
+/* A slice [lo, hi) is final: it joins the bucket being gathered (slices come
+ * from the top down, each ending where the last began), which starts once it
+ * holds r->bucket slots.  Outside --deterministic the first bucket also
+ * carries the loss, correct count and stop flag (final since the forward pass). */
+static void grads_ready(void *ctx, size_t lo, size_t hi)
+{
+    ready_t *q = ctx;
+    run_t *r = q->r;
+    if (hi > lo) {
+        size_t P = r->model.nparams;
+        if (r->o.deterministic && q->fresh)
+            fix_range(r, lo, hi);
+        if (r->pend_hi == r->pend_lo) {
+            r->pend_hi = hi;
+            if (hi == P && !r->o.deterministic) {
+                real_set(r, r->model.grads, P + 2, r->step_stop ? 1 : 0);
+                r->pend_hi = P + DNN_GRAD_EXTRA;
+            }
+        }
+        r->pend_lo = lo;
+        if (r->pend_hi - r->pend_lo >= r->bucket)
+            flush(r);
+    }
+    dnn_dist_poke(&r->comm);
+}
+
+/* Backward of one block; with overlap the step's last block starts the sums
+ * (and, deterministic, adds its slices to acc itself). */
+static void block_backward(run_t *r, const void *X, const void *Y, size_t cols, int overwrite, int last)
+{
+    ready_t q = {r, 1};
+    if (last && r->overlap)
+        dnn_model_backward_ready(&r->model, X, Y, cols, overwrite, grads_ready, &q);
+    else
+        dnn_model_backward(&r->model, X, Y, cols, overwrite);
+    if (r->o.deterministic)
+        last && r->overlap ? fix_range(r, r->model.nparams, r->model.nparams + 2) : fix_accumulate(r);
+}
+
+/* A rank without examples in the step starts the same sums of its zeros. */
+static void no_block(run_t *r)
+{
+    ready_t q = {r, 0};
+    if (!r->o.deterministic)
+        dnn_model_zero_grads(&r->model);
+    if (r->overlap)
+        dnn_model_grad_ranges(&r->model, grads_ready, &q);
 }
 
 static void full_batch_grads(run_t *r)
 {
     size_t nx = r->shape.n_x, mloc = r->train.hi - r->train.lo;
     size_t bs = r->model.bmax;
-    if (mloc == 0 && !r->o.deterministic)
-        dnn_model_zero_grads(&r->model); /* an empty shard contributes zeros */
+    if (mloc == 0)
+        no_block(r); /* an empty shard contributes zeros */
     for (size_t off = 0; off < mloc; off += bs) {
         size_t cols = mloc - off < bs ? mloc - off : bs;
-        dnn_model_backward(&r->model, (char *)r->train.X + off * nx * r->es,
-                           (char *)r->train.Y + off * r->ny * r->es, cols, off == 0 || r->o.deterministic);
-        if (r->o.deterministic)
-            fix_accumulate(r);
+        block_backward(r, (char *)r->train.X + off * nx * r->es, (char *)r->train.Y + off * r->ny * r->es, cols,
+                       off == 0 || r->o.deterministic, off + cols == mloc);
     }
 }
 
@@ -91,13 +178,13 @@ static void mini_batch_grads(run_t *r, long s)
         if (g >= r->train.lo && g < r->train.hi)
             r->keys[n++] = (r->o.deterministic ? (g / DNN_CHUNK) * B : 0) + (p - base);
     }
+    if (n == 0)
+        no_block(r); /* none of this batch is here */
     if (!r->o.deterministic) {
-        if (n == 0)
-            dnn_model_zero_grads(&r->model); /* none of this batch is here */
         for (size_t off = 0; off < n; off += r->model.bmax) {
             size_t cols = n - off < r->model.bmax ? n - off : r->model.bmax;
             gather(r, r->keys + off, cols, base, B);
-            dnn_model_backward(&r->model, r->Xs, r->Ys, cols, off == 0);
+            block_backward(r, r->Xs, r->Ys, cols, off == 0, off + cols == n);
         }
         return;
     }
@@ -108,13 +195,15 @@ static void mini_batch_grads(run_t *r, long s)
         while (j < n && r->keys[j] / B == r->keys[i] / B && j - i < r->model.bmax)
             j++;
         gather(r, r->keys + i, j - i, base, B);
-        dnn_model_backward(&r->model, r->Xs, r->Ys, j - i, 1);
-        fix_accumulate(r);
+        block_backward(r, r->Xs, r->Ys, j - i, 1, j == n);
         i = j;
     }
 }
 
-/* Sum the step's gradients over ranks into model.grads (deterministic: from acc). */
+/* Sum the step's gradients over ranks into model.grads (deterministic: from
+ * acc).  With overlap the last bucket starts here (deterministic: then the
+ * loss, correct count and flags, once every slice has been checked for the
+ * fixed-point range), and every sum in flight is waited for. */
 static void reduce(run_t *r, int stop)
 {
     size_t P = r->model.nparams, n = P + DNN_GRAD_EXTRA;
@@ -122,7 +211,12 @@ static void reduce(run_t *r, int stop)
         int64_t *hi = r->acc, *lo = r->acc + n;
         hi[P + 2] = (stop ? 1 : 0) + (r->diverged_fixed ? (int64_t)1 << 40 : 0);
         lo[P + 2] = 0;
-        if (r->d.size > 1 && dnn_dist_sum_i64(r->acc, 2 * n))
+        if (r->overlap) {
+            flush(r);
+            start_sum(r, P, n); /* last: the divergence flag covers every slice */
+            if (dnn_dist_wait(&r->comm))
+                train_die(r, "MPI_Iallreduce of the gradients failed");
+        } else if (r->d.size > 1 && dnn_dist_sum_i64(r->acc, 2 * n))
             train_die(r, "MPI_Allreduce of the gradients failed");
         for (size_t i = 0; i < P + 2; i++)
             real_set(r, r->model.grads, i, dnn_exact_value(hi[i], lo[i]));
@@ -131,9 +225,15 @@ static void reduce(run_t *r, int stop)
             real_set(r, r->model.grads, P, NAN);
         return;
     }
-    real_set(r, r->model.grads, P + 2, stop ? 1 : 0);
-    if (r->d.size > 1 && dnn_dist_sum_real(r->model.grads, n, r->es))
-        train_die(r, "MPI_Allreduce of the gradients failed");
+    if (r->overlap) {
+        flush(r); /* the extras went with the first bucket */
+        if (dnn_dist_wait(&r->comm))
+            train_die(r, "MPI_Iallreduce of the gradients failed");
+    } else {
+        real_set(r, r->model.grads, P + 2, stop ? 1 : 0);
+        if (r->d.size > 1 && dnn_dist_sum_real(r->model.grads, n, r->es))
+            train_die(r, "MPI_Allreduce of the gradients failed");
+    }
 }
 
 /* Examples in step k: B, or what is left for the last batch of an epoch; m in full batch. */
@@ -158,6 +258,7 @@ void train_step(run_t *r, long k, int stop_requested, step_result_t *res)
 {
     size_t P = r->model.nparams;
     long epoch = k / r->spe;
+    r->step_stop = stop_requested;
     if (r->o.deterministic)
         memset(r->acc, 0, 2 * (P + DNN_GRAD_EXTRA) * sizeof(int64_t));
     if (r->o.batch_size) {
