@@ -15,6 +15,7 @@ DNN_BUILD_PACKAGES=(
   libopenblas-dev
   libhdf5-dev hdf5-tools
   zlib1g-dev
+  protobuf-c-compiler libprotobuf-c-dev
 )
 DNN_TEST_PACKAGES=(
   libcunit1-dev
@@ -24,6 +25,7 @@ DNN_TEST_PACKAGES=(
   slurm-wlm munge
   procps valgrind
   clang libclang-rt-14-dev
+  man-db python3-onnx
 )
 DNN_RUN_PACKAGES=(
   python3-numpy python3-h5py
