@@ -21,3 +21,24 @@ add_test(NAME install_manpages
   COMMAND ${DNN_PYTHON} -B ${DNN_INSTALL_TEST_DIR}/manpage.py ${DNN_INSTALL_TEST_ARGS})
 set_tests_properties(install_manpages PROPERTIES
   ENVIRONMENT "${DNN_TEST_ENV}" TIMEOUT 300 LABELS "install" SKIP_RETURN_CODE 77)
+
+#   install_onnx_export dnn-export of every output kind and hidden activation,
+#                       with and without --scale/--standardize: onnx.checker
+#                       (full_check) accepts each, and a numpy evaluation of
+#                       the graph's nodes equals dnn-predict (1e-5)
+if(TARGET dnn-export)
+  add_test(NAME install_onnx_export
+    COMMAND ${DNN_PYTHON} -B ${DNN_INSTALL_TEST_DIR}/onnx_export.py ${DNN_INSTALL_TEST_ARGS}
+            --export $<TARGET_FILE:dnn-export>)
+  set_tests_properties(install_onnx_export PROPERTIES
+    ENVIRONMENT "${DNN_TEST_ENV}" TIMEOUT 300 LABELS "install" SKIP_RETURN_CODE 77)
+endif()
+
+#   install_native_off  a -DDNN_NATIVE=OFF tree (in the build folder) builds
+#                       with -Werror, passes the unit suites, and trains the
+#                       same parameters as this build, bit for bit
+add_test(NAME install_native_off
+  COMMAND bash ${DNN_INSTALL_TEST_DIR}/native_off.sh ${CMAKE_SOURCE_DIR} ${CMAKE_BINARY_DIR}
+          ${CMAKE_CURRENT_BINARY_DIR}/native-off)
+set_tests_properties(install_native_off PROPERTIES
+  ENVIRONMENT "${DNN_TEST_ENV}" TIMEOUT 600 LABELS "install")
