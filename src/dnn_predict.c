@@ -15,7 +15,9 @@
 
 #include "dnn/checkpoint.h"
 #include "dnn/data.h"
+#include "dnn/h5.h"
 #include "dnn/model.h"
+#include "dnn/output.h"
 
 #define PROG "dnn-predict"
 #define BLOCK 1024
@@ -43,21 +45,14 @@ static int write_h5(const char *path, const double *prob, const int64_t *pred, s
 {
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    dnn_h5_quiet();
     hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (f < 0)
         return dnn_fail(msg, DNN_EIO, "cannot create '%s': %s", tmp, strerror(errno));
     hsize_t d2[2] = {m, k}, d1[1] = {m};
-    hid_t s2 = H5Screate_simple(2, d2, NULL), s1 = H5Screate_simple(1, d1, NULL);
-    hid_t a = H5Dcreate2(f, "probabilities", H5T_NATIVE_DOUBLE, s2, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    hid_t b = H5Dcreate2(f, "predictions", H5T_NATIVE_INT64, s1, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    int e = a < 0 || b < 0 || (m && H5Dwrite(a, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, prob) < 0) ||
-            (m && H5Dwrite(b, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, pred) < 0);
-    if (a >= 0)
-        H5Dclose(a);
-    if (b >= 0)
-        H5Dclose(b);
-    H5Sclose(s1);
-    H5Sclose(s2);
+    /* checksummed like every dataset dnn writes (h5.h) */
+    int e = dnn_h5_write(f, path, "probabilities", H5T_NATIVE_DOUBLE, 2, d2, prob, msg) ||
+            dnn_h5_write(f, path, "predictions", H5T_NATIVE_INT64, 1, d1, pred, msg);
     e |= H5Fclose(f) < 0;
     if (e || rename(tmp, path) != 0) {
         unlink(tmp);
@@ -141,12 +136,17 @@ int main(int argc, char **argv)
     dnn_data_t d;
     dnn_data_shape_t s;
     memset(&model, 0, sizeof model);
+    memset(&ck, 0, sizeof ck);
     memset(&d, 0, sizeof d);
     double *prob = NULL;
     int64_t *pred = NULL;
-    int rc = dnn_checkpoint_read(model_path, &ck, msg);
+    int rc = dnn_output_check("--output", out, msg);
+    if (!rc)
+        rc = dnn_checkpoint_read(model_path, &ck, msg);
     if (rc)
         goto fail;
+    if (ck.note[0])
+        fprintf(stderr, PROG ": %s\n", ck.note);
     if ((rc = dnn_data_probe(data, xname, yname, features_first, &s, msg)))
         goto fail;
     if (s.n_x != ck.n[0]) {

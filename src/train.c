@@ -33,6 +33,7 @@
 #include "dnn/log.h"
 #include "dnn/matrix.h"
 #include "dnn/model.h"
+#include "dnn/output.h"
 
 #define PROG "dnn-train"
 #define DNN_BLOCK 1024 /* columns per block outside --deterministic */
@@ -567,6 +568,10 @@ int dnn_train_main(int argc, char **argv)
         snprintf(msg, sizeof msg, "--data FILE is required; run dnn-train --help for the options and examples");
     check(r, rc, msg);
     dnn_log_init(&r->log, PROG, r->d.rank, r->o.quiet, r->o.verbose);
+    /* every file the run will write, proven writable before anything else: rank 0 tries, all agree */
+    if (r->d.rank == 0 && !(rc = dnn_output_check("--checkpoint", r->o.checkpoint, msg)))
+        rc = dnn_output_check("--metrics", r->o.metrics, msg);
+    check(r, rc, msg);
     int threads = dnn_matrix_set_threads(choose_threads(r));
     r->es = dnn_real_size((dnn_precision_t)r->o.precision);
 
@@ -579,6 +584,8 @@ int dnn_train_main(int argc, char **argv)
         if (rc)
             snprintf(msg + strlen(msg), sizeof msg - strlen(msg), " (--resume)");
         check(r, rc, msg);
+        if (r->d.rank == 0 && ck.note[0])
+            dnn_log_error(&r->log, ck.note);
         resuming = 1;
     }
 
