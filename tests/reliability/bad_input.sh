@@ -15,7 +15,8 @@
 #   - the checkpoint named with --checkpoint is not created, nor its .tmp
 #     (ck_NAME.h5, appended unless the row gives its own --checkpoint).
 # Prints one PASS/FAIL/SKIP line per case with the seconds it took, then
-# "P passed, F failed, S skipped"; exits 1 when a case failed.
+# "P passed, F failed, S skipped"; exits 1 when a case failed, else 77
+# (ctest's SKIP_RETURN_CODE) when a case was skipped, else 0.
 set -u
 train=${1:?usage: bad_input.sh DNN_TRAIN PYTHON MPIEXEC N [CASE...]}
 py=${2:?python}
@@ -133,4 +134,7 @@ while IFS='|' read -r name args keys keys_mpi flags; do
 done <"$here/bad_input.table"
 
 echo "$passed passed, $failed failed, $skipped skipped (N=$np)"
-[ "$failed" -eq 0 ]
+[ "$failed" -eq 0 ] || exit 1
+[ "$passed" -gt 0 ] || { echo "FAIL: no case ran (CASE names: $only)"; exit 1; }
+[ "$skipped" -eq 0 ] || exit 77
+exit 0
