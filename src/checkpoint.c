@@ -65,6 +65,8 @@ static int fsync_path(const char *path, int dir)
     return e;
 }
 
+static int write_course2(hid_t f, const dnn_model_t *m, const dnn_ckpt_t *c);
+
 int dnn_checkpoint_write(const char *path, const dnn_model_t *m, const dnn_ckpt_t *c, char *msg)
 {
     char tmp[4200];
@@ -130,6 +132,7 @@ int dnn_checkpoint_write(const char *path, const dnn_model_t *m, const dnn_ckpt_
         if (g >= 0)
             H5Gclose(g);
     }
+    e |= write_course2(f, m, c);
     if (H5Fflush(f, H5F_SCOPE_GLOBAL) < 0)
         e = 1;
     if (H5Fclose(f) < 0)
@@ -251,6 +254,8 @@ static int open_ckpt(const char *path, hid_t *f, char *msg)
     return 0;
 }
 
+static void read_course2(hid_t f, dnn_ckpt_t *c);
+
 /* format, format_version, layer_dims and activations: what the rest is checked against. */
 static int read_layers(hid_t f, const char *path, dnn_ckpt_t *c, char *msg)
 {
@@ -327,6 +332,7 @@ static int read_settings(hid_t f, const char *path, dnn_ckpt_t *c, char *msg)
     attr_read(f, "binary_threshold", H5T_NATIVE_DOUBLE, &c->binary_threshold);
     c->rng = attr_read_str(f, "rng", s, sizeof s) == 0 && strcmp(s, "numpy") == 0 ? DNN_RNG_NUMPY : DNN_RNG_DEFAULT;
     attr_read_str(f, "config", c->config, sizeof c->config);
+    read_course2(f, c);
     return 0;
 }
 
@@ -453,4 +459,139 @@ void dnn_checkpoint_free(dnn_ckpt_t *c)
     c->hist_iter = NULL;
     c->hist_cost = NULL;
     c->nhist = 0;
+}
+
+/* ---- course 2: optimizer state and hyperparameters (DESIGN §11) ---- */
+
+/* The moment buffer `which` ("v" or "s") of o as /optimizer/WHICH/dW1 ... /dbL. */
+static int write_moment(hid_t opt, const char *which, const dnn_model_t *m, const void *buf)
+{
+    hid_t g = H5Gcreate2(opt, which, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (g < 0)
+        return -1;
+    hid_t rt = m->prec == DNN_DOUBLE ? H5T_NATIVE_DOUBLE : H5T_NATIVE_FLOAT;
+    size_t es = dnn_real_size(m->prec);
+    int e = 0;
+    char name[32];
+    for (int l = 1; l <= m->L; l++) {
+        hsize_t wd[2] = {m->n[l], m->n[l - 1]}, bd[2] = {m->n[l], 1};
+        snprintf(name, sizeof name, "dW%d", l);
+        e |= dset_write(g, name, rt, 2, wd, (const char *)buf + m->off_W[l] * es);
+        snprintf(name, sizeof name, "db%d", l);
+        e |= dset_write(g, name, rt, 2, bd, (const char *)buf + m->off_b[l] * es);
+    }
+    H5Gclose(g);
+    return e;
+}
+
+static int write_course2(hid_t f, const dnn_model_t *m, const dnn_ckpt_t *c)
+{
+    int e = 0;
+    e |= attr_f64(f, "l2", c->l2);
+    e |= attr_f64(f, "keep_prob", c->keep_prob);
+    e |= attr_f64(f, "clip_norm", c->clip_norm);
+    e |= attr_str(f, "lr_decay", dnn_optim_decay_name((dnn_decay_t)c->lr_decay));
+    e |= attr_f64(f, "decay_rate", c->decay_rate);
+    e |= attr_i64(f, "decay_every", c->decay_every);
+    e |= attr_f64(f, "validation_split", c->validation_split);
+    e |= attr_f64(f, "best_val_cost", c->best_val_cost);
+    e |= attr_i64(f, "best_iteration", c->best_iteration);
+    e |= attr_i64(f, "records_since_best", c->records_since_best);
+    const dnn_optim_t *o = c->optim;
+    if (!o)
+        return e;
+    hid_t g = H5Gcreate2(f, "optimizer", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (g < 0)
+        return -1;
+    e |= attr_str(g, "name", dnn_optim_name(o->kind));
+    e |= attr_f64(g, "beta1", o->beta1);
+    e |= attr_f64(g, "beta2", o->beta2);
+    e |= attr_f64(g, "epsilon", o->epsilon);
+    e |= attr_f64(g, "weight_decay", o->weight_decay);
+    e |= attr_i64(g, "t", o->t);
+    if (o->v)
+        e |= write_moment(g, "v", m, o->v);
+    if (o->s)
+        e |= write_moment(g, "s", m, o->s);
+    H5Gclose(g);
+    return e;
+}
+
+/* Attributes of course 2; absent ones (an older file) keep the course-1 meaning. */
+static void read_course2(hid_t f, dnn_ckpt_t *c)
+{
+    char s[64];
+    c->keep_prob = 1;
+    c->decay_rate = 1;
+    c->decay_every = 1;
+    c->best_val_cost = NAN;
+    c->best_iteration = -1;
+    attr_read(f, "l2", H5T_NATIVE_DOUBLE, &c->l2);
+    attr_read(f, "keep_prob", H5T_NATIVE_DOUBLE, &c->keep_prob);
+    attr_read(f, "clip_norm", H5T_NATIVE_DOUBLE, &c->clip_norm);
+    attr_read(f, "decay_rate", H5T_NATIVE_DOUBLE, &c->decay_rate);
+    attr_read(f, "decay_every", H5T_NATIVE_INT64, &c->decay_every);
+    attr_read(f, "validation_split", H5T_NATIVE_DOUBLE, &c->validation_split);
+    attr_read(f, "best_val_cost", H5T_NATIVE_DOUBLE, &c->best_val_cost);
+    attr_read(f, "best_iteration", H5T_NATIVE_INT64, &c->best_iteration);
+    attr_read(f, "records_since_best", H5T_NATIVE_INT64, &c->records_since_best);
+    c->lr_decay = DNN_DECAY_NONE;
+    if (attr_read_str(f, "lr_decay", s, sizeof s) == 0)
+        for (int d = 0; d <= DNN_DECAY_COSINE; d++)
+            if (strcmp(s, dnn_optim_decay_name((dnn_decay_t)d)) == 0)
+                c->lr_decay = d;
+    snprintf(c->optim_name, sizeof c->optim_name, "gd");
+    c->has_optim = H5Lexists(f, "optimizer", H5P_DEFAULT) > 0;
+    if (!c->has_optim)
+        return;
+    hid_t g = H5Gopen2(f, "optimizer", H5P_DEFAULT);
+    if (g < 0)
+        return;
+    attr_read_str(g, "name", c->optim_name, sizeof c->optim_name);
+    attr_read(g, "beta1", H5T_NATIVE_DOUBLE, &c->beta1);
+    attr_read(g, "beta2", H5T_NATIVE_DOUBLE, &c->beta2);
+    attr_read(g, "epsilon", H5T_NATIVE_DOUBLE, &c->epsilon);
+    attr_read(g, "weight_decay", H5T_NATIVE_DOUBLE, &c->weight_decay);
+    attr_read(g, "t", H5T_NATIVE_INT64, &c->t);
+    H5Gclose(g);
+}
+
+/* The moments `which` of o, verified like the parameters: checksum, shape, finite (named). */
+static int read_moment(hid_t f, const char *path, const char *which, const dnn_model_t *m, void *buf, char *msg)
+{
+    hid_t rt = m->prec == DNN_DOUBLE ? H5T_NATIVE_DOUBLE : H5T_NATIVE_FLOAT;
+    size_t es = dnn_real_size(m->prec);
+    char name[64];
+    int rc = 0;
+    for (int l = 1; l <= m->L && !rc; l++) {
+        hsize_t wd[2] = {m->n[l], m->n[l - 1]}, bd[2] = {m->n[l], 1};
+        snprintf(name, sizeof name, "optimizer/%s/dW%d", which, l);
+        rc = dset_read(f, path, name, rt, 2, wd, (char *)buf + m->off_W[l] * es, DNN_H5_FINITE, msg);
+        snprintf(name, sizeof name, "optimizer/%s/db%d", which, l);
+        if (!rc)
+            rc = dset_read(f, path, name, rt, 2, bd, (char *)buf + m->off_b[l] * es, DNN_H5_FINITE, msg);
+    }
+    return rc;
+}
+
+int dnn_checkpoint_read_optim(const char *path, const dnn_model_t *m, dnn_optim_t *o, char *msg)
+{
+    hid_t f = -1;
+    int rc = open_ckpt(path, &f, msg);
+    if (rc)
+        return rc;
+    o->t = 0;
+    if (H5Lexists(f, "optimizer", H5P_DEFAULT) > 0) {
+        hid_t g = H5Gopen2(f, "optimizer", H5P_DEFAULT);
+        if (g >= 0) {
+            attr_read(g, "t", H5T_NATIVE_INT64, &o->t);
+            H5Gclose(g);
+        }
+    }
+    if (!rc && o->v)
+        rc = read_moment(f, path, "v", m, o->v, msg);
+    if (!rc && o->s)
+        rc = read_moment(f, path, "s", m, o->s, msg);
+    H5Fclose(f);
+    return rc;
 }
