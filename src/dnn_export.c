@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "dnn/net.h"
+#include "dnn/output.h"
 #include "onnx.pb-c.h"
 
 #define PROG "dnn-export"
@@ -445,7 +446,9 @@ int main(int argc, char **argv)
     uint8_t *buf = NULL;
     size_t len = 0;
     onnx_t *o = calloc(1, sizeof *o);
-    int rc = o ? dnn_net_load(&net, model_path, msg) : dnn_fail(msg, DNN_ENOMEM, "out of memory");
+    int rc = o ? dnn_output_check("--onnx", onnx_path, msg) : dnn_fail(msg, DNN_ENOMEM, "out of memory");
+    if (!rc && !(rc = dnn_net_load(&net, model_path, msg)) && dnn_net_checkpoint(net)->note[0])
+        fprintf(stderr, PROG ": %s\n", dnn_net_checkpoint(net)->note);
     if (!rc)
         rc = sha256_file(model_path, sha, msg);
     if (!rc && ((rc = add_preprocess(o, dnn_net_checkpoint(net), &cur)) ||
