@@ -102,7 +102,7 @@ int dnn_checkpoint_write(const char *path, const dnn_model_t *m, const dnn_ckpt_
     e |= attr_write(f, "layer_dims", H5T_NATIVE_INT64, (hsize_t)m->L + 1, dims);
     e |= attr_str(f, "activations", acts);
     e |= attr_str(f, "loss", dnn_loss_name(m->loss));
-    e |= attr_str(f, "precision", m->prec == DNN_DOUBLE ? "double" : "single");
+    e |= attr_str(f, "precision", dnn_precision_name(m->prec));
     e |= attr_i64(f, "iteration", c->iteration);
     e |= attr_i64(f, "epoch", c->epoch);
     e |= attr_f64(f, "learning_rate", c->learning_rate);
@@ -324,11 +324,11 @@ int dnn_checkpoint_read(const char *path, dnn_ckpt_t *c, char *msg)
         if (c->L == 1)
             c->hidden = DNN_ACT_RELU;
     }
-    if (attr_read_str(f, "precision", s, sizeof s) || (strcmp(s, "single") && strcmp(s, "double"))) {
-        dnn_fail(msg, rc, "checkpoint '%s': precision attribute is '%s', expected single or double", path, s);
+    if (attr_read_str(f, "precision", s, sizeof s) || (strcmp(s, "single") && strcmp(s, "double") && strcmp(s, "bf16"))) {
+        dnn_fail(msg, rc, "checkpoint '%s': precision attribute is '%s', expected single, double or bf16", path, s);
         goto fail;
     }
-    c->precision = strcmp(s, "double") == 0 ? DNN_DOUBLE : DNN_SINGLE;
+    c->precision = strcmp(s, "double") == 0 ? DNN_DOUBLE : strcmp(s, "bf16") == 0 ? DNN_BF16 : DNN_SINGLE;
     int64_t det = 0, stdz = 0;
     if (attr_read(f, "iteration", H5T_NATIVE_INT64, &c->iteration) ||
         attr_read(f, "epoch", H5T_NATIVE_INT64, &c->epoch) ||
