@@ -351,7 +351,8 @@ static void add_metadata(onnx_t *o, const dnn_ckpt_t *c, const char *sha)
     add_meta(o, "leaky_slope", "%.17g", c->leaky_slope);
     add_meta(o, "scale", "%.17g", c->scale);
     add_meta(o, "standardize", "%d", c->standardize);
-    add_meta(o, "precision", "%s", c->precision == DNN_DOUBLE ? "double" : "single");
+    add_meta(o, "precision", "%s",
+             c->precision == DNN_DOUBLE ? "double" : c->precision == DNN_BF16 ? "bf16" : "single");
     add_meta(o, "iteration", "%lld", (long long)c->iteration);
     add_meta(o, "dnn_version", "%s", DNN_VERSION);
     add_meta(o, "source_sha256", "%s", sha);
