@@ -15,6 +15,7 @@
 #include "dnn/exact.h"
 #include "dnn/gradcheck.h"
 #include "dnn/matrix.h"
+#include "dnn/output.h"
 #include "train_run.h"
 
 static int choose_threads(const run_t *r)
@@ -487,6 +488,18 @@ static void announce(run_t *r, int threads)
         dnn_log_info(&r->log, 0, "resuming from %s at iteration %ld", r->o.checkpoint, r->start);
 }
 
+/* Every file the run will write is proven writable before anything is read
+ * (DESIGN §13): rank 0 creates and removes NAME.tmp in each folder, all agree. */
+static void check_outputs(run_t *r)
+{
+    char msg[DNN_MSG_LEN] = "";
+    int rc = 0;
+    if (r->d.rank == 0 && !(rc = dnn_output_check("--checkpoint", r->o.checkpoint, msg)) &&
+        !(rc = dnn_output_check("--best-checkpoint", r->o.best_checkpoint, msg)))
+        rc = dnn_output_check("--metrics", r->o.metrics, msg);
+    train_check(r, rc, msg);
+}
+
 /* Everything before the first step.  Returns 1 when --help was printed. */
 /* --gradient-check: every rank runs the same check, rank 0 reports; 0 passed, 1 failed. */
 static int gradient_check(run_t *r)
@@ -503,6 +516,7 @@ int train_setup(run_t *r, int argc, char **argv)
     static dnn_ckpt_t ck; /* large (holds the config text); zero when not resuming */
     if (parse_options(r, argc, argv))
         return 1;
+    check_outputs(r);
     int threads = dnn_matrix_set_threads(choose_threads(r));
     if (r->o.gradient_check) {
         r->status = gradient_check(r);
@@ -513,6 +527,8 @@ int train_setup(run_t *r, int argc, char **argv)
         if (rc)
             snprintf(msg + strlen(msg), sizeof msg - strlen(msg), " (--resume)");
         train_check(r, rc, msg);
+        if (r->d.rank == 0 && ck.note[0])
+            dnn_log_error(&r->log, ck.note);
     }
     load_data(r);
     size_t n[DNN_MAX_LAYERS + 1];
