@@ -763,6 +763,11 @@ static void stop_job(const char *id, int sig)
 static int run_slurm(sweep_t *s)
 {
     char script[DNN_PATH_MAX + 32], id[256], idfile[DNN_PATH_MAX + 32];
+    size_t todo = 0;
+    for (size_t i = 0; i < s->trials.n_trials; i++)
+        todo += !s->done[i];
+    if (!todo)
+        return 0;
     snprintf(idfile, sizeof idfile, "%s/slurm-job", s->dir);
     char *prev = read_text(idfile);
     if (prev) {
