@@ -10,6 +10,7 @@
  * report it; dnn_cli_validate then applies dnn-train's cross-option checks.
  * Random samples come from the project's seeded generator (rng.h).
  */
+#define _GNU_SOURCE /* getdelim */
 #include "dnn/sweep.h"
 
 #include <ctype.h>
@@ -208,25 +209,20 @@ int dnn_sweep_grid_read(dnn_sweep_grid_t *g, const char *path, char *msg)
     FILE *f = fopen(path, "rb");
     if (!f)
         return dnn_fail(msg, DNN_EIO, "cannot open grid '%s': %s", path, strerror(errno));
-    char *buf = malloc(1 << 20);
-    if (!buf) {
-        fclose(f);
-        return dnn_fail(msg, DNN_ENOMEM, "out of memory");
-    }
-    size_t n = fread(buf, 1, (1 << 20) - 1, f);
-    int big = !feof(f), err = ferror(f);
-    fclose(f);
-    buf[n] = 0;
-    int rc;
-    if (err)
-        rc = dnn_fail(msg, DNN_EIO, "cannot read grid '%s'", path);
-    else if (big)
+    char *text = NULL;
+    size_t cap = 0;
+    ssize_t n = getdelim(&text, &cap, '\0', f); /* all of it, unless a NUL byte stops it early */
+    int rc = 0;
+    if (ferror(f))
+        rc = dnn_fail(msg, DNN_EIO, "cannot read grid '%s': %s", path, strerror(errno));
+    else if (n > (1 << 20))
         rc = dnn_fail(msg, DNN_EINVAL, "grid '%s' is larger than 1 MiB", path);
-    else if (memchr(buf, 0, n))
+    else if (n > 0 && (!feof(f) || memchr(text, 0, (size_t)n)))
         rc = dnn_fail(msg, DNN_EINVAL, "grid '%s' is not a text file (it contains NUL bytes)", path);
     else
-        rc = dnn_sweep_grid_parse(g, buf, path, msg);
-    free(buf);
+        rc = dnn_sweep_grid_parse(g, n > 0 ? text : "", path, msg);
+    fclose(f);
+    free(text);
     return rc;
 }
 

@@ -37,10 +37,7 @@ CASES = [  # (line 5 onward, extra args, line named, words in the message)
 
 
 def main():
-    a = S.args(__doc__)
-    c = S.Checker("sweep_bad_grid")
-    wd = S.workdir("bad")
-    S.planar(a, wd)
+    a, c, wd = S.begin(__doc__, "bad_grid")
     for n, (body, extra, line, words) in enumerate(CASES):
         grid = S.write(os.path.join(wd, "grid.conf"), HEAD + body)
         out = f"out{n}"

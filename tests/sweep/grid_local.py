@@ -27,14 +27,11 @@ import swcommon as S
 
 
 def main():
-    a = S.args(__doc__)
-    c = S.Checker("sweep_grid_local")
-    wd = S.workdir("grid")
-    S.planar(a, wd)
+    a, c, wd = S.begin(__doc__, "grid_local")
     val = S.has_validation(a)
     grid = S.write(os.path.join(wd, "grid.conf"),
-                   "# 2 x 2 on the planar set\n"
-                   "data = planar.h5\nx = X\ny = Y\nhidden-activation = tanh\n"
+                   "# 2 x 2 on the planar set\n" +
+                   S.PLANAR + "hidden-activation = tanh\n"
                    "lr = 0.3 | 1.2\n"
                    "layers = 4 | 8,4\n"
                    "iterations = 1500\nprint-every = 100\n"

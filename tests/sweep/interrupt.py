@@ -24,12 +24,9 @@ ITERATIONS = 30000
 
 
 def main():
-    a = S.args(__doc__)
-    c = S.Checker("sweep_interrupt")
-    wd = S.workdir("interrupt")
-    S.planar(a, wd)
+    a, c, wd = S.begin(__doc__, "interrupt")
     grid = S.write(os.path.join(wd, "grid.conf"),
-                   "data = planar.h5\nx = X\ny = Y\nhidden-activation = tanh\n"
+                   S.PLANAR + "hidden-activation = tanh\n"
                    "lr = 0.3 | 1.2\nlayers = 4 | 8\n"
                    f"iterations = {ITERATIONS}\nprint-every = 1000\n"
                    + ("validation-split = 0.25\n" if S.has_validation(a) else ""))

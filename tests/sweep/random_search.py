@@ -89,12 +89,9 @@ def config_keys(path):
 
 
 def main():
-    a = S.args(__doc__)
-    c = S.Checker("sweep_random")
-    wd = S.workdir("random")
-    S.planar(a, wd)
+    a, c, wd = S.begin(__doc__, "random")
     grid = S.write(os.path.join(wd, "grid.conf"),
-                   "data = planar.h5\nx = X\ny = Y\n"
+                   S.PLANAR +
                    "lr = loguniform(0.01, 1)\nlayers = 4 | 8 | 4,4\nhidden-activation = tanh\n"
                    "init = normal\ninit-scale = uniform(0.001, 0.1)\nbatch-size = randint(50, 400)\n"
                    "iterations = 20\nprint-every = 5\n")

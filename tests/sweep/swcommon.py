@@ -33,6 +33,18 @@ def args(desc):
     return p.parse_args()
 
 
+PLANAR = "data = planar.h5\nx = X\ny = Y\n"  # the grid lines naming the planar set
+
+
+def begin(desc, name):
+    """(args, Checker, work folder holding planar.h5) for a test."""
+    a = args(desc)
+    c = Checker(f"sweep_{name}")
+    wd = workdir(name)
+    planar(a, wd)
+    return a, c, wd
+
+
 def workdir(name):
     return U.tempfile.mkdtemp(prefix=f"dnn-sweep-{name}-")
 
