@@ -7,8 +7,11 @@
  */
 #include "dnn/cli.h"
 
+#include "dnn/optim.h"
+
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <math.h>
 #include <stddef.h>
@@ -30,8 +33,10 @@ typedef struct {
 
 #define F(field) offsetof(dnn_options_t, field), sizeof(((dnn_options_t *)0)->field)
 
-enum { G_DATA, G_MODEL, G_TRAIN, G_OUT, G_RUN };
-static const char *const group_names[] = {"Data", "Model", "Training", "Output and checkpoints", "Run"};
+enum { G_DATA, G_MODEL, G_TRAIN, G_OPTIM, G_DEV, G_OUT, G_RUN };
+static const char *const group_names[] = {"Data", "Model", "Training",
+                                          "Optimizer, regularization and learning-rate decay (course 2)",
+                                          "Dev set and early stopping", "Output and checkpoints", "Run"};
 
 static const opt_t opts[] = {
     {"data", K_STR, F(data), "", NULL, "FILE", "HDF5 file holding the training set", G_DATA},
@@ -72,6 +77,36 @@ static const opt_t opts[] = {
     {"batch-size", K_LONG, F(batch_size), "0", NULL, "B", "examples per step over all ranks; 0 = full batch", G_TRAIN},
     {"deterministic", K_FLAG, F(deterministic), "false", NULL, NULL,
      "bitwise-identical results for any number of ranks (exact fixed-point gradient sums)", G_TRAIN},
+
+    {"optimizer", K_ENUM, F(optimizer), "gd", "gd,momentum,rmsprop,adam,adamw", "O",
+     "update rule: gd (W -= lr dW), momentum, rmsprop, adam, adamw (adam + decoupled --weight-decay)", G_OPTIM},
+    {"beta1", K_DBL, F(beta1), "0.9", NULL, "B1", "momentum and adam: v = B1 v + (1-B1) dW; 0 <= B1 < 1", G_OPTIM},
+    {"beta2", K_DBL, F(beta2), "0.999", NULL, "B2", "rmsprop and adam: s = B2 s + (1-B2) dW^2; 0 <= B2 < 1", G_OPTIM},
+    {"epsilon", K_DBL, F(epsilon), "1e-8", NULL, "E", "rmsprop and adam: W -= lr v / (sqrt(s) + E)", G_OPTIM},
+    {"weight-decay", K_DBL, F(weight_decay), "0", NULL, "WD", "adamw only: after the adam step W -= lr WD W (not b)",
+     G_OPTIM},
+    {"l2", K_DBL, F(l2), "0", NULL, "LAMBDA",
+     "L2 regularization (the course's lambd): J += (LAMBDA/2m) sum ||W[l]||^2, dW += (LAMBDA/m) W", G_OPTIM},
+    {"keep-prob", K_DBL, F(keep_prob), "1", NULL, "P",
+     "inverted dropout on the hidden layers while training: keep each unit with probability P, 0 < P <= 1; 1 = off",
+     G_OPTIM},
+    {"clip-norm", K_DBL, F(clip_norm), "0", NULL, "C",
+     "scale the gradient by C/||g|| when its 2-norm over all dW, db exceeds C; 0 = off", G_OPTIM},
+    {"lr-decay", K_ENUM, F(lr_decay), "none", "none,inverse,exponential,step,cosine", "D",
+     "learning-rate decay by epoch: inverse lr/(1+R epoch), exponential lr R^epoch, step lr/(1+R floor(epoch/E)), "
+     "cosine lr (1+cos(pi k/total))/2", G_OPTIM},
+    {"decay-rate", K_DBL, F(decay_rate), "1", NULL, "R", "the R of --lr-decay", G_OPTIM},
+    {"decay-every", K_LONG, F(decay_every), "1", NULL, "E", "the E of --lr-decay step, in epochs", G_OPTIM},
+
+    {"validation-split", K_DBL, F(validation_split), "0", NULL, "F",
+     "hold out a fraction F of the training examples as a dev set (chosen by a hash of seed and index)", G_DEV},
+    {"validation", K_STR, F(validation), "", NULL, "FILE", "HDF5 file holding a dev set instead", G_DEV},
+    {"validation-x", K_STR, F(validation_x), "val_x", NULL, "NAME", "dev-set inputs", G_DEV},
+    {"validation-y", K_STR, F(validation_y), "val_y", NULL, "NAME", "dev-set labels", G_DEV},
+    {"early-stopping", K_LONG, F(early_stopping), "0", NULL, "K",
+     "stop when the dev-set cost has not improved for K records; 0 = off", G_DEV},
+    {"best-checkpoint", K_STR, F(best_checkpoint), "", NULL, "FILE.h5",
+     "write the parameters with the best dev-set cost here (atomically, when it improves)", G_DEV},
 
     {"print-every", K_LONG, F(print_every), "100", NULL, "K", "record and print the cost every K iterations", G_OUT},
     {"metrics", K_STR, F(metrics), "", NULL, "FILE.csv", "write the recorded costs and accuracies as CSV", G_OUT},
@@ -135,6 +170,9 @@ static int parse_layers(dnn_options_t *o, const char *s, const char *key, char *
             return dnn_fail(msg, DNN_EINVAL, "%s: layer size in '%s' is too large", key, s);
         if (v == 0)
             return dnn_fail(msg, DNN_EINVAL, "%s: layer sizes must be >= 1, got 0 in '%s'", key, s);
+        if (v > INT_MAX) /* named as typed, with the course's name of the layer */
+            return dnn_fail(msg, DNN_EINVAL, "%s %s: layer size %llu is larger than BLAS can index (at most %d) "
+                            "[n[%d] = %llu]", key, s, v, INT_MAX, o->n_layers + 1, v);
         if (o->n_layers >= DNN_MAX_LAYERS - 1)
             return dnn_fail(msg, DNN_EINVAL, "%s: at most %d hidden layers", key, DNN_MAX_LAYERS - 1);
         o->layers[o->n_layers++] = (size_t)v;
@@ -351,6 +389,53 @@ int dnn_cli_parse(dnn_options_t *o, int argc, char **argv, char *msg)
     return 0;
 }
 
+/* A number in [lo, hi) (hi_open) or [lo, hi]; NaN fails. */
+static int in_range(double v, double lo, double hi, int hi_open)
+{
+    return v >= lo && (hi_open ? v < hi : v <= hi);
+}
+
+/* Optimizer, regularization, schedule and dev-set options (DESIGN §11, §12). */
+static int validate_course2(const dnn_options_t *o, char *msg)
+{
+    if (!in_range(o->beta1, 0, 1, 1))
+        return dnn_fail(msg, DNN_EINVAL, "--beta1 must be in [0, 1), got %g", o->beta1);
+    if (!in_range(o->beta2, 0, 1, 1))
+        return dnn_fail(msg, DNN_EINVAL, "--beta2 must be in [0, 1), got %g", o->beta2);
+    if (!(o->epsilon > 0) || !isfinite(o->epsilon))
+        return dnn_fail(msg, DNN_EINVAL, "--epsilon must be a finite number > 0, got %g", o->epsilon);
+    if (!in_range(o->weight_decay, 0, INFINITY, 1))
+        return dnn_fail(msg, DNN_EINVAL, "--weight-decay must be a finite number >= 0, got %g", o->weight_decay);
+    if (o->weight_decay > 0 && o->optimizer != DNN_OPT_ADAMW)
+        return dnn_fail(msg, DNN_EINVAL, "--weight-decay %g needs --optimizer adamw (for the other rules use --l2)",
+                        o->weight_decay);
+    if (!in_range(o->l2, 0, INFINITY, 1))
+        return dnn_fail(msg, DNN_EINVAL, "--l2 (lambda) must be a finite number >= 0, got %g", o->l2);
+    if (!in_range(o->keep_prob, 0, 1, 0) || o->keep_prob == 0)
+        return dnn_fail(msg, DNN_EINVAL, "--keep-prob must be in (0, 1] (1 = no dropout), got %g", o->keep_prob);
+    if (!in_range(o->clip_norm, 0, INFINITY, 1))
+        return dnn_fail(msg, DNN_EINVAL, "--clip-norm must be a finite number >= 0 (0 = off), got %g", o->clip_norm);
+    if (!in_range(o->decay_rate, 0, INFINITY, 1) || (o->lr_decay == DNN_DECAY_EXPONENTIAL && o->decay_rate == 0))
+        return dnn_fail(msg, DNN_EINVAL, "--decay-rate must be a finite number >= 0 (> 0 for exponential), got %g",
+                        o->decay_rate);
+    if (o->decay_every < 1)
+        return dnn_fail(msg, DNN_EINVAL, "--decay-every must be >= 1 (epochs), got %ld", o->decay_every);
+    if (!in_range(o->validation_split, 0, 1, 1))
+        return dnn_fail(msg, DNN_EINVAL, "--validation-split must be in [0, 1), got %g", o->validation_split);
+    if (o->validation_split > 0 && o->validation[0])
+        return dnn_fail(msg, DNN_EINVAL, "--validation-split and --validation FILE exclude each other");
+    int dev = o->validation_split > 0 || o->validation[0];
+    if (o->early_stopping < 0)
+        return dnn_fail(msg, DNN_EINVAL, "--early-stopping must be >= 0 (0 = off), got %ld", o->early_stopping);
+    if (o->early_stopping && !dev)
+        return dnn_fail(msg, DNN_EINVAL, "--early-stopping needs a dev set (--validation-split F or --validation FILE)");
+    if (o->best_checkpoint[0] && !dev)
+        return dnn_fail(msg, DNN_EINVAL, "--best-checkpoint needs a dev set (--validation-split F or --validation FILE)");
+    if (o->best_checkpoint[0] && o->checkpoint[0] && !strcmp(o->best_checkpoint, o->checkpoint))
+        return dnn_fail(msg, DNN_EINVAL, "--best-checkpoint and --checkpoint name the same file '%s'", o->checkpoint);
+    return 0;
+}
+
 int dnn_cli_validate(const dnn_options_t *o, char *msg)
 {
     if (!o->data[0])
@@ -391,7 +476,7 @@ int dnn_cli_validate(const dnn_options_t *o, char *msg)
         return dnn_fail(msg, DNN_EINVAL, "--binary-threshold needs --output sigmoid");
     if (o->quiet && o->verbose)
         return dnn_fail(msg, DNN_EINVAL, "--quiet and --verbose exclude each other");
-    return 0;
+    return validate_course2(o, msg);
 }
 
 static size_t dump_value(const dnn_options_t *o, const opt_t *op, char *buf, size_t len)

@@ -1,8 +1,10 @@
 /*
- * dnn_predict.c - apply a checkpoint to a data set: the stored preprocessing
- * (scale, standardization, binary threshold for labels), the forward pass,
- * accuracy when labels are given, and the predictions written as HDF5
- * (probabilities (m, n[L]) float64, predictions (m,) int64) or CSV.
+ * dnn_predict.c - apply a checkpoint to a data set through the inference API
+ * (dnn/dnn.h: the stored preprocessing and the forward pass), reading the
+ * inputs CHUNK examples at a time; with labels (thresholded by the stored
+ * binary threshold) the accuracy or mean squared error; the predictions
+ * written as HDF5 (probabilities (m, n[L]) float64, predictions (m,) int64)
+ * or CSV.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -13,12 +15,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "dnn/checkpoint.h"
 #include "dnn/data.h"
-#include "dnn/model.h"
+#include "dnn/h5.h"
+#include "dnn/net.h"
+#include "dnn/output.h"
 
 #define PROG "dnn-predict"
-#define BLOCK 1024
+#define CHUNK 8192 /* examples read at once (a multiple of net.c's block, so the same bits) */
 
 static void usage(FILE *f)
 {
@@ -43,21 +46,14 @@ static int write_h5(const char *path, const double *prob, const int64_t *pred, s
 {
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    dnn_h5_quiet();
     hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (f < 0)
         return dnn_fail(msg, DNN_EIO, "cannot create '%s': %s", tmp, strerror(errno));
     hsize_t d2[2] = {m, k}, d1[1] = {m};
-    hid_t s2 = H5Screate_simple(2, d2, NULL), s1 = H5Screate_simple(1, d1, NULL);
-    hid_t a = H5Dcreate2(f, "probabilities", H5T_NATIVE_DOUBLE, s2, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    hid_t b = H5Dcreate2(f, "predictions", H5T_NATIVE_INT64, s1, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    int e = a < 0 || b < 0 || (m && H5Dwrite(a, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, prob) < 0) ||
-            (m && H5Dwrite(b, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, pred) < 0);
-    if (a >= 0)
-        H5Dclose(a);
-    if (b >= 0)
-        H5Dclose(b);
-    H5Sclose(s1);
-    H5Sclose(s2);
+    /* checksummed like every dataset dnn writes (h5.h) */
+    int e = dnn_h5_write(f, path, "probabilities", H5T_NATIVE_DOUBLE, 2, d2, prob, msg) ||
+            dnn_h5_write(f, path, "predictions", H5T_NATIVE_INT64, 1, d1, pred, msg);
     e |= H5Fclose(f) < 0;
     if (e || rename(tmp, path) != 0) {
         unlink(tmp);
@@ -92,29 +88,35 @@ static int write_csv(const char *path, const double *prob, const int64_t *pred, 
     return 0;
 }
 
-int main(int argc, char **argv)
+typedef struct {
+    const char *model, *data, *x, *y, *out;
+    int features_first;
+} args_t;
+
+/* Returns -1 to go on, or the exit status. */
+static int parse_args(int argc, char **argv, args_t *a)
 {
-    const char *model_path = NULL, *data = NULL, *xname = "test_x", *yname = NULL, *out = NULL;
-    int features_first = 0;
     static const struct option lo[] = {{"model", required_argument, 0, 'm'}, {"data", required_argument, 0, 'd'},
                                        {"x", required_argument, 0, 'x'},     {"y", required_argument, 0, 'y'},
                                        {"output", required_argument, 0, 'o'}, {"layout", required_argument, 0, 'l'},
                                        {"help", no_argument, 0, 'h'},        {0, 0, 0, 0}};
     int c;
+    memset(a, 0, sizeof *a);
+    a->x = "test_x";
     opterr = 0;
     while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
         switch (c) {
-        case 'm': model_path = optarg; break;
-        case 'd': data = optarg; break;
-        case 'x': xname = optarg; break;
-        case 'y': yname = optarg; break;
-        case 'o': out = optarg; break;
+        case 'm': a->model = optarg; break;
+        case 'd': a->data = optarg; break;
+        case 'x': a->x = optarg; break;
+        case 'y': a->y = optarg; break;
+        case 'o': a->out = optarg; break;
         case 'l':
             if (strcmp(optarg, "features-first") && strcmp(optarg, "examples-first")) {
                 fprintf(stderr, PROG ": --layout: unknown value '%s' (examples-first or features-first)\n", optarg);
                 return 1;
             }
-            features_first = strcmp(optarg, "features-first") == 0;
+            a->features_first = strcmp(optarg, "features-first") == 0;
             break;
         case 'h': usage(stdout); return 0;
         default:
@@ -126,110 +128,145 @@ int main(int argc, char **argv)
         fprintf(stderr, PROG ": unexpected argument '%s' (see --help)\n", argv[optind]);
         return 1;
     }
-    if (!model_path || !data) {
+    if (!a->model || !a->data) {
         fprintf(stderr, PROG ": --model CKPT and --data FILE are required (see --help)\n");
         return 1;
     }
-    if (out && !(strlen(out) > 3 && (!strcmp(out + strlen(out) - 3, ".h5") || !strcmp(out + strlen(out) - 4, ".csv") ||
-                                      !strcmp(out + strlen(out) - 5, ".hdf5")))) {
-        fprintf(stderr, PROG ": --output '%s': the name must end in .h5, .hdf5 or .csv\n", out);
+    const char *o = a->out;
+    if (o && !(strlen(o) > 3 && (!strcmp(o + strlen(o) - 3, ".h5") || !strcmp(o + strlen(o) - 4, ".csv") ||
+                                  !strcmp(o + strlen(o) - 5, ".hdf5")))) {
+        fprintf(stderr, PROG ": --output '%s': the name must end in .h5, .hdf5 or .csv\n", o);
         return 1;
     }
-    char msg[DNN_MSG_LEN];
-    dnn_ckpt_t ck;
-    dnn_model_t model;
-    dnn_data_t d;
-    dnn_data_shape_t s;
-    memset(&model, 0, sizeof model);
-    memset(&d, 0, sizeof d);
-    double *prob = NULL;
-    int64_t *pred = NULL;
-    int rc = dnn_checkpoint_read(model_path, &ck, msg);
-    if (rc)
-        goto fail;
-    if ((rc = dnn_data_probe(data, xname, yname, features_first, &s, msg)))
-        goto fail;
-    if (s.n_x != ck.n[0]) {
-        rc = dnn_fail(msg, DNN_EDATA, "X '%s' in '%s' has %zu features per example; the model '%s' expects n_x = %zu", xname,
-                      data, s.n_x, model_path, ck.n[0]);
-        goto fail;
+    return -1;
+}
+
+/* 0 sigmoid (binary labels), 1 softmax (class ids), 2 linear (targets). */
+static int label_kind(const dnn_ckpt_t *c) { return c->output == DNN_ACT_SOFTMAX ? 1 : c->output == DNN_ACT_SIGMOID ? 0 : 2; }
+
+/* Predictions of cols examples (P: (cols, k)) and, with labels Y (cols, n_y),
+ * the count of right ones (every sigmoid unit on the right side of 0.5, or
+ * the argmax equal to the class id) and the sum of squared errors. */
+static void decide(const dnn_ckpt_t *c, const double *P, const double *Y, size_t cols, size_t k, int64_t *pred,
+                   double *correct, double *sq)
+{
+    for (size_t j = 0; j < cols; j++) {
+        const double *p = P + j * k;
+        size_t best = 0;
+        int all = 1;
+        for (size_t i = 0; i < k; i++) {
+            best = p[i] > p[best] ? i : best;
+            if (Y && c->output == DNN_ACT_SIGMOID)
+                all &= (p[i] > 0.5) == (Y[j * k + i] > 0.5);
+            if (Y && c->output == DNN_ACT_LINEAR)
+                *sq += (p[i] - Y[j * k + i]) * (p[i] - Y[j * k + i]);
+        }
+        pred[j] = c->output == DNN_ACT_SOFTMAX ? (int64_t)best
+                  : c->output == DNN_ACT_SIGMOID ? (int64_t)(p[0] > 0.5)
+                                                 : (int64_t)llround(p[0]);
+        if (Y && c->output == DNN_ACT_SOFTMAX)
+            all = (double)best == Y[j];
+        *correct += Y && all;
     }
-    size_t k = ck.n[ck.L];
-    dnn_precision_t prec = (dnn_precision_t)ck.precision;
-    if ((rc = dnn_model_init(&model, prec, ck.L, ck.n, (dnn_act_t)ck.hidden, (dnn_act_t)ck.output, ck.leaky_slope, BLOCK,
-                             msg)) ||
-        (rc = dnn_checkpoint_read_params(model_path, &model, msg)) ||
-        (rc = dnn_data_read(&d, data, xname, yname, &s, prec, 0, s.m, ck.scale, msg)))
-        goto fail;
-    size_t feat;
+}
+
+/* Examples [lo, hi): read, check, predict into prob/pred, score. */
+static int predict_chunk(const args_t *a, const dnn_net_t *net, const dnn_data_shape_t *s, uint64_t lo, uint64_t hi,
+                         double *prob, int64_t *pred, double *correct, double *sq, char *msg)
+{
+    const dnn_ckpt_t *c = dnn_net_checkpoint(net);
+    size_t k = dnn_net_outputs(net), feat;
+    dnn_data_t d;
+    int rc = dnn_data_read(&d, a->data, a->x, a->y, s, DNN_DOUBLE, lo, hi, 1.0, msg);
+    if (rc)
+        return rc;
     uint64_t bad = dnn_data_find_nonfinite(&d, &feat);
     if (bad != UINT64_MAX) {
-        rc = dnn_fail(msg, DNN_EDATA, "X '%s' in '%s' holds a non-finite value at example %llu, feature %zu", xname, data,
-                      (unsigned long long)bad, feat);
+        rc = dnn_fail(msg, DNN_EDATA, "X '%s' in '%s' holds a non-finite value at example %llu, feature %zu", a->x,
+                      a->data, (unsigned long long)bad, feat);
         goto fail;
     }
-    if (ck.standardize)
-        dnn_data_standardize(&d, ck.mean, ck.std);
-    if (yname) {
-        if (!isnan(ck.binary_threshold))
-            dnn_data_threshold(&d, ck.binary_threshold);
-        int kind = ck.output == DNN_ACT_SOFTMAX ? 1 : ck.output == DNN_ACT_SIGMOID ? 0 : 2;
+    if (a->y) {
         double v;
-        bad = dnn_data_check_labels(&d, kind, (long)k, &v);
-        if (bad != UINT64_MAX || (kind == 1 && s.n_y != 1) || (kind != 1 && s.n_y != k)) {
-            rc = dnn_fail(msg, DNN_EDATA, "Y '%s' in '%s' does not fit the model's %s output of %zu unit(s)%s", yname, data,
-                          dnn_act_name((dnn_act_t)ck.output), k, bad != UINT64_MAX ? " (a label is out of range)" : "");
+        if (!isnan(c->binary_threshold))
+            dnn_data_threshold(&d, c->binary_threshold);
+        if ((bad = dnn_data_check_labels(&d, label_kind(c), (long)k, &v)) != UINT64_MAX) {
+            rc = dnn_fail(msg, DNN_EDATA, "Y '%s' in '%s' does not fit the model's %s output of %zu unit(s) (label %g "
+                          "of example %llu is out of range)", a->y, a->data, dnn_act_name((dnn_act_t)c->output), k, v,
+                          (unsigned long long)bad);
             goto fail;
         }
     }
-    prob = malloc((s.m * k + 1) * sizeof(double));
-    pred = malloc((s.m + 1) * sizeof(int64_t));
-    if (!prob || !pred) {
+    if ((rc = dnn_net_predict(net, d.X, hi - lo, prob + lo * k, msg)))
+        goto fail;
+    decide(c, prob + lo * k, d.Y, hi - lo, k, pred + lo, correct, sq);
+fail:
+    dnn_data_free(&d);
+    return rc;
+}
+
+static int run(const args_t *a, char *msg)
+{
+    dnn_net_t *net = NULL;
+    dnn_data_shape_t s;
+    double *prob = NULL, correct = 0, sq = 0;
+    int64_t *pred = NULL;
+    size_t k, cells;
+    int rc = dnn_output_check("--output", a->out, msg); /* before any work: a bad path costs seconds */
+    if (rc || (rc = dnn_net_load(&net, a->model, msg)) ||
+        (rc = dnn_data_probe(a->data, a->x, a->y, a->features_first, &s, msg)))
+        goto fail;
+    const dnn_ckpt_t *c = dnn_net_checkpoint(net);
+    if (c->note[0])
+        fprintf(stderr, PROG ": %s\n", c->note);
+    k = dnn_net_outputs(net);
+    if (s.n_x != dnn_net_inputs(net)) {
+        rc = dnn_fail(msg, DNN_EDATA, "X '%s' in '%s' has %zu features per example; the model '%s' expects n_x = %zu",
+                      a->x, a->data, s.n_x, a->model, dnn_net_inputs(net));
+        goto fail;
+    }
+    if (a->y && (label_kind(c) == 1 ? s.n_y != 1 : s.n_y != k)) {
+        rc = dnn_fail(msg, DNN_EDATA, "Y '%s' in '%s' has %zu column(s); the model's %s output of %zu unit(s) needs %zu",
+                      a->y, a->data, s.n_y, dnn_act_name((dnn_act_t)c->output), k, label_kind(c) == 1 ? (size_t)1 : k);
+        goto fail;
+    }
+    if (dnn_size_mul(&cells, (size_t)s.m, k) || !(prob = dnn_alloc(cells + 1, sizeof *prob)) ||
+        !(pred = dnn_alloc((size_t)s.m + 1, sizeof *pred))) {
         rc = dnn_fail(msg, DNN_ENOMEM, "out of memory for %llu predictions", (unsigned long long)s.m);
         goto fail;
     }
-    size_t es = dnn_real_size(prec);
-    double loss = 0, correct = 0;
-    for (size_t off = 0; off < s.m; off += BLOCK) {
-        size_t cols = s.m - off < BLOCK ? s.m - off : BLOCK;
-        const char *X = (const char *)d.X + off * s.n_x * es;
-        if (yname)
-            dnn_model_evaluate(&model, X, (const char *)d.Y + off * s.n_y * es, cols, &loss, &correct);
-        else
-            dnn_model_forward(&model, X, cols);
-        const void *A = dnn_model_output(&model);
-        for (size_t j = 0; j < cols; j++) {
-            size_t best = 0;
-            for (size_t i = 0; i < k; i++) {
-                double p = prec == DNN_DOUBLE ? ((const double *)A)[j * k + i] : ((const float *)A)[j * k + i];
-                prob[(off + j) * k + i] = p;
-                if (p > prob[(off + j) * k + best])
-                    best = i;
-            }
-            pred[off + j] = ck.output == DNN_ACT_SOFTMAX ? (int64_t)best
-                            : ck.output == DNN_ACT_SIGMOID ? (int64_t)(prob[(off + j) * k] > 0.5)
-                                                          : (int64_t)llround(prob[(off + j) * k]);
-        }
-    }
-    if (yname && ck.output != DNN_ACT_LINEAR)
+    for (uint64_t lo = 0; lo < s.m && !rc; lo += CHUNK)
+        rc = predict_chunk(a, net, &s, lo, s.m - lo < CHUNK ? s.m : lo + CHUNK, prob, pred, &correct, &sq, msg);
+    if (rc)
+        goto fail;
+    if (a->y && c->output != DNN_ACT_LINEAR)
         printf("accuracy=%.6f m=%llu\n", s.m ? correct / (double)s.m : 0.0, (unsigned long long)s.m);
-    else if (yname)
-        printf("mse=%.9g m=%llu\n", 2 * loss / (double)s.m / (double)k, (unsigned long long)s.m);
-    if (out) {
-        size_t len = strlen(out);
-        rc = len > 4 && !strcmp(out + len - 4, ".csv") ? write_csv(out, prob, pred, s.m, k, msg)
-                                                        : write_h5(out, prob, pred, s.m, k, msg);
-        if (rc)
-            goto fail;
-        printf("predictions written to %s\n", out);
+    else if (a->y)
+        printf("mse=%.9g m=%llu\n", s.m ? sq / (double)s.m / (double)k : 0.0, (unsigned long long)s.m);
+    if (a->out) {
+        size_t len = strlen(a->out);
+        rc = len > 4 && !strcmp(a->out + len - 4, ".csv") ? write_csv(a->out, prob, pred, s.m, k, msg)
+                                                          : write_h5(a->out, prob, pred, s.m, k, msg);
+        if (!rc)
+            printf("predictions written to %s\n", a->out);
     }
 fail:
-    if (rc)
-        fprintf(stderr, PROG ": %s\n", msg);
     free(prob);
     free(pred);
-    dnn_data_free(&d);
-    dnn_model_free(&model);
-    dnn_checkpoint_free(&ck);
-    return rc ? 1 : 0;
+    dnn_net_free(net);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    args_t a;
+    int st = parse_args(argc, argv, &a);
+    if (st >= 0)
+        return st;
+    char msg[DNN_MSG_LEN];
+    if (run(&a, msg)) {
+        fprintf(stderr, PROG ": %s\n", msg);
+        return 1;
+    }
+    return 0;
 }

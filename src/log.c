@@ -67,7 +67,7 @@ static void fmt_time(char *buf, size_t len, double s)
 }
 
 void dnn_log_progress(dnn_log_t *g, long it, long total, long epoch, double cost, double acc,
-                      double ex_per_s, double eta_s, int record)
+                      double ex_per_s, double eta_s, int record, const char *extra)
 {
     if (g->rank != 0 || g->quiet)
         return;
@@ -75,14 +75,17 @@ void dnn_log_progress(dnn_log_t *g, long it, long total, long epoch, double cost
     fmt_time(eta, sizeof eta, eta_s);
     if (!isnan(acc))
         snprintf(accs, sizeof accs, "  accuracy %.4f", acc);
+    char more[128] = "";
+    if (extra && *extra)
+        snprintf(more, sizeof more, " %s", extra);
     if (g->tty) {
-        fprintf(stdout, "\r\033[Kiteration %ld/%ld  epoch %ld  cost %.6f%s  %.0f examples/s  ETA %s", it, total, epoch,
-                cost, accs, ex_per_s, eta);
+        fprintf(stdout, "\r\033[Kiteration %ld/%ld  epoch %ld  cost %.6f%s%s  %.0f examples/s  ETA %s", it, total,
+                epoch, cost, accs, more, ex_per_s, eta);
         fflush(stdout);
         g->line_open = 1;
     } else if (record) {
-        fprintf(stdout, "iteration %ld/%ld epoch %ld cost %.9f%s examples/s %.0f eta %s\n", it, total, epoch, cost,
-                accs, ex_per_s, eta);
+        fprintf(stdout, "iteration %ld/%ld epoch %ld cost %.9f%s%s examples/s %.0f eta %s\n", it, total, epoch, cost,
+                accs, more, ex_per_s, eta);
         fflush(stdout);
     }
 }

@@ -41,6 +41,7 @@ static int nthreads = 1, started = 1;
 static atomic_uint generation;
 static atomic_int next_part, parts_done; /* claims and completions of the round's MAX_PARTS slots */
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static atomic_flag pool_busy = ATOMIC_FLAG_INIT; /* one caller at a time owns jobs[] and the pool */
 static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
 
 static void run(const job_t *j)
@@ -107,10 +108,17 @@ static void dispatch(const job_t *j)
         return;
     }
     size_t es = j->dbl ? 8 : 4;
+    /* Concurrent callers (dnn_net_predict from several threads): the one that
+     * gets the pool uses it; the others run the same parts in turn from their
+     * own stack, so every caller gets the same bits. */
+    job_t local[MAX_PARTS], *parts = local;
+    int pool = nthreads > 1 && !atomic_flag_test_and_set_explicit(&pool_busy, memory_order_acquire);
+    if (pool)
+        parts = jobs;
     for (int t = 0; t < P; t++) {
         size_t a = (len * (size_t)t / (size_t)P) / align * align;
         size_t b = t + 1 == P ? len : (len * (size_t)(t + 1) / (size_t)P) / align * align;
-        job_t *p = &jobs[t];
+        job_t *p = &parts[t];
         *p = *j;
         if (by_rows) { /* rows [a, b) of C and of op(A) */
             p->M = b - a;
@@ -122,9 +130,9 @@ static void dispatch(const job_t *j)
             p->C = (char *)j->C + a * j->ldc * es;
         }
     }
-    if (nthreads == 1) {
+    if (!pool) {
         for (int t = 0; t < P; t++)
-            run(&jobs[t]);
+            run(&parts[t]);
         return;
     }
     for (int t = P; t < MAX_PARTS; t++)
@@ -138,6 +146,7 @@ static void dispatch(const job_t *j)
     claim_parts();
     while (atomic_load_explicit(&parts_done, memory_order_acquire) < MAX_PARTS)
         __builtin_ia32_pause();
+    atomic_flag_clear_explicit(&pool_busy, memory_order_release);
 }
 
 void dnn_matrix_gemm_s(int ta, int tb, size_t M, size_t N, size_t K, float alpha,

@@ -6,6 +6,8 @@
  *   Z[l]      = W[l] A[l-1]      gemm(T, N)  (n[l] x cols)
  *   dW[l]    += dZ[l] A[l-1]^T   as dW^T += A[l-1] dZ[l]^T: gemm(N, T)
  *   dA[l-1]   = W[l]^T dZ[l]     gemm(N, N) on the row-major W
+ * With dropout (training only), layer l+1 and dW[l+1] read the dropped copy
+ * of A[l]; g'(Z[l]) is still taken from A[l] itself.
  * The generic code is compiled twice, for float and double (self-inclusion).
  */
 #ifndef DNN_TMPL
@@ -53,6 +55,7 @@ int dnn_model_init(dnn_model_t *m, dnn_precision_t prec, int L, const size_t *n,
     m->loss = dnn_loss_for(output);
     m->slope = slope;
     m->bmax = bmax;
+    m->keep_prob = 1;
     size_t P = 0, acts = 0, nmax = 0;
     for (int l = 0; l <= L; l++) {
         if (n[l] == 0)
@@ -90,8 +93,10 @@ int dnn_model_init(dnn_model_t *m, dnn_precision_t prec, int L, const size_t *n,
     m->acts = dnn_alloc(acts, es);
     m->dz[0] = dnn_alloc(dzn, es);
     m->dz[1] = dnn_alloc(dzn, es);
-    if (!m->params || !m->grads || !m->acts || !m->dz[0] || !m->dz[1]) {
-        size_t total = (P * 2 + acts + 2 * dzn) * es;
+    m->dropped = dnn_alloc(m->off_A[L], es); /* the hidden layers' part of acts */
+    m->mask = dnn_alloc(m->off_A[L], 1);
+    if (!m->params || !m->grads || !m->acts || !m->dz[0] || !m->dz[1] || !m->dropped || !m->mask) {
+        size_t total = (P * 2 + acts + 2 * dzn + m->off_A[L]) * es + m->off_A[L];
         dnn_model_free(m);
         return dnn_fail(msg, DNN_ENOMEM, "cannot allocate %zu MiB for the network's parameters and buffers",
                         total >> 20);
@@ -113,7 +118,10 @@ void dnn_model_free(dnn_model_t *m)
     free(m->acts);
     free(m->dz[0]);
     free(m->dz[1]);
-    m->params = m->grads = m->acts = m->dz[0] = m->dz[1] = NULL;
+    free(m->dropped);
+    free(m->mask);
+    m->params = m->grads = m->acts = m->dz[0] = m->dz[1] = m->dropped = NULL;
+    m->mask = NULL;
 }
 
 void *dnn_model_W(const dnn_model_t *m, int l)
@@ -192,6 +200,20 @@ void dnn_model_backward(dnn_model_t *m, const void *X, const void *Y, size_t col
         backward_s(m, X, Y, cols, overwrite);
 }
 
+void dnn_model_set_dropout(dnn_model_t *m, double keep_prob, uint64_t seed)
+{
+    /* (0, 1] is checked where the user gives it; anything else turns dropout off */
+    m->keep_prob = keep_prob > 0 && keep_prob < 1 ? keep_prob : 1;
+    m->drop_seed = seed;
+}
+
+void dnn_model_set_columns(dnn_model_t *m, uint64_t step, const uint64_t *g, uint64_t g0)
+{
+    m->drop_step = step;
+    m->drop_g = g;
+    m->drop_g0 = g0;
+}
+
 void dnn_model_update(dnn_model_t *m, double lr, double scale)
 {
     if (m->prec == DNN_DOUBLE)
@@ -209,25 +231,61 @@ void dnn_model_zero_grads(dnn_model_t *m)
 
 static real *SUF(act)(dnn_model_t *m, int l) { return (real *)m->acts + m->off_A[l]; }
 
-/* Hidden layers and the output's linear part; the output activation is left
- * to the caller (prediction or loss). Returns A[L] holding W[L] A[L-1]. */
-static real *SUF(forward_linear)(dnn_model_t *m, const real *X, size_t cols)
+/* What layer l+1 reads: A[l], or its dropped copy in a training step; X for l = 0. */
+static const real *SUF(input)(dnn_model_t *m, int l, const real *X, int drop)
 {
-    const real *P = m->params, *Aprev = X;
+    if (l == 0)
+        return X;
+    return drop ? (const real *)m->dropped + m->off_A[l] : SUF(act)(m, l);
+}
+
+/* D[l] from the column keys, dropped A[l] = A[l] * D[l] / keep_prob (the course's
+ * two operations; A * 1 is exact, so this is one division). */
+static void SUF(dropout_forward)(dnn_model_t *m, int l, size_t cols)
+{
+    size_t nl = m->n[l];
+    const real *A = SUF(act)(m, l);
+    real *Ad = (real *)m->dropped + m->off_A[l], kp = (real)m->keep_prob;
+    uint8_t *D = m->mask + m->off_A[l];
+    for (size_t j = 0; j < cols; j++) {
+        uint64_t g = m->drop_g ? m->drop_g[j] : m->drop_g0 + j;
+        dnn_rng_keyed_mask(D + j * nl, dnn_rng_key(m->drop_seed, m->drop_step, (uint64_t)l, g), nl, m->keep_prob);
+    }
+    for (size_t i = 0; i < nl * cols; i++)
+        Ad[i] = D[i] ? A[i] / kp : 0;
+}
+
+/* dA[l] = dA[l] * D[l] / keep_prob with the masks of the forward pass. */
+static void SUF(dropout_backward)(const dnn_model_t *m, int l, real *dA, size_t cols)
+{
+    const uint8_t *D = m->mask + m->off_A[l];
+    real kp = (real)m->keep_prob;
+    for (size_t i = 0; i < m->n[l] * cols; i++)
+        dA[i] = D[i] ? dA[i] / kp : 0;
+}
+
+/* Hidden layers and the output's linear part; the output activation is left
+ * to the caller (prediction or loss). Returns A[L] holding W[L] A[L-1].
+ * drop: apply dropout to the hidden layers (training steps only). */
+static real *SUF(forward_linear)(dnn_model_t *m, const real *X, size_t cols, int drop)
+{
+    const real *P = m->params;
     for (int l = 1; l <= m->L; l++) {
         real *A = SUF(act)(m, l);
         size_t nl = m->n[l], np = m->n[l - 1];
-        SUF(dnn_matrix_gemm)(1, 0, nl, cols, np, 1, P + m->off_W[l], np, Aprev, np, 0, A, nl);
-        if (l < m->L)
+        SUF(dnn_matrix_gemm)(1, 0, nl, cols, np, 1, P + m->off_W[l], np, SUF(input)(m, l - 1, X, drop), np, 0, A, nl);
+        if (l < m->L) {
             SUF(dnn_act_forward)(A, P + m->off_b[l], nl, cols, m->hidden, (real)m->slope);
-        Aprev = A;
+            if (drop)
+                SUF(dropout_forward)(m, l, cols);
+        }
     }
     return SUF(act)(m, m->L);
 }
 
 static void SUF(forward)(dnn_model_t *m, const real *X, size_t cols)
 {
-    real *AL = SUF(forward_linear)(m, X, cols);
+    real *AL = SUF(forward_linear)(m, X, cols, 0);
     const real *P = m->params;
     SUF(dnn_loss_output)(AL, NULL, NULL, P + m->off_b[m->L], m->n[m->L], cols, m->output, NULL, NULL);
 }
@@ -235,7 +293,7 @@ static void SUF(forward)(dnn_model_t *m, const real *X, size_t cols)
 static void SUF(evaluate)(dnn_model_t *m, const real *X, const real *Y, size_t cols, double *loss,
                           double *correct)
 {
-    real *AL = SUF(forward_linear)(m, X, cols);
+    real *AL = SUF(forward_linear)(m, X, cols, 0);
     const real *P = m->params;
     SUF(dnn_loss_output)(AL, m->dz[0], Y, P + m->off_b[m->L], m->n[m->L], cols, m->output, loss, correct);
 }
@@ -244,8 +302,8 @@ static void SUF(backward)(dnn_model_t *m, const real *X, const real *Y, size_t c
 {
     const real *P = m->params;
     real *G = m->grads;
-    int L = m->L, cur = 0;
-    real *AL = SUF(forward_linear)(m, X, cols);
+    int L = m->L, cur = 0, drop = m->keep_prob < 1;
+    real *AL = SUF(forward_linear)(m, X, cols, drop);
     double loss = 0, correct = 0;
     real *dZ = m->dz[cur];
     SUF(dnn_loss_output)(AL, dZ, Y, P + m->off_b[L], m->n[L], cols, m->output, &loss, &correct);
@@ -261,15 +319,16 @@ static void SUF(backward)(dnn_model_t *m, const real *X, const real *Y, size_t c
             dbL[i] += dZ[j * m->n[L] + i];
     for (int l = L; l >= 1; l--) {
         size_t nl = m->n[l], np = m->n[l - 1];
-        const real *Aprev = l > 1 ? SUF(act)(m, l - 1) : X;
-        /* dW[l]^T (np x nl) += A[l-1] (np x cols) dZ[l]^T */
-        SUF(dnn_matrix_gemm)(0, 1, np, nl, cols, 1, Aprev, np, dZ, nl, beta, G + m->off_W[l], np);
+        /* dW[l]^T (np x nl) += A[l-1] (np x cols) dZ[l]^T, with the A[l-1] that layer l read */
+        SUF(dnn_matrix_gemm)(0, 1, np, nl, cols, 1, SUF(input)(m, l - 1, X, drop), np, dZ, nl, beta, G + m->off_W[l], np);
         if (l == 1)
             break; /* dA[0] is never computed */
         real *dA = m->dz[cur ^ 1];
         /* dA[l-1] (np x cols) = W[l]^T dZ[l]; row-major W is column-major (np x nl) */
         SUF(dnn_matrix_gemm)(0, 0, np, cols, nl, 1, P + m->off_W[l], np, dZ, nl, 0, dA, np);
-        SUF(dnn_act_backward)(dA, Aprev, G + m->off_b[l - 1], np, cols, m->hidden, (real)m->slope, overwrite);
+        if (drop)
+            SUF(dropout_backward)(m, l - 1, dA, cols);
+        SUF(dnn_act_backward)(dA, SUF(act)(m, l - 1), G + m->off_b[l - 1], np, cols, m->hidden, (real)m->slope, overwrite);
         cur ^= 1;
         dZ = dA;
     }

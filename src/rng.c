@@ -50,13 +50,16 @@ static uint32_t mt_next(dnn_rng_t *r)
     return y;
 }
 
-static uint64_t splitmix64(uint64_t *x)
+#define WEYL 0x9e3779b97f4a7c15ull /* 2^64 / golden ratio */
+
+static inline uint64_t mix(uint64_t z)
 {
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return z ^ (z >> 31);
 }
+
+static uint64_t splitmix64(uint64_t *x) { return mix(*x += WEYL); }
 
 static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
@@ -135,4 +138,32 @@ void dnn_rng_permutation(uint64_t *perm, uint64_t m, uint64_t seed, uint64_t epo
         perm[i - 1] = perm[j];
         perm[j] = t;
     }
+}
+
+/* ---- counter-based uniforms (definition in rng.h) ---- */
+
+uint64_t dnn_rng_mix64(uint64_t z) { return mix(z); }
+
+uint64_t dnn_rng_key(uint64_t seed, uint64_t step, uint64_t layer, uint64_t example)
+{
+    return mix(mix(mix(mix(seed ^ 0x243f6a8885a308d3ull) ^ step) ^ layer) ^ example);
+}
+
+/* (int64_t) of a 53-bit value is exact and converts in one vector instruction */
+static inline double unit_uniform(uint64_t c, uint64_t i)
+{
+    return (double)(int64_t)(mix(c ^ ((i + 1) * WEYL)) >> 11) * 0x1.0p-53;
+}
+
+double dnn_rng_keyed_uniform(uint64_t c, uint64_t i) { return unit_uniform(c, i); }
+
+double dnn_rng_counter_uniform(uint64_t seed, uint64_t step, uint64_t layer, uint64_t example, uint64_t unit)
+{
+    return dnn_rng_keyed_uniform(dnn_rng_key(seed, step, layer, example), unit);
+}
+
+void dnn_rng_keyed_mask(uint8_t *mask, uint64_t c, size_t n, double p)
+{
+    for (size_t i = 0; i < n; i++)
+        mask[i] = unit_uniform(c, i) < p;
 }

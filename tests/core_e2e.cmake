@@ -27,6 +27,26 @@ add_test(NAME e2e_numpy_losses_and_inputs_mpi2
   COMMAND ${DNN_PYTHON} ${DNN_E2E_DIR}/compare_numpy.py --train $<TARGET_FILE:dnn-train>
           --launcher "${DNN_MPIEXEC} -n 2 --oversubscribe" ${DNN_E2E_MORE_CASES})
 
+# Mini-batches (DESIGN §5) against the same reference: the per-epoch
+# permutation reimplemented in Python, partial last batches, each loss, --epochs,
+# --deterministic; on 3 ranks the batches are split over uneven shards.
+set(DNN_E2E_MB_CASES --case mb_sigmoid --case mb_softmax --case mb_mse --case mb_epochs
+    --case mb_deterministic)
+add_test(NAME e2e_numpy_minibatch
+  COMMAND ${DNN_PYTHON} ${DNN_E2E_DIR}/compare_numpy.py --train $<TARGET_FILE:dnn-train>
+          ${DNN_E2E_MB_CASES})
+add_test(NAME e2e_numpy_minibatch_mpi3
+  COMMAND ${DNN_PYTHON} ${DNN_E2E_DIR}/compare_numpy.py --train $<TARGET_FILE:dnn-train>
+          --launcher "${DNN_MPIEXEC} -n 3 --oversubscribe" ${DNN_E2E_MB_CASES})
+
+# --deterministic against exact arithmetic: chunk sums quantized as documented,
+# summed with fractions.Fraction and rounded once, matched bit for bit.
+add_test(NAME e2e_deterministic_exact
+  COMMAND ${DNN_PYTHON} ${DNN_E2E_DIR}/deterministic_exact.py --train $<TARGET_FILE:dnn-train>)
+add_test(NAME e2e_deterministic_exact_mpi3
+  COMMAND ${DNN_PYTHON} ${DNN_E2E_DIR}/deterministic_exact.py --train $<TARGET_FILE:dnn-train>
+          --launcher "${DNN_MPIEXEC} -n 3 --oversubscribe")
+
 # The course's planar lesson: 4 tanh units >= 0.88, logistic regression < 0.60.
 if(TARGET dnn-planar)
   add_test(NAME e2e_planar_lesson
@@ -55,6 +75,8 @@ set_tests_properties(ref_numpy_selfcheck PROPERTIES
 set_tests_properties(
   e2e_numpy_hidden_activations e2e_numpy_hidden_activations_mpi3
   e2e_numpy_losses_and_inputs e2e_numpy_losses_and_inputs_mpi2
+  e2e_numpy_minibatch e2e_numpy_minibatch_mpi3
+  e2e_deterministic_exact e2e_deterministic_exact_mpi3
   e2e_planar_lesson e2e_single_vs_double PROPERTIES
   ENVIRONMENT "${DNN_TEST_ENV}" TIMEOUT 300 LABELS "e2e")
 set_tests_properties(e2e_bad_input e2e_bad_input_mpi2 PROPERTIES

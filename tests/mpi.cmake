@@ -9,7 +9,7 @@
 #                         mode, 1e-12 in double with uneven shards, --standardize
 #                         mean/std == numpy
 #   mpi_empty_ranks       m = 3 (and 600) examples on 2..4 ranks: ranks with no
-#                         example train and match N = 1, or are refused clearly
+#                         example train and match N = 1 (a refusal fails)
 #   mpi_bad_rank          NaN/Inf/bad label only in the last rank's shard: the job
 #                         ends in seconds, exit != 0, stderr names rank, file,
 #                         dataset and the global example index

@@ -7,7 +7,9 @@
  * by at most one chunk.  The reductions are checked in whatever world this
  * runs in (ctest runs it as an MPI singleton; under mpiexec -n N the expected
  * values are computed for N), with rank-dependent inputs whose sums are known
- * in closed form.
+ * in closed form.  ctest runs it twice: as a singleton (unit_dist) and under
+ * `mpiexec -n 3` (unit_dist_np3, with DNN_TEST_RANKS=3, so that three
+ * singletons started by a broken launcher cannot pass as one world of 3).
  */
 #include "dnn/dist.h"
 
@@ -125,6 +127,9 @@ static void test_dist_shard_boundaries_fixed(void)
 
 static void test_dist_world(void)
 {
+    const char *want = getenv("DNN_TEST_RANKS"); /* the world size the launcher was asked for */
+    if (want && *want)
+        CU_ASSERT_EQUAL(world.size, atoi(want));
     CU_ASSERT(world.size >= 1);
     CU_ASSERT(world.rank >= 0 && world.rank < world.size);
     CU_ASSERT(world.local_size >= 1 && world.local_size <= world.size);
@@ -151,6 +156,29 @@ static void test_dist_sum_i64_exact(void)
     for (int i = 0; i < 6; i++)
         CU_ASSERT_EQUAL(x[i], v[i] * tri);
     CU_ASSERT_EQUAL(dnn_dist_sum_i64(x, 0), 0); /* nothing to do */
+}
+
+/*
+ * The shard plan and the sums together, in this world: every rank adds the
+ * global indices of its own examples; the total is m (m - 1) / 2 and the
+ * count m whatever N is, also when some ranks hold nothing (m = 300: two
+ * chunks) and when the last chunk is partial.
+ */
+static void test_dist_shard_sums_cover(void)
+{
+    static const uint64_t ms[] = {1, 300, 1000, 2049};
+    for (size_t k = 0; k < sizeof ms / sizeof ms[0]; k++) {
+        uint64_t lo, hi;
+        dnn_dist_shard(ms[k], world.size, world.rank, &lo, &hi);
+        int64_t x[3] = {0, (int64_t)(hi - lo), hi > lo};
+        for (uint64_t i = lo; i < hi; i++)
+            x[0] += (int64_t)i;
+        CU_ASSERT_EQUAL_FATAL(dnn_dist_sum_i64(x, 3), 0);
+        int64_t m = (int64_t)ms[k], chunks = (m + DNN_CHUNK - 1) / DNN_CHUNK;
+        CU_ASSERT_EQUAL(x[0], m * (m - 1) / 2);
+        CU_ASSERT_EQUAL(x[1], m);
+        CU_ASSERT_EQUAL(x[2], chunks < world.size ? chunks : world.size); /* ranks holding examples */
+    }
 }
 
 /* Float and double sums and maxima with exactly representable results. */
@@ -205,8 +233,8 @@ static void test_dist_agree(void)
     if (world.size == 1) {
         CU_ASSERT_STRING_EQUAL(msg, "dataset 'train_x' not found in 'x.h5'");
     } else {
-        char prefix[32];
-        snprintf(prefix, sizeof prefix, "rank %d: ", last);
+        char prefix[32 + MPI_MAX_PROCESSOR_NAME];
+        snprintf(prefix, sizeof prefix, "rank %d on %s: ", last, world.host); /* the failing rank's host */
         CU_ASSERT_EQUAL(strncmp(msg, prefix, strlen(prefix)), 0);
     }
     /* every rank failing: rank 0's code wins */
@@ -228,6 +256,7 @@ int main(int argc, char **argv)
         T(test_dist_shard_boundaries_fixed),
         T(test_dist_world),
         T(test_dist_sum_i64_exact),
+        T(test_dist_shard_sums_cover),
         T(test_dist_sum_and_max),
         T(test_dist_same_hash),
         T(test_dist_agree),

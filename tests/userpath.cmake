@@ -1,7 +1,8 @@
 # User-path tests: what a user sees from dnn-train and its helpers (the
 # config file, the progress output, --help, the learning-curve plot).
 # Scripts in tests/userpath/; each prints PASS/FAIL lines and a summary and
-# exits 1 on a failure, 77 when it had to skip (SKIP_RETURN_CODE).
+# exits 1 on a failure, else 77 when any check had to skip (SKIP_RETURN_CODE:
+# ctest shows the test as skipped, never as passed).
 # Included by tests/CMakeLists.txt (DNN_PYTHON, DNN_MPIEXEC, DNN_TEST_ENV).
 
 set(DNN_USERPATH_DIR ${CMAKE_CURRENT_SOURCE_DIR}/userpath)
@@ -24,7 +25,5 @@ add_test(NAME userpath_help
 add_test(NAME userpath_plot
   COMMAND ${DNN_PYTHON} -B ${DNN_USERPATH_DIR}/plot_png.py ${DNN_USERPATH_ARGS})
 
-set_tests_properties(userpath_config_equivalence userpath_help PROPERTIES
-  ENVIRONMENT "${DNN_TEST_ENV}" TIMEOUT 300 LABELS "userpath")
-set_tests_properties(userpath_progress_tty userpath_plot PROPERTIES
-  ENVIRONMENT "${DNN_TEST_ENV}" TIMEOUT 300 LABELS "userpath" SKIP_RETURN_CODE 77)
+set_tests_properties(userpath_config_equivalence userpath_help userpath_progress_tty userpath_plot
+  PROPERTIES ENVIRONMENT "${DNN_TEST_ENV}" TIMEOUT 300 LABELS "userpath" SKIP_RETURN_CODE 77)

@@ -42,6 +42,18 @@ typedef struct {
     char metrics[DNN_PATH_MAX], checkpoint[DNN_PATH_MAX];
     long checkpoint_every;
     int resume, deterministic;
+    /* optimizer, regularization, schedule (DESIGN §11) */
+    int optimizer; /* dnn_opt_kind_t */
+    double beta1, beta2, epsilon, weight_decay;
+    double l2, keep_prob, clip_norm;
+    int lr_decay; /* dnn_decay_t */
+    double decay_rate;
+    long decay_every;
+    /* dev set and early stopping (DESIGN §12) */
+    double validation_split;
+    char validation[DNN_PATH_MAX], validation_x[256], validation_y[256];
+    long early_stopping;
+    char best_checkpoint[DNN_PATH_MAX];
     long threads;
     int quiet, verbose, help;
     char config[DNN_PATH_MAX];

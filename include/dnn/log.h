@@ -29,9 +29,10 @@ void dnn_log_info(dnn_log_t *g, int verbose_only, const char *fmt, ...) __attrib
 /*
  * Progress at iteration it of total: on a tty one line rewritten in place;
  * otherwise a plain line, printed only when `record` is set (every --print-every).
+ * extra (may be NULL or "") is appended after the accuracy, e.g. the dev-set figures.
  */
 void dnn_log_progress(dnn_log_t *g, long it, long total, long epoch, double cost, double acc,
-                      double ex_per_s, double eta_s, int record);
+                      double ex_per_s, double eta_s, int record, const char *extra);
 
 /* End an open progress line before other output. */
 void dnn_log_newline(dnn_log_t *g);

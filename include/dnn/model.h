@@ -11,6 +11,14 @@
  * A step runs dnn_model_backward on each block of its examples; the gradient
  * SUMS accumulate, and the caller divides by the global m (DESIGN §5).
  * Nothing here allocates after dnn_model_init.
+ *
+ * Dropout (DESIGN §11, inverted, the course's keep_prob) acts in
+ * dnn_model_backward only, on the hidden layers l = 1..L-1: D[l] = (U <
+ * keep_prob) with U from the counter-based generator (rng.h) keyed by (seed,
+ * step k, layer l, global example g, unit i), A[l] * D[l] / keep_prob feeds
+ * layer l+1 and dA[l] = dA[l] * D[l] / keep_prob.  A column's mask depends
+ * only on its key, never on the block it is processed in.  acts keeps A[l]
+ * before dropout (g'(Z) is computed from it); dropped holds the dropped copy.
  */
 #ifndef DNN_MODEL_H
 #define DNN_MODEL_H
@@ -44,6 +52,12 @@ typedef struct {
     void *acts;   /* A[1..L], each (n[l], bmax), back to back */
     size_t off_A[DNN_MAX_LAYERS + 1];
     void *dz[2];  /* ping-pong dZ / dA buffers, (max n[l], bmax) each */
+    /* dropout: keep_prob 1 = off; keys of the next backward */
+    double keep_prob;
+    uint64_t drop_seed, drop_step, drop_g0;
+    const uint64_t *drop_g; /* (cols) global example of each column, or NULL: g0 + j */
+    void *dropped;          /* A[l] * D[l] / keep_prob for l < L, at off_A[l] like acts */
+    uint8_t *mask;          /* D[l] for l < L, at off_A[l] */
 } dnn_model_t;
 
 /*
@@ -91,8 +105,17 @@ void dnn_model_evaluate(dnn_model_t *m, const void *X, const void *Y, size_t col
  * correct count into grads[P+1] -- or, with overwrite set, stores them there
  * (grads[P+2] is left alone), which saves zeroing the buffer for the first
  * block of a step.  Y: (n[L], cols) targets, or (1, cols) class ids for softmax.
+ * With dropout on, the masks are those of the keys last given to
+ * dnn_model_set_columns (g, when not NULL, must hold cols entries).
  */
 void dnn_model_backward(dnn_model_t *m, const void *X, const void *Y, size_t cols, int overwrite);
+
+/* Inverted dropout on the hidden layers of training steps: keep_prob in (0, 1], 1 = off
+ * (then dnn_model_backward is bitwise what it is without dropout). */
+void dnn_model_set_dropout(dnn_model_t *m, double keep_prob, uint64_t seed);
+/* Mask keys for the next dnn_model_backward: step k and the global example index of
+ * each column j, g[j], or g0 + j when g is NULL. */
+void dnn_model_set_columns(dnn_model_t *m, uint64_t step, const uint64_t *g, uint64_t g0);
 
 /* params -= lr * scale * grads (scale = 1 / global m). */
 void dnn_model_update(dnn_model_t *m, double lr, double scale);

@@ -43,4 +43,37 @@ double dnn_rng_normal(dnn_rng_t *r);
  */
 void dnn_rng_permutation(uint64_t *perm, uint64_t m, uint64_t seed, uint64_t epoch);
 
+/*
+ * Counter-based uniforms (dropout masks, DESIGN §11): U is a pure function of
+ * its key (seed, step k, layer l, global example g, unit i), so a value never
+ * depends on a stream position, hence not on the rank, the block split or a
+ * resume.  Exact definition, all arithmetic modulo 2^64 (numpy: np.uint64):
+ *
+ *   mix(z):  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+ *            z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+ *            return z ^ (z >> 31)                 (splitmix64's finalizer)
+ *   c = mix(mix(mix(mix(seed ^ 0x243f6a8885a308d3) ^ k) ^ l) ^ g)   column key
+ *   x = mix(c ^ ((i + 1) * 0x9e3779b97f4a7c15))
+ *   U = (x >> 11) * 2^-53                         (53 bits, in [0, 1))
+ *
+ * Each stage z -> mix(z ^ w) is a bijection of w, so changing any one key
+ * word always changes the column key; the unit counter enters through a Weyl
+ * sequence XORed in, so two columns never share a shifted run of units.  The
+ * column key is computed once per (k, l, g) and costs one mix per unit after
+ * that (vectorizable: the unit loop has no carried state).
+ */
+uint64_t dnn_rng_mix64(uint64_t z);
+
+/* c(seed, k, l, g) above. */
+uint64_t dnn_rng_key(uint64_t seed, uint64_t step, uint64_t layer, uint64_t example);
+
+/* U for unit i of a column key c. */
+double dnn_rng_keyed_uniform(uint64_t c, uint64_t i);
+
+/* The whole definition: U(seed, k, l, g, i). */
+double dnn_rng_counter_uniform(uint64_t seed, uint64_t step, uint64_t layer, uint64_t example, uint64_t unit);
+
+/* mask[i] = (U(c, i) < p) for i in [0, n): a dropout mask column D. */
+void dnn_rng_keyed_mask(uint8_t *mask, uint64_t c, size_t n, double p);
+
 #endif

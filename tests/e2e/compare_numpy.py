@@ -46,10 +46,14 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 REF = os.path.join(HERE, "..", "ref")
 PY = sys.executable
+sys.dont_write_bytecode = True  # keep the source tree clean
+sys.path.insert(0, REF)
+import ref_dnn  # noqa: E402
 
 ITERATIONS = 500
 PRINT_EVERY = 100
 SEED = 3
+TEST_M, TEST_SEED = 101, 8  # the test set of classification cases
 
 # name: (make_data.py arguments, training arguments shared by dnn and ref)
 CASES = {
@@ -83,7 +87,65 @@ CASES = {
     "uint8_scale": (["binary", "--x-uint8"],
                     ["--scale", repr(1.0 / 255.0), "--layers", "6",
                      "--hidden-activation", "relu", "--init", "he", "--lr", "0.5"]),
+    # mini-batches (DESIGN §5): 300 examples in batches of 64 give four full
+    # batches and a partial one of 44, averaged over 44; the batches come from
+    # the permutation of epoch k // 5, reimplemented in tests/ref/ref_rng.py
+    "mb_sigmoid": (["binary"],
+                   ["--layers", "7,5", "--hidden-activation", "tanh",
+                    "--init", "xavier", "--lr", "0.3", "--batch-size", "64"]),
+    "mb_softmax": (["softmax", "--classes", "3"],
+                   ["--layers", "8", "--hidden-activation", "relu",
+                    "--output", "softmax", "--classes", "3",
+                    "--init", "he", "--lr", "0.1", "--batch-size", "64"]),
+    "mb_mse": (["regression", "--n-y", "2"],
+               ["--layers", "6", "--hidden-activation", "tanh", "--output", "linear",
+                "--init", "xavier", "--lr", "0.05", "--batch-size", "64"]),
+    # --epochs counts passes: 100 epochs of ceil(300/128) = 3 steps (last: 44)
+    "mb_epochs": (["binary"],
+                  ["--layers", "5", "--hidden-activation", "relu",
+                   "--init", "he", "--lr", "0.2", "--batch-size", "128",
+                   "--epochs", "100"]),
+    # the exact fixed-point sums of --deterministic give the same trajectory
+    "mb_deterministic": (["binary"],
+                         ["--layers", "7,5", "--hidden-activation", "relu",
+                          "--init", "he", "--lr", "0.1", "--batch-size", "64"],
+                         {"dnn_args": ["--deterministic"]}),
 }
+# The optimizers, L2, clipping and schedules of DESIGN §11, each in full batch
+# ("opt_NAME") and in mini-batches of 64 ("mb_opt_NAME", the same batches as
+# above).  The β's and ε are not the defaults where a default would hide a
+# swapped or ignored option.
+OPT_NET = ["--layers", "7,5", "--hidden-activation", "tanh", "--init", "xavier"]
+OPT_RULES = {
+    "momentum": ["--optimizer", "momentum", "--beta1", "0.8", "--lr", "0.3"],
+    "rmsprop": ["--optimizer", "rmsprop", "--beta2", "0.99", "--epsilon", "1e-6",
+                "--lr", "0.005"],
+    "adam": ["--optimizer", "adam", "--beta1", "0.85", "--beta2", "0.99",
+             "--epsilon", "1e-7", "--lr", "0.01"],
+    "adamw": ["--optimizer", "adamw", "--weight-decay", "0.05", "--lr", "0.01"],
+    "l2": ["--l2", "0.8", "--lr", "0.3"],
+    "clip": ["--clip-norm", "0.3", "--lr", "0.5"],  # clips 83 of 500 steps (batches: 254)
+    "inverse": ["--lr-decay", "inverse", "--decay-rate", "0.01", "--lr", "0.5"],
+    "exponential": ["--lr-decay", "exponential", "--decay-rate", "0.995", "--lr", "0.5"],
+    "step": ["--lr-decay", "step", "--decay-rate", "1", "--decay-every", "30", "--lr", "0.5"],
+    "cosine": ["--lr-decay", "cosine", "--lr", "0.5"],
+    # everything at once: adam + L2 + clipping + a schedule
+    "adam_all": ["--optimizer", "adam", "--l2", "0.3", "--clip-norm", "0.2",
+                 "--lr-decay", "step", "--decay-rate", "0.5", "--decay-every", "20",
+                 "--lr", "0.01"],
+}
+for _rule, _args in OPT_RULES.items():
+    CASES["opt_" + _rule] = (["binary"], OPT_NET + _args)
+    CASES["mb_opt_" + _rule] = (["binary"], OPT_NET + _args + ["--batch-size", "64"])
+CASES["opt_softmax_adam"] = (["softmax", "--classes", "3"],
+                             ["--layers", "8", "--hidden-activation", "relu", "--output",
+                              "softmax", "--classes", "3", "--init", "he",
+                              "--optimizer", "adam", "--lr", "0.005", "--batch-size", "64"])
+CASES["opt_mse_momentum"] = (["regression", "--n-y", "2"],
+                             ["--layers", "6", "--hidden-activation", "tanh", "--output",
+                              "linear", "--init", "xavier", "--optimizer", "momentum",
+                              "--l2", "0.2", "--lr", "0.05", "--batch-size", "64"])
+OPT_CASES = sorted(c for c in CASES if "opt_" in c)
 DEFAULT_CASES = ["sigmoid", "tanh", "relu"]
 
 
@@ -91,13 +153,6 @@ def rel_array(P, R):
     scale = np.max(np.abs(R))
     diff = np.max(np.abs(np.asarray(P, dtype=np.float64) - R))
     return diff / scale if scale > 0 else (0.0 if diff == 0 else np.inf)
-
-
-def read_metrics(path):
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    return ([int(r["iteration"]) for r in rows],
-            np.array([float(r["cost"]) for r in rows]))
 
 
 def parse_final(stdout):
@@ -112,48 +167,89 @@ def parse_final(stdout):
     return fields
 
 
-def run_case(name, a, work):
-    """Return (ok, message)."""
-    make_args, train_args = CASES[name]
-    data = os.path.join(work, name + ".h5")
-    subprocess.run([PY, os.path.join(REF, "make_data.py"), make_args[0], data]
-                   + make_args[1:], check=True)
-    common = train_args + ["--data", data, "--seed", str(SEED),
-                           "--iterations", str(ITERATIONS),
-                           "--print-every", str(PRINT_EVERY)]
-    ref_out = os.path.join(work, name + "-ref.npz")
-    subprocess.run([PY, os.path.join(REF, "ref_dnn.py"), "--out", ref_out] + common,
-                   check=True, stdout=subprocess.DEVNULL)
-    ref = np.load(ref_out)
+def checkpoint_accuracies(ckpt, ref_args, L):
+    """Train and test accuracy of the checkpoint's parameters, by numpy alone."""
+    with h5py.File(ckpt, "r") as f:
+        W = [None] + [np.asarray(f["W%d" % l][...], dtype=np.float64) for l in range(1, L + 1)]
+        b = [None] + [np.asarray(f["b%d" % l][...], dtype=np.float64).reshape(-1, 1)
+                      for l in range(1, L + 1)]
+    out = {}
+    sets = [("train_accuracy", ref_args.data, ref_args.x, ref_args.y)]
+    if ref_args.test:
+        sets.append(("test_accuracy", ref_args.test, ref_args.test_x, ref_args.test_y))
+    for key, path, xn, yn in sets:
+        X, Y = ref_dnn.read_set(path, xn, yn, ref_args.layout, ref_args.scale,
+                                ref_args.output, ref_args.binary_threshold)
+        _, A = ref_dnn.forward(W, b, X, ref_args.hidden_activation, ref_args.output,
+                               ref_args.leaky_slope)
+        out[key] = ref_dnn.accuracy_of(ref_args.output, A[-1], Y)
+    return out
 
-    metrics = os.path.join(work, name + "-metrics.csv")
-    ckpt = os.path.join(work, name + "-ckpt.h5")
-    cmd = shlex.split(a.launcher) + [a.train, "--precision", "double", "--rng", "numpy",
-                                     "--metrics", metrics, "--checkpoint", ckpt] + common
+
+def check_final(fin, ref, ck_acc, problems):
+    """The `final` line against the reference run and the checkpoint's accuracies."""
+    if fin is None:
+        problems.append("no `final ...` line on stdout")
+        return
+    if fin.get("iterations") != str(int(ref["total"])):
+        problems.append("final iterations=%s, expected %d" % (fin.get("iterations"), ref["total"]))
     try:
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=a.timeout)
-    except subprocess.TimeoutExpired:
-        return False, "dnn-train timed out after %ds: %s" % (a.timeout, shlex.join(cmd))
-    if p.returncode != 0:
-        return False, "dnn-train exit %d: %s\n  stderr: %s" % (
-            p.returncode, shlex.join(cmd), p.stderr.strip()[-2000:])
+        c = float(fin["cost"])
+        if not abs(c - ref["costs"][-1]) <= 1e-6 * abs(ref["costs"][-1]):
+            problems.append("final cost=%s, numpy %.9g" % (fin["cost"], ref["costs"][-1]))
+    except (KeyError, ValueError):
+        problems.append("final line lacks cost: %s" % fin)
+    for key in ("train_accuracy", "test_accuracy"):
+        if key not in ref.files or np.isnan(ref[key]):
+            if key in fin:
+                problems.append("final line has %s=%s, none expected" % (key, fin[key]))
+            continue
+        if key not in fin:
+            problems.append("final line lacks %s: %s" % (key, fin))
+            continue
+        # the printed figure is "%.6f" of correct/m: it must be exactly the
+        # rounding of numpy's accuracy of the checkpoint's parameters, and
+        # agree with the reference's own trajectory within the print rounding
+        want = "%.6f" % ck_acc[key]
+        if fin[key] != want:
+            problems.append("final %s=%s, numpy on the checkpoint's parameters %s"
+                            % (key, fin[key], want))
+        if not abs(float(fin[key]) - float(ref[key])) <= 2e-6:
+            problems.append("final %s=%s, reference run %.6f" % (key, fin[key], ref[key]))
 
-    problems, figures = [], []
-    want_iters = list(ref["iterations"])
-    iters, costs = read_metrics(metrics)
+
+def check_metrics(metrics, ref, tol, problems, figures):
+    """The metrics CSV: recorded iterations, costs, and accuracies (batch, test)."""
+    with open(metrics, newline="") as f:
+        rows = list(csv.DictReader(f))
+    iters = [int(r["iteration"]) for r in rows]
+    want_iters = [int(v) for v in ref["iterations"]]
     if iters != want_iters:
         problems.append("metrics iterations %s, expected %s" % (iters, want_iters))
-    else:
-        rc = np.abs(costs - ref["costs"]) / np.abs(ref["costs"])
-        figures.append("cost rel max %.2e" % rc.max())
-        for it, c, r, e in zip(iters, costs, ref["costs"], rc):
-            if not e <= a.tol:
-                problems.append("cost at iteration %d: dnn %.17g numpy %.17g rel %.2e"
-                                % (it, c, r, e))
-    if not ref["costs"][-1] <= 0.95 * ref["costs"][0]:
-        problems.append("guard: reference cost did not fall (%g -> %g)"
-                        % (ref["costs"][0], ref["costs"][-1]))
+        return None
+    costs = np.array([float(r["cost"]) for r in rows])
+    rc = np.abs(costs - ref["costs"]) / np.abs(ref["costs"])
+    figures.append("cost rel max %.2e" % rc.max())
+    for it, c, r, e in zip(iters, costs, ref["costs"], rc):
+        if not e <= tol:
+            problems.append("cost at iteration %d: dnn %.17g numpy %.17g rel %.2e" % (it, c, r, e))
+    # accuracies are ratios of counts: equal to rounding, unless a prediction
+    # sits within rounding noise of the threshold (never in these cases)
+    for col, key in (("train_accuracy", "accuracies"), ("test_accuracy", "test_accuracies")):
+        if key not in ref.files or not len(ref[key]) or np.all(np.isnan(ref[key])):
+            continue
+        if col not in rows[0]:
+            problems.append("metrics lack the %s column" % col)
+            continue
+        got = np.array([float(r[col]) for r in rows])
+        bad = np.flatnonzero(~(np.abs(got - ref[key]) <= 1e-12))
+        for i in bad[:3]:
+            problems.append("metrics %s at iteration %d: dnn %.17g numpy %.17g"
+                            % (col, iters[i], got[i], ref[key][i]))
+    return costs
 
+
+def check_params(ckpt, ref, costs, tol, problems, figures):
     L = len(ref["layer_dims"]) - 1
     worst = 0.0
     with h5py.File(ckpt, "r") as f:
@@ -173,35 +269,73 @@ def run_case(name, a, work):
                     continue
                 e = rel_array(P, ref[key])
                 worst = max(worst, e)
-                if not e <= a.tol:
+                if not e <= tol:
                     problems.append("/%s max|dnn-numpy|/max|numpy| = %.2e" % (key, e))
-        if "history/cost" in f and iters == want_iters:
+        if "history/cost" in f and costs is not None:
             h = np.asarray(f["history/cost"][...], dtype=np.float64).reshape(-1)
             if h.shape != costs.shape or not np.all(
-                    np.abs(h - ref["costs"]) <= a.tol * np.abs(ref["costs"])):
+                    np.abs(h - ref["costs"]) <= tol * np.abs(ref["costs"])):
                 problems.append("/history/cost %s differs from the recorded costs" % h)
     figures.append("params rel max %.2e" % worst)
 
-    fin = parse_final(p.stdout)
-    if fin is None:
-        problems.append("no `final ...` line on stdout")
-    else:
-        if fin.get("iterations") != str(ITERATIONS):
-            problems.append("final iterations=%s" % fin.get("iterations"))
-        try:
-            c = float(fin["cost"])
-            if not abs(c - ref["costs"][-1]) <= 1e-6 * abs(ref["costs"][-1]):
-                problems.append("final cost=%s, numpy %.9g" % (fin["cost"], ref["costs"][-1]))
-        except (KeyError, ValueError):
-            problems.append("final line lacks cost: %s" % fin)
-        acc = float(ref["train_accuracy"])
-        if not np.isnan(acc):
-            try:
-                if not abs(float(fin["train_accuracy"]) - acc) <= 2e-6:
-                    problems.append("final train_accuracy=%s, numpy %.6f"
-                                    % (fin["train_accuracy"], acc))
-            except (KeyError, ValueError):
-                problems.append("final line lacks train_accuracy: %s" % fin)
+
+def make_sets(name, work):
+    """(training file, test file or None) for a case."""
+    make_args, train_args = CASES[name][:2]
+    data = os.path.join(work, name + ".h5")
+    subprocess.run([PY, os.path.join(REF, "make_data.py"), make_args[0], data]
+                   + make_args[1:], check=True)
+    if make_args[0] == "regression":
+        return data, None
+    test = os.path.join(work, name + "-test.h5")
+    subprocess.run([PY, os.path.join(REF, "make_data.py"), make_args[0], test,
+                    "--m", str(TEST_M), "--seed", str(TEST_SEED)] + make_args[1:], check=True)
+    return data, test
+
+
+def run_case(name, a, work):
+    """Return (ok, message)."""
+    train_args = CASES[name][1]
+    extra = CASES[name][2] if len(CASES[name]) > 2 else {}
+    data, test = make_sets(name, work)
+    common = train_args + ["--data", data, "--seed", str(SEED),
+                           "--print-every", str(PRINT_EVERY)]
+    if "--epochs" not in train_args:
+        common += ["--iterations", str(ITERATIONS)]
+    if test:
+        common += ["--test", test, "--test-x", "train_x", "--test-y", "train_y"]
+    ref_out = os.path.join(work, name + "-ref.npz")
+    ref_argv = ["--out", ref_out] + common
+    subprocess.run([PY, os.path.join(REF, "ref_dnn.py")] + ref_argv,
+                   check=True, stdout=subprocess.DEVNULL)
+    ref = np.load(ref_out)
+
+    metrics = os.path.join(work, name + "-metrics.csv")
+    ckpt = os.path.join(work, name + "-ckpt.h5")
+    cmd = shlex.split(a.launcher) + [a.train, "--precision", "double", "--rng", "numpy",
+                                     "--metrics", metrics, "--checkpoint", ckpt] \
+        + common + extra.get("dnn_args", [])
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=a.timeout)
+    except subprocess.TimeoutExpired:
+        return False, "dnn-train timed out after %ds: %s" % (a.timeout, shlex.join(cmd))
+    if p.returncode != 0:
+        return False, "dnn-train exit %d: %s\n  stderr: %s" % (
+            p.returncode, shlex.join(cmd), p.stderr.strip()[-2000:])
+
+    problems, figures = [], []
+    costs = check_metrics(metrics, ref, a.tol, problems, figures)
+    if not ref["costs"][-1] <= 0.95 * ref["costs"][0]:
+        problems.append("guard: reference cost did not fall (%g -> %g)"
+                        % (ref["costs"][0], ref["costs"][-1]))
+    if "--clip-norm" in train_args and not 0 < int(ref["clipped_steps"]) < int(ref["total"]):
+        problems.append("guard: clipping acted in %d of %d steps (some, not all, wanted)"
+                        % (ref["clipped_steps"], ref["total"]))
+    if len(ref["iterations"]) and int(ref["total"]) < 300:
+        problems.append("guard: only %d steps (at least 300 wanted)" % ref["total"])
+    check_params(ckpt, ref, costs, a.tol, problems, figures)
+    ck_acc = checkpoint_accuracies(ckpt, ref_dnn.parse(ref_argv), len(ref["layer_dims"]) - 1)
+    check_final(parse_final(p.stdout), ref, ck_acc, problems)
     msg = ", ".join(figures)
     if problems:
         return False, msg + "\n  " + "\n  ".join(problems) + "\n  command: " + shlex.join(cmd)
@@ -211,14 +345,22 @@ def run_case(name, a, work):
 def main():
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--train", required=True, help="path of dnn-train")
+    p.add_argument("--train", help="path of dnn-train (required unless --list)")
     p.add_argument("--launcher", default="", help='e.g. "mpiexec -n 3 --oversubscribe"')
     p.add_argument("--case", action="append", choices=sorted(CASES),
                    help="repeatable; default: %s" % ",".join(DEFAULT_CASES))
+    p.add_argument("--optimizer-cases", action="store_true",
+                   help="add every optimizer case: %s" % ",".join(OPT_CASES))
+    p.add_argument("--list", action="store_true", help="print the case names and exit")
     p.add_argument("--tol", type=float, default=1e-9)
     p.add_argument("--timeout", type=int, default=120, help="seconds per dnn-train run")
     p.add_argument("--keep", help="work in this folder and keep it")
     a = p.parse_args()
+    if a.list:
+        print("\n".join(sorted(CASES)))
+        return 0
+    names = (a.case or ([] if a.optimizer_cases else DEFAULT_CASES)) \
+        + (OPT_CASES if a.optimizer_cases else [])
     if os.geteuid() == 0:
         os.environ.setdefault("OMPI_ALLOW_RUN_AS_ROOT", "1")
         os.environ.setdefault("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
@@ -231,7 +373,7 @@ def main():
     where = "launcher '%s'" % a.launcher if a.launcher else "single process"
     passed = failed = 0
     try:
-        for name in a.case or DEFAULT_CASES:
+        for name in names:
             try:
                 ok, msg = run_case(name, a, work)
             except (OSError, KeyError, ValueError, subprocess.CalledProcessError) as e:

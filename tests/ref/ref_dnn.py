@@ -3,7 +3,11 @@
 
 This file shares no code with dnn: it re-derives everything from the course
 notation (examples are columns, W[l] is (n[l], n[l-1]), b[l] is (n[l], 1)) so
-that dnn-train can be checked against it.  Full-batch gradient descent only.
+that dnn-train can be checked against it.  Full batch or mini-batches
+(--batch-size B: DESIGN §5's per-epoch permutation, reimplemented in
+ref_rng.py from its definition; the last batch of an epoch may be partial and
+is averaged over its own size), and the optimizers, L2, clipping and
+learning-rate schedules of DESIGN §11 (written from §11 alone).
 
   ref_dnn.py --data f.h5 --x train_x --y train_y --layers 7,5 \
       --hidden-activation tanh --output sigmoid --init he --seed 3 \
@@ -11,20 +15,31 @@ that dnn-train can be checked against it.  Full-batch gradient descent only.
 
 The .npz (or .h5, chosen by the extension of --out) holds:
   iterations (int64[k])  recorded iterations: 0, K, 2K, ... and always N-1
-  costs      (float64[k]) cost of the parameters before that update
+  costs      (float64[k]) cost of the parameters before that update, over the
+                          step's batch, with the L2 term when --l2 is given
+  accuracies (float64[k]) accuracy of the step's batch before that update
+  total      (int64)      steps run (--iterations, or --epochs x steps per epoch)
   layer_dims (int64[L+1]) n[0..L]
   W1..WL (n[l], n[l-1]), b1..bL (n[l], 1)  parameters after N updates
   train_accuracy (float64) with the final parameters (NaN for regression)
+  test_accuracy (float64)  the same on --test, when given
+  v_dW1.., s_dW1.. (and db)  the optimizer's moments; adam_t the update count
+  clipped_steps (int64)    steps whose gradient norm exceeded --clip-norm
 The last stdout line mirrors dnn-train's: `final iterations=N cost=... ...`.
 
 Only the option names of dnn-train are borrowed; the defaults here are
 spelled out explicitly, so a test states every hyperparameter it relies on.
 """
 import argparse
+import os
 import sys
 
 import h5py
 import numpy as np
+
+sys.dont_write_bytecode = True  # keep the source tree clean
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ref_rng import permutation  # noqa: E402
 
 
 # ---------------------------------------------------------------- data
@@ -195,28 +210,149 @@ def backward(W, Z, A, Y, hidden, output, slope, m):
     return dW, db
 
 
-def train(X, Y, dims, a):
+# ------------------------------------------------ optimizers (DESIGN §11)
+
+def learning_rate(a, k, epoch, total):
+    """alpha for step k (from 0) in epoch `epoch` = k // steps_per_epoch."""
+    a0, R = a.lr, a.decay_rate
+    if a.lr_decay == "none":
+        return a0
+    if a.lr_decay == "inverse":
+        return a0 / (1.0 + R * epoch)
+    if a.lr_decay == "exponential":
+        return a0 * R ** epoch
+    if a.lr_decay == "step":
+        return a0 / (1.0 + R * (epoch // a.decay_every))
+    if a.lr_decay == "cosine":
+        return a0 * (1.0 + np.cos(np.pi * k / total)) / 2.0
+    raise ValueError(a.lr_decay)
+
+
+class Optimizer:
+    """The course 2 update rules, one moment pair per parameter array.
+
+    State is a list over the parameter arrays [W1, b1, W2, b2, ...]; t counts
+    the updates so far (Adam's bias correction uses t from 1)."""
+
+    def __init__(self, a, params):
+        self.a = a
+        self.v = [np.zeros_like(p) for p in params]
+        self.s = [np.zeros_like(p) for p in params]
+        self.t = 0
+
+    def step(self, params, grads, is_weight, alpha):
+        a, name = self.a, self.a.optimizer
+        b1, b2, eps = a.beta1, a.beta2, a.epsilon
+        self.t += 1
+        out = []
+        for i, (P, G) in enumerate(zip(params, grads)):
+            if name == "gd":
+                P = P - alpha * G
+            elif name == "momentum":
+                self.v[i] = b1 * self.v[i] + (1.0 - b1) * G
+                P = P - alpha * self.v[i]
+            elif name == "rmsprop":
+                self.s[i] = b2 * self.s[i] + (1.0 - b2) * G * G
+                P = P - alpha * G / (np.sqrt(self.s[i]) + eps)
+            elif name in ("adam", "adamw"):
+                self.v[i] = b1 * self.v[i] + (1.0 - b1) * G
+                self.s[i] = b2 * self.s[i] + (1.0 - b2) * G * G
+                vhat = self.v[i] / (1.0 - b1 ** self.t)
+                shat = self.s[i] / (1.0 - b2 ** self.t)
+                P = P - alpha * vhat / (np.sqrt(shat) + eps)
+                if name == "adamw" and is_weight[i]:
+                    P = P - alpha * a.weight_decay * P  # decoupled, after adam
+            else:
+                raise ValueError(name)
+            out.append(P)
+        return out
+
+
+def regularized_grads(W, b, dW, db, a, mb, stats=None):
+    """L2 (dW += lambda/m W, biases untouched), then clipping by the global
+    2-norm over every dW and db.  Returns the flat list [dW1, db1, ...]."""
+    L = len(W) - 1
+    grads = []
+    for l in range(1, L + 1):
+        g = dW[l] + (a.l2 / mb) * W[l] if a.l2 else dW[l]
+        grads += [g, db[l]]
+    if a.clip_norm > 0:
+        norm = np.sqrt(sum(float(np.sum(g * g)) for g in grads))
+        if norm > a.clip_norm:
+            grads = [g * (a.clip_norm / norm) for g in grads]
+            if stats is not None:
+                stats["clipped"] = stats.get("clipped", 0) + 1
+    return grads
+
+
+def l2_term(W, a, mb):
+    if not a.l2:
+        return 0.0
+    return a.l2 / (2.0 * mb) * sum(float(np.sum(w * w)) for w in W[1:])
+
+
+# ------------------------------------------------------------ training
+
+def steps_of(m, a):
+    """(batch size, steps per epoch, total steps) as DESIGN §5 counts them."""
+    B = min(a.batch_size, m) if a.batch_size > 0 else 0
+    spe = (m + B - 1) // B if B else 1
+    total = a.epochs * spe if a.epochs > 0 else a.iterations
+    return B, spe, total
+
+
+def train(X, Y, dims, a, test=None):
+    """Gradient descent as DESIGN §5/§11: full batch, or mini-batches of B
+    taken in order from the permutation of epoch k // spe (the last one
+    partial, averaged over its own size).  Records, before update k, the
+    cost (with the L2 term) and the accuracy of the step's batch, and with
+    test = (Xt, Yt) the test accuracy of the same parameters."""
     m = X.shape[1]
+    L = len(dims) - 1
     W, b = init_params(dims, a.init, a.init_scale, a.seed)
-    iters, costs = [], []
-    for i in range(a.iterations):
-        Z, A = forward(W, b, X, a.hidden_activation, a.output, a.leaky_slope)
-        if (a.print_every > 0 and i % a.print_every == 0) or i == a.iterations - 1:
-            iters.append(i)
-            costs.append(cost_of(a.output, Z[-1], A[-1], Y, m))
-        dW, db = backward(W, Z, A, Y, a.hidden_activation, a.output,
-                          a.leaky_slope, m)
-        for l in range(1, len(dims)):
-            W[l] = W[l] - a.lr * dW[l]
-            b[l] = b[l] - a.lr * db[l]
+    B, spe, total = steps_of(m, a)
+    params = [p for l in range(1, L + 1) for p in (W[l], b[l])]
+    is_weight = [i % 2 == 0 for i in range(len(params))]
+    opt = Optimizer(a, params)
+    iters, costs, accs, taccs = [], [], [], []
+    perm, perm_epoch = None, -1
+    stats = {"clipped": 0}
+    for k in range(total):
+        epoch, s = divmod(k, spe)
+        if B:
+            if epoch != perm_epoch:
+                perm = np.array(permutation(m, a.seed, epoch), dtype=np.int64)
+                perm_epoch = epoch
+            idx = perm[s * B:min(s * B + B, m)]
+            Xb, Yb = X[:, idx], Y[..., idx]
+        else:
+            Xb, Yb = X, Y
+        mb = Xb.shape[1]
+        Z, A = forward(W, b, Xb, a.hidden_activation, a.output, a.leaky_slope)
+        if (a.print_every > 0 and k % a.print_every == 0) or k == total - 1:
+            iters.append(k)
+            costs.append(cost_of(a.output, Z[-1], A[-1], Yb, mb) + l2_term(W, a, mb))
+            accs.append(accuracy_of(a.output, A[-1], Yb))
+            if test is not None:
+                _, At = forward(W, b, test[0], a.hidden_activation, a.output, a.leaky_slope)
+                taccs.append(accuracy_of(a.output, At[-1], test[1]))
+        dW, db = backward(W, Z, A, Yb, a.hidden_activation, a.output,
+                          a.leaky_slope, mb)
+        grads = regularized_grads(W, b, dW, db, a, mb, stats)
+        alpha = learning_rate(a, k, epoch, total)
+        params = opt.step(params, grads, is_weight, alpha)
+        for l in range(1, L + 1):
+            W[l], b[l] = params[2 * l - 2], params[2 * l - 1]
     _, A = forward(W, b, X, a.hidden_activation, a.output, a.leaky_slope)
     acc = accuracy_of(a.output, A[-1], Y)
-    return W, b, np.array(iters, dtype=np.int64), np.array(costs), acc
+    opt.clipped = stats["clipped"]
+    return (W, b, np.array(iters, dtype=np.int64), np.array(costs), acc,
+            np.array(accs), np.array(taccs), total, opt)
 
 
 # ----------------------------------------------------------------- CLI
 
-def main(argv=None):
+def parse(argv=None):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", required=True)
@@ -237,11 +373,34 @@ def main(argv=None):
                    choices=["zeros", "normal", "sqrt", "he", "xavier"])
     p.add_argument("--init-scale", type=float, default=0.01)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--rng", default="numpy", choices=["numpy"],
+                   help="accepted for dnn-train's command lines; numpy's legacy generator")
     p.add_argument("--lr", type=float, default=0.0075)
     p.add_argument("--iterations", type=int, default=2500)
+    p.add_argument("--epochs", type=int, default=0)
+    p.add_argument("--batch-size", type=int, default=0)
+    p.add_argument("--optimizer", default="gd",
+                   choices=["gd", "momentum", "rmsprop", "adam", "adamw"])
+    p.add_argument("--beta1", type=float, default=0.9)
+    p.add_argument("--beta2", type=float, default=0.999)
+    p.add_argument("--epsilon", type=float, default=1e-8)
+    p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--l2", type=float, default=0.0)
+    p.add_argument("--clip-norm", type=float, default=0.0)
+    p.add_argument("--lr-decay", default="none",
+                   choices=["none", "inverse", "exponential", "step", "cosine"])
+    p.add_argument("--decay-rate", type=float, default=0.0)
+    p.add_argument("--decay-every", type=int, default=1)
     p.add_argument("--print-every", type=int, default=100)
+    p.add_argument("--test", help="test set file (accuracy with the final parameters)")
+    p.add_argument("--test-x", default="test_x")
+    p.add_argument("--test-y", default="test_y")
     p.add_argument("--out", required=True, help="results, .npz or .h5")
-    a = p.parse_args(argv)
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    a = parse(argv)
 
     X, Y = read_set(a.data, a.x, a.y, a.layout, a.scale, a.output,
                     a.binary_threshold)
@@ -254,14 +413,26 @@ def main(argv=None):
         n_y = Y.shape[0]
     dims = [X.shape[0]] + hidden + [n_y]
 
-    W, b, iters, costs, acc = train(X, Y, dims, a)
+    test = None
+    if a.test:
+        test = read_set(a.test, a.test_x, a.test_y, a.layout, a.scale, a.output,
+                        a.binary_threshold)
+    W, b, iters, costs, acc, accs, taccs, total, opt = train(X, Y, dims, a, test)
 
-    res = {"iterations": iters, "costs": costs,
+    res = {"iterations": iters, "costs": costs, "accuracies": accs,
+           "total": np.int64(total),
            "layer_dims": np.array(dims, dtype=np.int64),
-           "train_accuracy": np.float64(acc)}
+           "train_accuracy": np.float64(acc), "adam_t": np.int64(opt.t),
+           "clipped_steps": np.int64(opt.clipped)}
+    if test is not None:
+        _, At = forward(W, b, test[0], a.hidden_activation, a.output, a.leaky_slope)
+        res["test_accuracy"] = np.float64(accuracy_of(a.output, At[-1], test[1]))
+        res["test_accuracies"] = taccs
     for l in range(1, len(dims)):
         res["W%d" % l] = W[l]
         res["b%d" % l] = b[l]
+        res["v_dW%d" % l], res["v_db%d" % l] = opt.v[2 * l - 2], opt.v[2 * l - 1]
+        res["s_dW%d" % l], res["s_db%d" % l] = opt.s[2 * l - 2], opt.s[2 * l - 1]
     if a.out.endswith(".h5") or a.out.endswith(".hdf5"):
         with h5py.File(a.out, "w") as f:
             for k, v in res.items():
@@ -269,9 +440,11 @@ def main(argv=None):
     else:
         np.savez(a.out, **res)
     last = costs[-1] if len(costs) else float("nan")
-    line = "final iterations=%d cost=%.9f" % (a.iterations, last)
+    line = "final iterations=%d cost=%.9f" % (total, last)
     if a.output != "linear":
         line += " train_accuracy=%.6f" % acc
+    if "test_accuracy" in res:
+        line += " test_accuracy=%.6f" % res["test_accuracy"]
     print(line)
     return 0
 

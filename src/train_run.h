@@ -1,0 +1,87 @@
+/*
+ * train_run.h - the state of one dnn-train run, shared by its four rooms:
+ *   train.c         the program: set-up order, the loop, the end
+ *   train_setup.c   options, data, architecture, resume, buffers
+ *   train_step.c    one step: gradients, reduction over ranks, update
+ *   train_record.c  evaluation, history, metrics, progress, checkpoints
+ * Private to those files (not a public header).
+ */
+#ifndef DNN_TRAIN_RUN_H
+#define DNN_TRAIN_RUN_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "dnn/checkpoint.h"
+#include "dnn/cli.h"
+#include "dnn/data.h"
+#include "dnn/dist.h"
+#include "dnn/log.h"
+#include "dnn/model.h"
+#include "dnn/optim.h"
+
+#define PROG "dnn-train"
+#define DNN_BLOCK 1024 /* columns per block outside --deterministic */
+
+typedef struct {
+    dnn_options_t o;
+    dnn_dist_t d;
+    dnn_log_t log;
+    dnn_model_t model;
+    dnn_optim_t opt;
+    dnn_data_t train, test, val;
+    dnn_data_shape_t shape, test_shape;
+    int have_test, have_val, classify;
+    uint64_t m, m_test, m_val; /* global example counts (m: the training set, after any split) */
+    uint64_t split_lo, split_hi; /* --validation-split: this rank's training examples, numbered without the dev set */
+    size_t es, ny;             /* element size; label rows per example */
+    long spe, total, start;    /* steps per epoch, total steps, first step */
+    uint64_t *perm;            /* (m) this epoch's order, mini-batch only */
+    long perm_epoch;
+    uint64_t *keys;         /* (B) owned batch members, mini-batch only */
+    void *Xs, *Ys;          /* (n_x, bmax), (ny, bmax) staging for gathered columns */
+    int64_t *acc;           /* (2, P + DNN_GRAD_EXTRA) fixed-point hi, lo sums, --deterministic */
+    double *mean, *std;     /* (n_x) standardization, or NULL */
+    int64_t *hist_iter;
+    double *hist_cost;
+    size_t nhist, hist_cap;
+    FILE *metrics;
+    double last_cost;
+    int diverged_fixed; /* a chunk sum overflowed the fixed-point range */
+    /* dev set and early stopping */
+    double last_val_cost, last_val_acc, best_val_cost;
+    long best_iteration, records_since_best;
+    int stopped_early;
+} run_t;
+
+/* A step's cost and accuracy, from the reduced sums. */
+typedef struct {
+    double cost, acc;
+    int stop; /* some rank saw a stop signal */
+} step_result_t;
+
+/* train.c */
+void train_check(run_t *r, int rc, char *msg);    /* collective: any failure ends every rank */
+_Noreturn void train_die(run_t *r, const char *msg); /* a failure others cannot see coming */
+double train_now(void);
+double train_real_at(const run_t *r, const void *p, size_t i);
+
+/* train_setup.c */
+int train_setup(run_t *r, int argc, char **argv);
+void train_free(run_t *r);
+
+/* train_step.c */
+void train_step(run_t *r, long k, int stop_requested, step_result_t *res);
+void train_update(run_t *r, long k);
+double train_l2_cost(const run_t *r, long k);
+double train_lr(const run_t *r, long k);
+
+/* train_record.c */
+void train_evaluate(run_t *r, const dnn_data_t *data, double out[2]);
+uint64_t train_params_hash(const run_t *r);
+void train_write_checkpoint(run_t *r, const char *path, long steps_done);
+void train_metrics_open(run_t *r);
+int train_record(run_t *r, long k, const step_result_t *res, double elapsed);
+void train_final_line(run_t *r, long k, double seconds, double ms_epoch);
+
+#endif

@@ -1,0 +1,189 @@
+/*
+ * train_step.c - one step of dnn-train (DESIGN §5, §11):
+ *   gradient sums of the step's examples held here (blocks of bmax columns)
+ *   -> one allreduce of the sums (plus loss, correct count, stop flag)
+ *   -> the optimizer update with the step's learning rate, L2 and clipping.
+ * With --deterministic the sums are taken per fixed global chunk of DNN_CHUNK
+ * examples and added exactly as fixed point (exact.h), so the result does not
+ * depend on the number of ranks or the order of the chunks, bit for bit.
+ * Nothing here allocates: every buffer is sized at set-up.
+ */
+#include <string.h>
+
+#include "dnn/exact.h"
+#include "dnn/rng.h"
+#include "train_run.h"
+
+static void real_set(const run_t *r, void *p, size_t i, double v)
+{
+    if (r->es == 8)
+        ((double *)p)[i] = v;
+    else
+        ((float *)p)[i] = (float)v;
+}
+
+/* Add the block's gradient sums (and loss, correct count) to the fixed-point sums. */
+static void fix_accumulate(run_t *r)
+{
+    size_t stride = r->model.nparams + DNN_GRAD_EXTRA;
+    if (dnn_exact_accumulate(r->acc, r->acc + stride, r->model.grads, r->model.nparams + 2, r->es))
+        r->diverged_fixed = 1;
+}
+
+static void full_batch_grads(run_t *r)
+{
+    size_t nx = r->shape.n_x, mloc = r->train.hi - r->train.lo;
+    size_t bs = r->model.bmax;
+    if (mloc == 0 && !r->o.deterministic)
+        dnn_model_zero_grads(&r->model); /* an empty shard contributes zeros */
+    for (size_t off = 0; off < mloc; off += bs) {
+        size_t cols = mloc - off < bs ? mloc - off : bs;
+        dnn_model_backward(&r->model, (char *)r->train.X + off * nx * r->es,
+                           (char *)r->train.Y + off * r->ny * r->es, cols, off == 0 || r->o.deterministic);
+        if (r->o.deterministic)
+            fix_accumulate(r);
+    }
+}
+
+/* Sort in place without allocating (glibc's qsort mallocs a merge buffer):
+ * heapsort of n keys. */
+static void sort_u64(uint64_t *a, size_t n)
+{
+    for (size_t end = n, start = n / 2; end > 1;) {
+        if (start > 0)
+            start--; /* build the heap */
+        else {
+            uint64_t t = a[0]; /* move the largest to the end */
+            a[0] = a[--end];
+            a[end] = t;
+        }
+        for (size_t i = start, c; (c = 2 * i + 1) < end; i = c) { /* sift down */
+            if (c + 1 < end && a[c + 1] > a[c])
+                c++;
+            if (a[i] >= a[c])
+                break;
+            uint64_t t = a[i];
+            a[i] = a[c];
+            a[c] = t;
+        }
+    }
+}
+
+/* Copy the columns of the batch members keys[0..n) into the staging buffers. */
+static void gather(run_t *r, const uint64_t *keys, size_t n, uint64_t base, uint64_t B)
+{
+    size_t nx = r->shape.n_x, ny = r->ny, es = r->es;
+    for (size_t j = 0; j < n; j++) {
+        uint64_t g = r->perm[base + keys[j] % B], c = g - r->train.lo;
+        memcpy((char *)r->Xs + j * nx * es, (char *)r->train.X + c * nx * es, nx * es);
+        memcpy((char *)r->Ys + j * ny * es, (char *)r->train.Y + c * ny * es, ny * es);
+    }
+}
+
+static void mini_batch_grads(run_t *r, long s)
+{
+    uint64_t B = (uint64_t)r->o.batch_size, base = (uint64_t)s * B;
+    uint64_t end = base + B < r->m ? base + B : r->m;
+    size_t n = 0;
+    /* keys = position in the batch, or (chunk, position) when deterministic */
+    for (uint64_t p = base; p < end; p++) {
+        uint64_t g = r->perm[p];
+        if (g >= r->train.lo && g < r->train.hi)
+            r->keys[n++] = (r->o.deterministic ? (g / DNN_CHUNK) * B : 0) + (p - base);
+    }
+    if (!r->o.deterministic) {
+        if (n == 0)
+            dnn_model_zero_grads(&r->model); /* none of this batch is here */
+        for (size_t off = 0; off < n; off += r->model.bmax) {
+            size_t cols = n - off < r->model.bmax ? n - off : r->model.bmax;
+            gather(r, r->keys + off, cols, base, B);
+            dnn_model_backward(&r->model, r->Xs, r->Ys, cols, off == 0);
+        }
+        return;
+    }
+    /* one group per global chunk, each summed alone, then added exactly */
+    sort_u64(r->keys, n);
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j < n && r->keys[j] / B == r->keys[i] / B && j - i < r->model.bmax)
+            j++;
+        gather(r, r->keys + i, j - i, base, B);
+        dnn_model_backward(&r->model, r->Xs, r->Ys, j - i, 1);
+        fix_accumulate(r);
+        i = j;
+    }
+}
+
+/* Sum the step's gradients over ranks into model.grads (deterministic: from acc). */
+static void reduce(run_t *r, int stop)
+{
+    size_t P = r->model.nparams, n = P + DNN_GRAD_EXTRA;
+    if (r->o.deterministic) {
+        int64_t *hi = r->acc, *lo = r->acc + n;
+        hi[P + 2] = (stop ? 1 : 0) + (r->diverged_fixed ? (int64_t)1 << 40 : 0);
+        lo[P + 2] = 0;
+        if (r->d.size > 1 && dnn_dist_sum_i64(r->acc, 2 * n))
+            train_die(r, "MPI_Allreduce of the gradients failed");
+        for (size_t i = 0; i < P + 2; i++)
+            real_set(r, r->model.grads, i, dnn_exact_value(hi[i], lo[i]));
+        real_set(r, r->model.grads, P + 2, (double)(hi[P + 2] & (((int64_t)1 << 40) - 1)));
+        if (hi[P + 2] >> 40)
+            real_set(r, r->model.grads, P, NAN);
+        return;
+    }
+    real_set(r, r->model.grads, P + 2, stop ? 1 : 0);
+    if (r->d.size > 1 && dnn_dist_sum_real(r->model.grads, n, r->es))
+        train_die(r, "MPI_Allreduce of the gradients failed");
+}
+
+/* Examples in step k: B, or what is left for the last batch of an epoch; m in full batch. */
+static double step_examples(const run_t *r, long k)
+{
+    uint64_t B = (uint64_t)r->o.batch_size, s = (uint64_t)(k % r->spe);
+    if (!B)
+        return (double)r->m;
+    return (double)((s + 1) * B < r->m ? B : r->m - s * B);
+}
+
+double train_lr(const run_t *r, long k)
+{
+    return dnn_optim_lr((dnn_decay_t)r->o.lr_decay, r->o.lr, r->o.decay_rate, r->o.decay_every, k, r->spe, r->total);
+}
+
+/*
+ * The gradients of step k, summed over every rank: afterwards model.grads
+ * holds the sums and res the step's data cost (before L2), accuracy and stop flag.
+ */
+void train_step(run_t *r, long k, int stop_requested, step_result_t *res)
+{
+    size_t P = r->model.nparams;
+    long epoch = k / r->spe;
+    if (r->o.deterministic)
+        memset(r->acc, 0, 2 * (P + DNN_GRAD_EXTRA) * sizeof(int64_t));
+    if (r->o.batch_size) {
+        if (epoch != r->perm_epoch) {
+            dnn_rng_permutation(r->perm, r->m, (uint64_t)r->o.seed, (uint64_t)epoch);
+            r->perm_epoch = epoch;
+        }
+        mini_batch_grads(r, k % r->spe);
+    } else {
+        full_batch_grads(r);
+    }
+    reduce(r, stop_requested);
+    double mb = step_examples(r, k);
+    res->cost = train_real_at(r, r->model.grads, P) / mb;
+    res->acc = r->o.output == DNN_ACT_LINEAR ? NAN : train_real_at(r, r->model.grads, P + 1) / mb;
+    res->stop = train_real_at(r, r->model.grads, P + 2) > 0;
+}
+
+/* The update of step k from the reduced sums: every rank applies the same. */
+void train_update(run_t *r, long k)
+{
+    dnn_optim_update(&r->opt, &r->model, train_lr(r, k), 1.0 / step_examples(r, k), r->o.l2, r->o.clip_norm);
+}
+
+/* The L2 term of the cost of the current parameters for step k (0 without --l2). */
+double train_l2_cost(const run_t *r, long k)
+{
+    return r->o.l2 > 0 ? r->o.l2 / (2 * step_examples(r, k)) * dnn_optim_weights_sq(&r->model) : 0;
+}
