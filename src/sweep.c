@@ -439,7 +439,8 @@ int dnn_sweep_trial_options(const dnn_sweep_grid_t *g, const dnn_sweep_trials_t 
             return blame(g, t, i, why, msg);
     }
     if ((rc = absolute(o->data, sizeof o->data, base_dir, "data", msg)) != 0 ||
-        (rc = absolute(o->test, sizeof o->test, base_dir, "test", msg)) != 0)
+        (rc = absolute(o->test, sizeof o->test, base_dir, "test", msg)) != 0 ||
+        (rc = absolute(o->validation, sizeof o->validation, base_dir, "validation", msg)) != 0)
         return rc;
     if (dnn_cli_validate(o, why))
         return blame(g, t, i, why, msg);

@@ -93,7 +93,7 @@ void dnn_sweep_describe(const dnn_sweep_grid_t *g, const dnn_sweep_trials_t *t, 
  * Trial i's dnn-train options: defaults, then the grid lines with this
  * trial's values (messages name grid:line), then checkpoint, metrics (and
  * best-checkpoint when the grid sets it) inside trial_dir, then relative
- * data/test paths made absolute against base_dir (NULL: left as they are),
+ * data/test/validation paths made absolute against base_dir (NULL: left as they are),
  * then dnn_cli_validate; a refusal names the grid line of the option it
  * mentions and the trial.  Returns 0 or DNN_EINVAL with msg.
  */

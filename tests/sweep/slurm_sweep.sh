@@ -9,7 +9,8 @@
 # throttle; Slurm's own record of the job (scontrol) is an array with
 # ArrayTaskThrottle=2 and 4 tasks that COMPLETED with exit 0; every trial's
 # train.log holds a final line; summary.csv equals the local one apart from
-# the seconds column; a second --slurm run submits nothing.  Exits 77
+# the seconds column, ranked by val_cost (validation-split 0.25); a second
+# --slurm run submits nothing.  Exits 77
 # (skipped) when Slurm cannot run here, unless DNN_SLURM_REQUIRE=1.
 set -euo pipefail
 
@@ -72,6 +73,7 @@ lr = 0.3 | 1.2
 layers = 4 | 8,4
 iterations = 1500
 print-every = 100
+validation-split = 0.25
 CONF
 
 "$sweep" --jobs 2 --out local grid.conf > local.out 2>&1 || fail "local sweep failed: $(tail -n 3 local.out)"
@@ -108,9 +110,9 @@ for r in rows:
         row.pop("seconds")
         assert row["cost"] and row["train_accuracy"], row
 assert rows[0] == rows[1], f"local {rows[0]}\nslurm {rows[1]}"
-costs = [float(r["cost"]) for r in rows[0]]
-assert costs == sorted(costs), f"not ranked by cost: {costs}"
-print("summary.csv: local == slurm (4 rows, ranked by cost, seconds aside)")
+costs = [float(r["val_cost"]) for r in rows[0]]
+assert costs == sorted(costs), f"not ranked by val_cost: {costs}"
+print("summary.csv: local == slurm (4 rows, ranked by val_cost, seconds aside)")
 PY
 
 # A second run: every trial is done, nothing is submitted.
