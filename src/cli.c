@@ -69,7 +69,9 @@ static const opt_t opts[] = {
     {"rng", K_ENUM, F(rng), "default", "default,numpy", "R",
      "numpy: initial weights bit-identical to np.random.seed(S); np.random.randn(n[l], n[l-1])", G_MODEL},
     {"seed", K_LONG, F(seed), "1", NULL, "S", "random seed (init and mini-batch shuffles)", G_MODEL},
-    {"precision", K_ENUM, F(precision), "single", "single,double", "P", "float32 (sgemm) or float64 (dgemm)", G_MODEL},
+    {"precision", K_ENUM, F(precision), "single", "single,double,bf16", "P",
+     "float32 (sgemm), float64 (dgemm), or bf16: float32 parameters and sums, the large products on bfloat16 "
+     "operands (oneDNN; needs a CPU with AVX512_BF16)", G_MODEL},
 
     {"lr", K_DBL, F(lr), "0.0075", NULL, "A", "learning rate alpha", G_TRAIN},
     {"iterations", K_LONG, F(iterations), "2500", NULL, "N", "gradient-descent steps in the whole run", G_TRAIN},

@@ -49,7 +49,7 @@ static int resume_matches(run_t *r, const dnn_ckpt_t *c, const size_t *n, int L,
     char a[512], b[512];
     if (c->precision != r->o.precision)
         return dnn_fail(msg, DNN_EDATA, "checkpoint '%s' holds %s-precision parameters; this run asks for --precision %s",
-                        ck, c->precision == DNN_DOUBLE ? "double" : "single", r->o.precision == DNN_DOUBLE ? "double" : "single");
+                        ck, dnn_precision_name(c->precision), dnn_precision_name(r->o.precision));
     if (c->n[0] != n[0])
         return dnn_fail(msg, DNN_EDATA, "checkpoint '%s' expects n_x = %zu inputs (layer_dims[0]) but X '%s' in '%s' has %zu features",
                         ck, c->n[0], r->o.x, r->o.data, n[0]);
@@ -408,6 +408,7 @@ static void make_model(run_t *r, const dnn_ckpt_t *ck, int L, const size_t *n)
         standardize(r, r->o.resume ? ck : NULL);
     if (r->o.resume) {
         rc = dnn_checkpoint_read_params(r->o.checkpoint, &r->model, msg);
+        dnn_model_params_changed(&r->model); /* bf16: W's copy follows */
         if (!rc && ck->iteration > r->total)
             rc = dnn_fail(msg, DNN_EINVAL, "checkpoint '%s' is at iteration %lld, past the %ld iterations this run asks for "
                           "(--iterations/--epochs count the whole run; raise them to train further)",
@@ -479,7 +480,7 @@ static void announce(run_t *r, int threads)
     }
     dnn_log_info(&r->log, 0, "dnn-train: layer_dims %s (%zu parameters), m = %llu on %d rank%s x %d BLAS thread%s, %s precision, %s%s%s%s",
                  dims, r->model.nparams, (unsigned long long)r->m, r->d.size, r->d.size > 1 ? "s" : "", threads,
-                 threads > 1 ? "s" : "", r->o.precision == DNN_DOUBLE ? "double" : "single",
+                 threads > 1 ? "s" : "", dnn_precision_name(r->o.precision),
                  r->o.batch_size ? "mini-batch" : "full batch", r->o.deterministic ? ", deterministic" : "",
                  r->o.optimizer ? ", " : "", r->o.optimizer ? dnn_optim_name((dnn_opt_kind_t)r->o.optimizer) : "");
     if (r->o.resume)

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "dnn/exact.h"
+#include "dnn/matrix.h"
 #include "dnn/rng.h"
 #include "train_run.h"
 
@@ -176,10 +177,32 @@ void train_step(run_t *r, long k, int stop_requested, step_result_t *res)
     res->stop = train_real_at(r, r->model.grads, P + 2) > 0;
 }
 
-/* The update of step k from the reduced sums: every rank applies the same. */
+#define UPDATE_TILE 4096 /* parameters per apply: the bf16 copy then reads W from L1 */
+
+typedef struct {
+    run_t *r;
+    dnn_optim_step_t st;
+} update_t;
+
+/* Parameters [lo, hi) of the update, tile by tile, each tile's bf16 copy of W
+ * refreshed right after it is written (--precision bf16). */
+static void update_part(void *ctx, size_t lo, size_t hi)
+{
+    update_t *u = ctx;
+    for (size_t a = lo; a < hi; a += UPDATE_TILE) {
+        size_t b = hi - a < UPDATE_TILE ? hi : a + UPDATE_TILE;
+        dnn_optim_apply(&u->r->opt, &u->r->model, &u->st, a, b);
+        dnn_model_bf16_refresh(&u->r->model, a, b);
+    }
+}
+
+/* The update of step k from the reduced sums: every rank applies the same,
+ * in parts run by the matrix pool (element-wise, so any split gives the same bits). */
 void train_update(run_t *r, long k)
 {
-    dnn_optim_update(&r->opt, &r->model, train_lr(r, k), 1.0 / step_examples(r, k), r->o.l2, r->o.clip_norm);
+    update_t u = {.r = r};
+    dnn_optim_prepare(&r->opt, &r->model, train_lr(r, k), 1.0 / step_examples(r, k), r->o.l2, r->o.clip_norm, &u.st);
+    dnn_matrix_parallel(update_part, &u, r->model.nparams);
 }
 
 /* The L2 term of the cost of the current parameters for step k (0 without --l2). */

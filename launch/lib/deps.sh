@@ -13,6 +13,7 @@ DNN_BUILD_PACKAGES=(
   cmake pkg-config gcc libc6-dev make
   libopenmpi-dev openmpi-bin openssh-client
   libopenblas-dev
+  libdnnl-dev
   libhdf5-dev hdf5-tools
   zlib1g-dev
 )
