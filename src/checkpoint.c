@@ -104,7 +104,7 @@ int dnn_checkpoint_write(const char *path, const dnn_model_t *m, const dnn_ckpt_
     e |= attr_write(f, "layer_dims", H5T_NATIVE_INT64, (hsize_t)m->L + 1, dims);
     e |= attr_str(f, "activations", acts);
     e |= attr_str(f, "loss", dnn_loss_name(m->loss));
-    e |= attr_str(f, "precision", m->prec == DNN_DOUBLE ? "double" : "single");
+    e |= attr_str(f, "precision", dnn_precision_name(m->prec));
     e |= attr_i64(f, "iteration", c->iteration);
     e |= attr_i64(f, "epoch", c->epoch);
     e |= attr_f64(f, "learning_rate", c->learning_rate);
@@ -310,10 +310,10 @@ static int read_layers(hid_t f, const char *path, dnn_ckpt_t *c, char *msg)
 static int read_settings(hid_t f, const char *path, dnn_ckpt_t *c, char *msg)
 {
     char s[256];
-    if (attr_read_str(f, "precision", s, sizeof s) || (strcmp(s, "single") && strcmp(s, "double")))
-        return dnn_fail(msg, DNN_EDATA, "checkpoint '%s': precision attribute is '%s', expected single or double",
+    if (attr_read_str(f, "precision", s, sizeof s) || (strcmp(s, "single") && strcmp(s, "double") && strcmp(s, "bf16")))
+        return dnn_fail(msg, DNN_EDATA, "checkpoint '%s': precision attribute is '%s', expected single, double or bf16",
                         path, s);
-    c->precision = strcmp(s, "double") == 0 ? DNN_DOUBLE : DNN_SINGLE;
+    c->precision = strcmp(s, "double") == 0 ? DNN_DOUBLE : strcmp(s, "bf16") == 0 ? DNN_BF16 : DNN_SINGLE;
     int64_t det = 0, stdz = 0;
     if (attr_read(f, "iteration", H5T_NATIVE_INT64, &c->iteration) ||
         attr_read(f, "epoch", H5T_NATIVE_INT64, &c->epoch) ||

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "dnn/exact.h"
+#include "dnn/gradcheck.h"
 #include "dnn/matrix.h"
 #include "dnn/output.h"
 #include "train_run.h"
@@ -49,7 +50,7 @@ static int resume_matches(run_t *r, const dnn_ckpt_t *c, const size_t *n, int L,
     char a[512], b[512];
     if (c->precision != r->o.precision)
         return dnn_fail(msg, DNN_EDATA, "checkpoint '%s' holds %s-precision parameters; this run asks for --precision %s",
-                        ck, c->precision == DNN_DOUBLE ? "double" : "single", r->o.precision == DNN_DOUBLE ? "double" : "single");
+                        ck, dnn_precision_name(c->precision), dnn_precision_name(r->o.precision));
     if (c->n[0] != n[0])
         return dnn_fail(msg, DNN_EDATA, "checkpoint '%s' expects n_x = %zu inputs (layer_dims[0]) but X '%s' in '%s' has %zu features",
                         ck, c->n[0], r->o.x, r->o.data, n[0]);
@@ -404,10 +405,12 @@ static void make_model(run_t *r, const dnn_ckpt_t *ck, int L, const size_t *n)
     int rc = dnn_model_init(&r->model, (dnn_precision_t)r->o.precision, L, n, (dnn_act_t)r->o.hidden,
                             (dnn_act_t)r->o.output, r->o.leaky_slope, block_columns(r), msg);
     train_check(r, rc, msg);
+    dnn_model_set_dropout(&r->model, r->o.keep_prob, (uint64_t)r->o.seed);
     if (r->o.standardize)
         standardize(r, r->o.resume ? ck : NULL);
     if (r->o.resume) {
         rc = dnn_checkpoint_read_params(r->o.checkpoint, &r->model, msg);
+        dnn_model_params_changed(&r->model); /* bf16: W's copy follows */
         if (!rc && ck->iteration > r->total)
             rc = dnn_fail(msg, DNN_EINVAL, "checkpoint '%s' is at iteration %lld, past the %ld iterations this run asks for "
                           "(--iterations/--epochs count the whole run; raise them to train further)",
@@ -479,7 +482,7 @@ static void announce(run_t *r, int threads)
     }
     dnn_log_info(&r->log, 0, "dnn-train: layer_dims %s (%zu parameters), m = %llu on %d rank%s x %d BLAS thread%s, %s precision, %s%s%s%s",
                  dims, r->model.nparams, (unsigned long long)r->m, r->d.size, r->d.size > 1 ? "s" : "", threads,
-                 threads > 1 ? "s" : "", r->o.precision == DNN_DOUBLE ? "double" : "single",
+                 threads > 1 ? "s" : "", dnn_precision_name(r->o.precision),
                  r->o.batch_size ? "mini-batch" : "full batch", r->o.deterministic ? ", deterministic" : "",
                  r->o.optimizer ? ", " : "", r->o.optimizer ? dnn_optim_name((dnn_opt_kind_t)r->o.optimizer) : "");
     if (r->o.resume)
@@ -499,6 +502,15 @@ static void check_outputs(run_t *r)
 }
 
 /* Everything before the first step.  Returns 1 when --help was printed. */
+/* --gradient-check: every rank runs the same check, rank 0 reports; 0 passed, 1 failed. */
+static int gradient_check(run_t *r)
+{
+    char msg[DNN_MSG_LEN] = "";
+    int rc = dnn_gradcheck_run(&r->o, r->d.rank == 0 ? stdout : NULL, msg);
+    train_check(r, rc < 0 ? rc : 0, msg);
+    return rc;
+}
+
 int train_setup(run_t *r, int argc, char **argv)
 {
     char msg[DNN_MSG_LEN] = "";
@@ -507,6 +519,10 @@ int train_setup(run_t *r, int argc, char **argv)
         return 1;
     check_outputs(r);
     int threads = dnn_matrix_set_threads(choose_threads(r));
+    if (r->o.gradient_check) {
+        r->status = gradient_check(r);
+        return 1;
+    }
     if (r->o.resume) {
         int rc = dnn_checkpoint_read(r->o.checkpoint, &ck, msg);
         if (rc)
