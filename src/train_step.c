@@ -3,6 +3,8 @@
  *   gradient sums of the step's examples held here (blocks of bmax columns)
  *   -> one allreduce of the sums (plus loss, correct count, stop flag)
  *   -> the optimizer update with the step's learning rate, L2 and clipping.
+ * Dropout masks are keyed by (seed, step k, layer, global example index, unit):
+ * each block names its columns' global indices before its backward pass.
  * With --deterministic the sums are taken per fixed global chunk of DNN_CHUNK
  * examples and added exactly as fixed point (exact.h), so the result does not
  * depend on the number of ranks or the order of the chunks, bit for bit.
@@ -31,7 +33,7 @@ static void fix_accumulate(run_t *r)
         r->diverged_fixed = 1;
 }
 
-static void full_batch_grads(run_t *r)
+static void full_batch_grads(run_t *r, long k)
 {
     size_t nx = r->shape.n_x, mloc = r->train.hi - r->train.lo;
     size_t bs = r->model.bmax;
@@ -39,6 +41,7 @@ static void full_batch_grads(run_t *r)
         dnn_model_zero_grads(&r->model); /* an empty shard contributes zeros */
     for (size_t off = 0; off < mloc; off += bs) {
         size_t cols = mloc - off < bs ? mloc - off : bs;
+        dnn_model_set_columns(&r->model, (uint64_t)k, NULL, r->train.lo + off); /* dropout keys */
         dnn_model_backward(&r->model, (char *)r->train.X + off * nx * r->es,
                            (char *)r->train.Y + off * r->ny * r->es, cols, off == 0 || r->o.deterministic);
         if (r->o.deterministic)
@@ -70,20 +73,22 @@ static void sort_u64(uint64_t *a, size_t n)
     }
 }
 
-/* Copy the columns of the batch members keys[0..n) into the staging buffers. */
-static void gather(run_t *r, const uint64_t *keys, size_t n, uint64_t base, uint64_t B)
+/* Copy the columns of the batch members keys[0..n) into the staging buffers and
+ * replace each key by the member's global example index (its dropout key). */
+static void gather(run_t *r, uint64_t *keys, size_t n, uint64_t base, uint64_t B)
 {
     size_t nx = r->shape.n_x, ny = r->ny, es = r->es;
     for (size_t j = 0; j < n; j++) {
         uint64_t g = r->perm[base + keys[j] % B], c = g - r->train.lo;
+        keys[j] = g;
         memcpy((char *)r->Xs + j * nx * es, (char *)r->train.X + c * nx * es, nx * es);
         memcpy((char *)r->Ys + j * ny * es, (char *)r->train.Y + c * ny * es, ny * es);
     }
 }
 
-static void mini_batch_grads(run_t *r, long s)
+static void mini_batch_grads(run_t *r, long k)
 {
-    uint64_t B = (uint64_t)r->o.batch_size, base = (uint64_t)s * B;
+    uint64_t B = (uint64_t)r->o.batch_size, base = (uint64_t)(k % r->spe) * B;
     uint64_t end = base + B < r->m ? base + B : r->m;
     size_t n = 0;
     /* keys = position in the batch, or (chunk, position) when deterministic */
@@ -98,6 +103,7 @@ static void mini_batch_grads(run_t *r, long s)
         for (size_t off = 0; off < n; off += r->model.bmax) {
             size_t cols = n - off < r->model.bmax ? n - off : r->model.bmax;
             gather(r, r->keys + off, cols, base, B);
+            dnn_model_set_columns(&r->model, (uint64_t)k, r->keys + off, 0);
             dnn_model_backward(&r->model, r->Xs, r->Ys, cols, off == 0);
         }
         return;
@@ -109,6 +115,7 @@ static void mini_batch_grads(run_t *r, long s)
         while (j < n && r->keys[j] / B == r->keys[i] / B && j - i < r->model.bmax)
             j++;
         gather(r, r->keys + i, j - i, base, B);
+        dnn_model_set_columns(&r->model, (uint64_t)k, r->keys + i, 0);
         dnn_model_backward(&r->model, r->Xs, r->Ys, j - i, 1);
         fix_accumulate(r);
         i = j;
@@ -166,9 +173,9 @@ void train_step(run_t *r, long k, int stop_requested, step_result_t *res)
             dnn_rng_permutation(r->perm, r->m, (uint64_t)r->o.seed, (uint64_t)epoch);
             r->perm_epoch = epoch;
         }
-        mini_batch_grads(r, k % r->spe);
+        mini_batch_grads(r, k);
     } else {
-        full_batch_grads(r);
+        full_batch_grads(r, k);
     }
     reduce(r, stop_requested);
     double mb = step_examples(r, k);
