@@ -48,6 +48,8 @@ typedef struct {
     FILE *metrics;
     double last_cost;
     int diverged_fixed; /* a chunk sum overflowed the fixed-point range */
+    int exact;          /* sums per chunk added as fixed point: --deterministic, and full batch by default */
+    int grads_zero;     /* model.grads holds zeros: a block may add to it (BLAS needs no zeroing pass) */
     /* dev set and early stopping */
     double last_val_cost, last_val_acc, best_val_cost;
     long best_iteration, records_since_best;

@@ -365,20 +365,14 @@ static void count_steps(run_t *r)
     }
 }
 
-/* Columns per block: one chunk (--deterministic), B, or DNN_BLOCK. */
+/* Columns per block: one chunk (--deterministic, and full batch, whose chunk
+ * sums are added exactly), or B (at most DNN_BLOCK). */
 static size_t block_columns(const run_t *r)
 {
     uint64_t B = (uint64_t)r->o.batch_size;
-    size_t mloc = r->train.hi - r->train.lo, most = mloc;
-    if (r->o.deterministic)
+    if (r->o.deterministic || !B)
         return B && B < DNN_CHUNK ? B : DNN_CHUNK;
-    if (B)
-        return B < DNN_BLOCK ? B : DNN_BLOCK;
-    if (r->have_test && r->test.hi - r->test.lo > most)
-        most = r->test.hi - r->test.lo;
-    if (r->have_val && r->val.hi - r->val.lo > most)
-        most = r->val.hi - r->val.lo;
-    return most < DNN_BLOCK ? (most ? most : 1) : DNN_BLOCK;
+    return B < DNN_BLOCK ? B : DNN_BLOCK;
 }
 
 /* The optimizer; on resume its state, which must be of the same rule. */
@@ -439,7 +433,9 @@ static void step_buffers(run_t *r, const dnn_ckpt_t *ck)
             rc = dnn_fail(msg, DNN_ENOMEM, "out of memory for the mini-batch buffers (m = %llu)", (unsigned long long)r->m);
         r->perm_epoch = -1;
     }
-    if (r->o.deterministic && !rc) {
+    r->exact = r->o.deterministic || !B; /* full batch: N-independent by default (DESIGN §5) */
+    r->grads_zero = 1;                   /* dnn_model_init zeroes them */
+    if (r->exact && !rc) {
         r->acc = dnn_alloc(2 * (P + DNN_GRAD_EXTRA), sizeof(int64_t));
         if (!r->acc)
             rc = dnn_fail(msg, DNN_ENOMEM, "out of memory for the --deterministic accumulators");
