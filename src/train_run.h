@@ -40,6 +40,7 @@ typedef struct {
     long perm_epoch;
     uint64_t *keys;         /* (B) owned batch members, mini-batch only */
     void *Xs, *Ys;          /* (n_x, bmax), (ny, bmax) staging for gathered columns */
+    uint16_t *Xb, *Xsb;     /* --precision bf16 with a bf16 layer 1: X's bf16 copy (n_x, local m), staging (n_x, bmax) */
     int64_t *acc;           /* (2, P + DNN_GRAD_EXTRA) fixed-point hi, lo sums, --deterministic */
     double *mean, *std;     /* (n_x) standardization, or NULL */
     int64_t *hist_iter;

@@ -56,7 +56,7 @@ static void fix_accumulate(run_t *r)
 {
     fix_t f = {.r = r};
     atomic_init(&f.bad, 0);
-    dnn_matrix_parallel(fix_part, &f, r->model.nparams + 2);
+    dnn_matrix_parallel(fix_part, &f, r->model.nparams + 2, 16384);
     if (atomic_load(&f.bad))
         r->diverged_fixed = 1;
     r->grads_zero = 1;
@@ -78,6 +78,8 @@ static void full_batch_grads(run_t *r)
     size_t bs = r->model.bmax;
     for (size_t off = 0; off < mloc; off += bs) { /* bs = DNN_CHUNK: each block is a global chunk */
         size_t cols = mloc - off < bs ? mloc - off : bs;
+        if (r->Xb)
+            dnn_model_set_input_bf16(&r->model, r->Xb + off * nx);
         block_grads(r, (char *)r->train.X + off * nx * r->es, (char *)r->train.Y + off * r->ny * r->es, cols, 1);
         fix_accumulate(r);
     }
@@ -107,15 +109,36 @@ static void sort_u64(uint64_t *a, size_t n)
     }
 }
 
-/* Copy the columns of the batch members keys[0..n) into the staging buffers. */
-static void gather(run_t *r, const uint64_t *keys, size_t n, uint64_t base, uint64_t B)
+typedef struct {
+    run_t *r;
+    const uint64_t *keys;
+    uint64_t base, B;
+} gather_t;
+
+/* Columns [lo, hi) of a gather: X's bf16 copy when layer 1 reads that, else X. */
+static void gather_part(void *ctx, size_t lo, size_t hi)
 {
+    const gather_t *q = ctx;
+    run_t *r = q->r;
     size_t nx = r->shape.n_x, ny = r->ny, es = r->es;
-    for (size_t j = 0; j < n; j++) {
-        uint64_t g = r->perm[base + keys[j] % B], c = g - r->train.lo;
-        memcpy((char *)r->Xs + j * nx * es, (char *)r->train.X + c * nx * es, nx * es);
+    for (size_t j = lo; j < hi; j++) {
+        uint64_t g = r->perm[q->base + q->keys[j] % q->B], c = g - r->train.lo;
+        if (r->Xb)
+            memcpy(r->Xsb + j * nx, r->Xb + c * nx, nx * sizeof(uint16_t));
+        else
+            memcpy((char *)r->Xs + j * nx * es, (char *)r->train.X + c * nx * es, nx * es);
         memcpy((char *)r->Ys + j * ny * es, (char *)r->train.Y + c * ny * es, ny * es);
     }
+}
+
+/* Copy the columns of the batch members keys[0..n) into the staging buffers,
+ * in parts on the matrix pool (scattered reads: latency-bound on one thread). */
+static void gather(run_t *r, const uint64_t *keys, size_t n, uint64_t base, uint64_t B)
+{
+    gather_t q = {r, keys, base, B};
+    dnn_matrix_parallel(gather_part, &q, n, 32);
+    if (r->Xsb)
+        dnn_model_set_input_bf16(&r->model, r->Xsb);
 }
 
 static void mini_batch_grads(run_t *r, long s)
@@ -242,7 +265,7 @@ void train_update(run_t *r, long k)
 {
     update_t u = {.r = r};
     dnn_optim_prepare(&r->opt, &r->model, train_lr(r, k), 1.0 / step_examples(r, k), r->o.l2, r->o.clip_norm, &u.st);
-    dnn_matrix_parallel(update_part, &u, r->model.nparams);
+    dnn_matrix_parallel(update_part, &u, r->model.nparams, 16384);
     memset((char *)r->model.grads + r->model.nparams * r->es, 0, DNN_GRAD_EXTRA * r->es);
     r->grads_zero = 1;
 }
