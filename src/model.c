@@ -207,9 +207,18 @@ void dnn_model_evaluate(dnn_model_t *m, const void *X, const void *Y, size_t col
                         double *correct)
 {
     if (m->prec == DNN_DOUBLE)
-        evaluate_d(m, X, Y, cols, loss, correct);
+        evaluate_d(m, X, Y, cols, loss, correct, 0);
     else
-        evaluate_s(m, X, Y, cols, loss, correct);
+        evaluate_s(m, X, Y, cols, loss, correct, 0);
+}
+
+void dnn_model_step_loss(dnn_model_t *m, const void *X, const void *Y, size_t cols, double *loss, double *correct)
+{
+    int drop = m->keep_prob < 1;
+    if (m->prec == DNN_DOUBLE)
+        evaluate_d(m, X, Y, cols, loss, correct, drop);
+    else
+        evaluate_s(m, X, Y, cols, loss, correct, drop);
 }
 
 void dnn_model_backward(dnn_model_t *m, const void *X, const void *Y, size_t cols, int overwrite)
@@ -464,9 +473,9 @@ static void SUF(forward)(dnn_model_t *m, const real *X, size_t cols)
 }
 
 static void SUF(evaluate)(dnn_model_t *m, const real *X, const real *Y, size_t cols, double *loss,
-                          double *correct)
+                          double *correct, int drop)
 {
-    real *AL = SUF(forward_linear)(m, X, cols, 0);
+    real *AL = SUF(forward_linear)(m, X, cols, drop);
     const real *P = m->params;
     SUF(dnn_loss_output)(AL, m->dz[0], Y, P + m->off_b[m->L], m->n[m->L], cols, m->output, loss, correct);
 }

@@ -55,6 +55,7 @@ typedef struct {
     double last_val_cost, last_val_acc, best_val_cost;
     long best_iteration, records_since_best;
     int stopped_early;
+    int status; /* exit status when train_setup ends the run (--help 0, --gradient-check 0 or 1) */
 } run_t;
 
 /* A step's cost and accuracy, from the reduced sums. */
@@ -70,7 +71,7 @@ double train_now(void);
 double train_real_at(const run_t *r, const void *p, size_t i);
 
 /* train_setup.c */
-int train_setup(run_t *r, int argc, char **argv);
+int train_setup(run_t *r, int argc, char **argv); /* 1: the run is over (--help, --gradient-check), exit r->status */
 void train_free(run_t *r);
 
 /* train_step.c */

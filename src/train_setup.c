@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "dnn/exact.h"
+#include "dnn/gradcheck.h"
 #include "dnn/matrix.h"
 #include "dnn/output.h"
 #include "train_run.h"
@@ -398,6 +399,7 @@ static void make_model(run_t *r, const dnn_ckpt_t *ck, int L, const size_t *n)
     int rc = dnn_model_init(&r->model, (dnn_precision_t)r->o.precision, L, n, (dnn_act_t)r->o.hidden,
                             (dnn_act_t)r->o.output, r->o.leaky_slope, block_columns(r), msg);
     train_check(r, rc, msg);
+    dnn_model_set_dropout(&r->model, r->o.keep_prob, (uint64_t)r->o.seed);
     if (r->o.standardize)
         standardize(r, r->o.resume ? ck : NULL);
     if (r->o.resume) {
@@ -521,6 +523,15 @@ static void check_outputs(run_t *r)
 }
 
 /* Everything before the first step.  Returns 1 when --help was printed. */
+/* --gradient-check: every rank runs the same check, rank 0 reports; 0 passed, 1 failed. */
+static int gradient_check(run_t *r)
+{
+    char msg[DNN_MSG_LEN] = "";
+    int rc = dnn_gradcheck_run(&r->o, r->d.rank == 0 ? stdout : NULL, msg);
+    train_check(r, rc < 0 ? rc : 0, msg);
+    return rc;
+}
+
 int train_setup(run_t *r, int argc, char **argv)
 {
     char msg[DNN_MSG_LEN] = "";
@@ -529,6 +540,10 @@ int train_setup(run_t *r, int argc, char **argv)
         return 1;
     check_outputs(r);
     int threads = dnn_matrix_set_threads(choose_threads(r));
+    if (r->o.gradient_check) {
+        r->status = gradient_check(r);
+        return 1;
+    }
     if (r->o.resume) {
         int rc = dnn_checkpoint_read(r->o.checkpoint, &ck, msg);
         if (rc)

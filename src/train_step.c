@@ -10,6 +10,8 @@
  * the passes that read it last (the fixed-point accumulation, the update), so
  * the next block's float products add to it (beta = 1) and OpenBLAS needs no
  * zeroing pass of its own.
+ * Dropout masks are keyed by (seed, step k, layer, global example index, unit):
+ * each block names its columns' global indices before its backward pass.
  * Nothing here allocates: every buffer is sized at set-up.
  */
 #include <stdatomic.h>
@@ -72,7 +74,7 @@ static void block_grads(run_t *r, const void *X, const void *Y, size_t cols, int
     r->grads_zero = 0;
 }
 
-static void full_batch_grads(run_t *r)
+static void full_batch_grads(run_t *r, long k)
 {
     size_t nx = r->shape.n_x, mloc = r->train.hi - r->train.lo;
     size_t bs = r->model.bmax;
@@ -80,6 +82,7 @@ static void full_batch_grads(run_t *r)
         size_t cols = mloc - off < bs ? mloc - off : bs;
         if (r->Xb)
             dnn_model_set_input_bf16(&r->model, r->Xb + off * nx);
+        dnn_model_set_columns(&r->model, (uint64_t)k, NULL, r->train.lo + off); /* dropout keys */
         block_grads(r, (char *)r->train.X + off * nx * r->es, (char *)r->train.Y + off * r->ny * r->es, cols, 1);
         fix_accumulate(r);
     }
@@ -111,11 +114,12 @@ static void sort_u64(uint64_t *a, size_t n)
 
 typedef struct {
     run_t *r;
-    const uint64_t *keys;
+    uint64_t *keys;
     uint64_t base, B;
 } gather_t;
 
-/* Columns [lo, hi) of a gather: X's bf16 copy when layer 1 reads that, else X. */
+/* Columns [lo, hi) of a gather: X's bf16 copy when layer 1 reads that, else X;
+ * each key becomes the member's global example index (its dropout key). */
 static void gather_part(void *ctx, size_t lo, size_t hi)
 {
     const gather_t *q = ctx;
@@ -123,6 +127,7 @@ static void gather_part(void *ctx, size_t lo, size_t hi)
     size_t nx = r->shape.n_x, ny = r->ny, es = r->es;
     for (size_t j = lo; j < hi; j++) {
         uint64_t g = r->perm[q->base + q->keys[j] % q->B], c = g - r->train.lo;
+        q->keys[j] = g;
         if (r->Xb)
             memcpy(r->Xsb + j * nx, r->Xb + c * nx, nx * sizeof(uint16_t));
         else
@@ -133,7 +138,7 @@ static void gather_part(void *ctx, size_t lo, size_t hi)
 
 /* Copy the columns of the batch members keys[0..n) into the staging buffers,
  * in parts on the matrix pool (scattered reads: latency-bound on one thread). */
-static void gather(run_t *r, const uint64_t *keys, size_t n, uint64_t base, uint64_t B)
+static void gather(run_t *r, uint64_t *keys, size_t n, uint64_t base, uint64_t B)
 {
     gather_t q = {r, keys, base, B};
     dnn_matrix_parallel(gather_part, &q, n, 32);
@@ -141,9 +146,9 @@ static void gather(run_t *r, const uint64_t *keys, size_t n, uint64_t base, uint
         dnn_model_set_input_bf16(&r->model, r->Xsb);
 }
 
-static void mini_batch_grads(run_t *r, long s)
+static void mini_batch_grads(run_t *r, long k)
 {
-    uint64_t B = (uint64_t)r->o.batch_size, base = (uint64_t)s * B;
+    uint64_t B = (uint64_t)r->o.batch_size, base = (uint64_t)(k % r->spe) * B;
     uint64_t end = base + B < r->m ? base + B : r->m;
     size_t n = 0;
     /* keys = position in the batch, or (chunk, position) when deterministic */
@@ -158,6 +163,7 @@ static void mini_batch_grads(run_t *r, long s)
         for (size_t off = 0; off < n; off += r->model.bmax) {
             size_t cols = n - off < r->model.bmax ? n - off : r->model.bmax;
             gather(r, r->keys + off, cols, base, B);
+            dnn_model_set_columns(&r->model, (uint64_t)k, r->keys + off, 0);
             block_grads(r, r->Xs, r->Ys, cols, off == 0);
         }
         return;
@@ -169,6 +175,7 @@ static void mini_batch_grads(run_t *r, long s)
         while (j < n && r->keys[j] / B == r->keys[i] / B && j - i < r->model.bmax)
             j++;
         gather(r, r->keys + i, j - i, base, B);
+        dnn_model_set_columns(&r->model, (uint64_t)k, r->keys + i, 0);
         block_grads(r, r->Xs, r->Ys, j - i, 1);
         fix_accumulate(r);
         i = j;
@@ -229,9 +236,9 @@ void train_step(run_t *r, long k, int stop_requested, step_result_t *res)
             dnn_rng_permutation(r->perm, r->m, (uint64_t)r->o.seed, (uint64_t)epoch);
             r->perm_epoch = epoch;
         }
-        mini_batch_grads(r, k % r->spe);
+        mini_batch_grads(r, k);
     } else {
-        full_batch_grads(r);
+        full_batch_grads(r, k);
     }
     reduce(r, stop_requested);
     double mb = step_examples(r, k);

@@ -112,6 +112,13 @@ void dnn_model_evaluate(dnn_model_t *m, const void *X, const void *Y, size_t col
                         double *correct);
 
 /*
+ * The loss of a training step without its gradients: dnn_model_evaluate with
+ * the dropout of dnn_model_backward (the same keys give the same masks), so
+ * the cost that backward differentiates can be evaluated on its own.
+ */
+void dnn_model_step_loss(dnn_model_t *m, const void *X, const void *Y, size_t cols, double *loss, double *correct);
+
+/*
  * Forward + loss + backward for cols <= bmax examples; ADDS the gradient sums
  * (dZ A^T, row sums of dZ) into m->grads, the loss sum into grads[P] and the
  * correct count into grads[P+1] -- or, with overwrite set, stores them there
