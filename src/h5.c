@@ -40,6 +40,12 @@ static void chunk_dims(hsize_t *chunk, int rank, const hsize_t *dims, size_t es)
 int dnn_h5_write(hid_t loc, const char *file, const char *name, hid_t type, int rank, const hsize_t *dims,
                  const void *v, char *msg)
 {
+    return dnn_h5_write_as(loc, file, name, type, type, rank, dims, v, msg);
+}
+
+int dnn_h5_write_as(hid_t loc, const char *file, const char *name, hid_t mem_type, hid_t file_type, int rank,
+                    const hsize_t *dims, const void *v, char *msg)
+{
     hsize_t chunk[MAX_RANK], maxd[MAX_RANK], n = 1;
     if (rank < 1 || rank > MAX_RANK)
         return dnn_fail(msg, DNN_EINVAL, "dataset '%s' for '%s': rank %d out of range", name, file, rank);
@@ -47,12 +53,12 @@ int dnn_h5_write(hid_t loc, const char *file, const char *name, hid_t type, int 
         maxd[i] = dims[i] ? dims[i] : H5S_UNLIMITED; /* chunk dims must fit in the maximum */
         n *= dims[i];
     }
-    chunk_dims(chunk, rank, dims, H5Tget_size(type));
+    chunk_dims(chunk, rank, dims, H5Tget_size(file_type));
     hid_t sp = H5Screate_simple(rank, dims, maxd), pl = H5Pcreate(H5P_DATASET_CREATE), d = -1;
     int ok = sp >= 0 && pl >= 0 && H5Pset_chunk(pl, rank, chunk) >= 0 && H5Pset_fletcher32(pl) >= 0;
     if (ok)
-        d = H5Dcreate2(loc, name, type, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
-    ok = ok && d >= 0 && (n == 0 || H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0);
+        d = H5Dcreate2(loc, name, file_type, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
+    ok = ok && d >= 0 && (n == 0 || H5Dwrite(d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0);
     if (d >= 0 && H5Dclose(d) < 0)
         ok = 0;
     if (pl >= 0)

@@ -5,7 +5,8 @@ One checkpoint is trained (20 inputs, --layers 16,8, --standardize, --optimizer
 adam, so that W/b, /preprocess, /history and /optimizer/v, /optimizer/s are all
 present).  Cases:
   every_dataset_checksummed  h5py (independently of dnn) finds every dataset of
-                       the checkpoint and of a dnn-predict .h5 output chunked
+                       the checkpoint, of a --best-checkpoint and of a
+                       dnn-predict .h5 output chunked
                        with the Fletcher32 filter, and reads them all
   h5py_refuses_flip    h5py itself refuses a checkpoint whose W2 had one bit
                        flipped in the file's bytes: the checksum is really there
@@ -137,7 +138,10 @@ def refused(prog, args, ck, keys, absent=(), n=None):
 
 def every_dataset_checksummed():
     R.predict(predict_args(GOOD) + ["--output", PRED])
-    for p in (GOOD, PRED):
+    best = R.path("best.ckpt.h5")
+    R.train(["--data", DATA, "--iterations", "20", "--print-every", "5", "--validation-split", "0.2",
+             "--best-checkpoint", best] + BASE, what="a run with --best-checkpoint")
+    for p in (GOOD, PRED, best):
         found = []
         with h5py.File(p, "r") as f:
             def visit(n, o):
@@ -147,7 +151,7 @@ def every_dataset_checksummed():
                     o[()]  # h5py applies the filter (verifies) on its own
             f.visititems(visit)
         want = {"W1", "b1", "W3", "b3", "preprocess/mean", "preprocess/std", "history/cost", "history/iteration",
-                "optimizer/v/dW1", "optimizer/s/db3"} if p == GOOD else {"probabilities", "predictions"}
+                "optimizer/v/dW1", "optimizer/s/db3"} if p != PRED else {"probabilities", "predictions"}
         require(want <= set(found), "%s lacks datasets %s (found %s)" % (p, sorted(want - set(found)), found))
         print("#   %s: %d datasets, all checksummed" % (os.path.basename(p), len(found)))
 
