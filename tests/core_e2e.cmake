@@ -106,3 +106,11 @@ set_tests_properties(
   ENVIRONMENT "${DNN_TEST_ENV}" TIMEOUT 300 LABELS "e2e")
 set_tests_properties(e2e_bad_input e2e_bad_input_mpi2 PROPERTIES
   ENVIRONMENT "${DNN_TEST_ENV}" TIMEOUT 600 LABELS "e2e")
+
+# include/dnn/exact.h against fractions.Fraction on its documented format:
+# integer parts and the once-rounded value, bit for bit.
+add_executable(exact_sum ${CMAKE_CURRENT_LIST_DIR}/exact/exact_sum.c)
+target_link_libraries(exact_sum PRIVATE dnn)
+add_test(NAME ref_exact_sums
+  COMMAND ${DNN_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/exact/check_exact.py $<TARGET_FILE:exact_sum>)
+set_tests_properties(ref_exact_sums PROPERTIES ENVIRONMENT "${DNN_TEST_ENV}" TIMEOUT 120 LABELS "ref")
