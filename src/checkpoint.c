@@ -73,9 +73,10 @@ int dnn_checkpoint_write(const char *path, const dnn_model_t *m, const dnn_ckpt_
     if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
         return dnn_fail(msg, DNN_EINVAL, "checkpoint path '%s' is too long", path);
     dnn_h5_quiet();
-    /* object headers and superblock of format 1.8 carry checksums of their own (attributes included) */
+    /* in the 1.10 format every piece of metadata (superblock, object headers with the attributes, chunk
+     * indexes) carries a checksum of its own; HDF5 verifies them on open and read */
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-    H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18);
+    H5Pset_libver_bounds(fapl, H5F_LIBVER_V110, H5F_LIBVER_V110);
     hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl), g = -1;
     H5Pclose(fapl);
     if (f < 0) {
@@ -574,12 +575,9 @@ static int read_moment(hid_t f, const char *path, const char *which, const dnn_m
     return rc;
 }
 
-int dnn_checkpoint_read_optim(const char *path, const dnn_model_t *m, dnn_optim_t *o, char *msg)
+int dnn_checkpoint_read_optim_h5(hid_t f, const char *path, const dnn_model_t *m, dnn_optim_t *o, char *msg)
 {
-    hid_t f = -1;
-    int rc = open_ckpt(path, &f, msg);
-    if (rc)
-        return rc;
+    int rc = 0;
     o->t = 0;
     if (H5Lexists(f, "optimizer", H5P_DEFAULT) > 0) {
         hid_t g = H5Gopen2(f, "optimizer", H5P_DEFAULT);
@@ -592,6 +590,16 @@ int dnn_checkpoint_read_optim(const char *path, const dnn_model_t *m, dnn_optim_
         rc = read_moment(f, path, "v", m, o->v, msg);
     if (!rc && o->s)
         rc = read_moment(f, path, "s", m, o->s, msg);
+    return rc;
+}
+
+int dnn_checkpoint_read_optim(const char *path, const dnn_model_t *m, dnn_optim_t *o, char *msg)
+{
+    hid_t f = -1;
+    int rc = open_ckpt(path, &f, msg);
+    if (rc)
+        return rc;
+    rc = dnn_checkpoint_read_optim_h5(f, path, m, o, msg);
     H5Fclose(f);
     return rc;
 }

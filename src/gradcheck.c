@@ -137,7 +137,7 @@ int dnn_gradcheck_model(dnn_model_t *m, const double *X, const double *Y, size_t
         return dnn_fail(msg, DNN_EINVAL, "gradient check: needs a double model and 1..%zu examples, got %zu", m->bmax,
                         cols);
     size_t k = m->nparams < max_params ? m->nparams : max_params;
-    size_t *idx = malloc(k * sizeof *idx);
+    size_t *idx = calloc(k, sizeof *idx);
     double *grad = malloc(k * sizeof *grad), *approx = malloc(k * sizeof *approx);
     int rc = idx && grad && approx ? choose(m, k, seed, idx) : DNN_ENOMEM;
     if (rc) {
