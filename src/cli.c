@@ -11,6 +11,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <math.h>
 #include <stddef.h>
@@ -169,6 +170,9 @@ static int parse_layers(dnn_options_t *o, const char *s, const char *key, char *
             return dnn_fail(msg, DNN_EINVAL, "%s: layer size in '%s' is too large", key, s);
         if (v == 0)
             return dnn_fail(msg, DNN_EINVAL, "%s: layer sizes must be >= 1, got 0 in '%s'", key, s);
+        if (v > INT_MAX) /* named as typed, with the course's name of the layer */
+            return dnn_fail(msg, DNN_EINVAL, "%s %s: layer size %llu is larger than BLAS can index (at most %d) "
+                            "[n[%d] = %llu]", key, s, v, INT_MAX, o->n_layers + 1, v);
         if (o->n_layers >= DNN_MAX_LAYERS - 1)
             return dnn_fail(msg, DNN_EINVAL, "%s: at most %d hidden layers", key, DNN_MAX_LAYERS - 1);
         o->layers[o->n_layers++] = (size_t)v;

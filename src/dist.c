@@ -23,6 +23,10 @@ int dnn_dist_init(dnn_dist_t *d, int *argc, char ***argv)
     MPI_Comm_rank(node, &d->local_rank);
     MPI_Comm_size(node, &d->local_size);
     MPI_Comm_free(&node);
+    int len = 0;
+    if (MPI_Get_processor_name(d->host, &len) != MPI_SUCCESS || len <= 0)
+        snprintf(d->host, sizeof d->host, "?");
+    d->host[sizeof d->host - 1] = 0;
     return 0;
 }
 
@@ -52,7 +56,7 @@ int dnn_dist_agree(const dnn_dist_t *d, int rc, char *msg)
     int code = rc;
     if (d->rank == first) {
         if (d->size > 1 && failed < d->size) /* name the rank only when it is not everyone's problem */
-            snprintf(buf, sizeof buf, "rank %d: %s", d->rank, msg);
+            snprintf(buf, sizeof buf, "rank %d on %s: %s", d->rank, d->host, msg);
         else
             snprintf(buf, sizeof buf, "%s", msg);
     }
@@ -66,7 +70,7 @@ int dnn_dist_agree(const dnn_dist_t *d, int rc, char *msg)
 void dnn_dist_abort(const dnn_dist_t *d, const char *prog, int code, const char *msg)
 {
     if (d && d->size > 1)
-        fprintf(stderr, "%s: rank %d: %s\n", prog, d->rank, msg);
+        fprintf(stderr, "%s: rank %d on %s: %s\n", prog, d->rank, d->host, msg);
     else
         fprintf(stderr, "%s: %s\n", prog, msg);
     fflush(stderr);

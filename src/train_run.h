@@ -33,6 +33,7 @@ typedef struct {
     dnn_data_shape_t shape, test_shape;
     int have_test, have_val, classify;
     uint64_t m, m_test, m_val; /* global example counts (m: the training set, after any split) */
+    uint64_t split_lo, split_hi; /* --validation-split: this rank's training examples, numbered without the dev set */
     size_t es, ny;             /* element size; label rows per example */
     long spe, total, start;    /* steps per epoch, total steps, first step */
     uint64_t *perm;            /* (m) this epoch's order, mini-batch only */

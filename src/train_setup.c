@@ -14,6 +14,7 @@
 
 #include "dnn/exact.h"
 #include "dnn/matrix.h"
+#include "dnn/output.h"
 #include "train_run.h"
 
 static int choose_threads(const run_t *r)
@@ -69,21 +70,73 @@ static int resume_matches(run_t *r, const dnn_ckpt_t *c, const size_t *n, int L,
         return dnn_fail(msg, DNN_EDATA, "checkpoint '%s' was trained with scale %.17g%s; this run asks for scale %.17g%s", ck,
                         c->scale, c->standardize ? " and --standardize" : "", r->o.scale,
                         r->o.standardize ? " and --standardize" : "");
+    if (c->validation_split != r->o.validation_split)
+        return dnn_fail(msg, DNN_EDATA, "checkpoint '%s' was trained with --validation-split %g; this run asks for %g "
+                        "(the training set would differ)", ck, c->validation_split, r->o.validation_split);
     int t1 = isnan(c->binary_threshold), t2 = isnan(r->o.binary_threshold);
     if (t1 != t2 || (!t1 && c->binary_threshold != r->o.binary_threshold))
         return dnn_fail(msg, DNN_EDATA, "checkpoint '%s' and this run differ in --binary-threshold", ck);
     return 0;
 }
 
+/* --validation-split: example g of the file is held out for the dev set when
+ * u(seed, g) < F, u a SplitMix64-style hash of (seed, g) scaled to [0, 1)
+ * (README "Extensions"): a function of the index only, never of N. */
+static int held_out(uint64_t seed, uint64_t g, double F)
+{
+    uint64_t z = (seed ^ 0xd1b54a32d192ed03ull) * 0x9e3779b97f4a7c15ull + g;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    return (double)(z >> 11) * 0x1p-53 < F;
+}
+
+/* The training examples (not held out) are numbered t = 0..m_train-1 in file
+ * order; this rank trains on the whole chunks [tlo, thi) of them and reads the
+ * file range [lo, hi) that holds them and the held-out examples in between,
+ * so the ranks' ranges tile the file and no data moves. */
+static void split_plan(run_t *r, uint64_t m, uint64_t *lo, uint64_t *hi)
+{
+    char msg[DNN_MSG_LEN] = "";
+    double F = r->o.validation_split;
+    uint64_t seed = (uint64_t)r->o.seed, mt = 0;
+    for (uint64_t g = 0; g < m; g++)
+        mt += !held_out(seed, g, F);
+    int rc = 0;
+    if (mt == 0 || mt == m)
+        rc = dnn_fail(msg, DNN_EDATA, "--validation-split %g holds out %s of the %llu examples of X '%s' in '%s'; %s", F,
+                      mt ? "none" : "all", (unsigned long long)m, r->o.x, r->o.data,
+                      mt ? "raise it or give --validation FILE" : "lower it");
+    train_check(r, rc, msg);
+    dnn_dist_shard(mt, r->d.size, r->d.rank, &r->split_lo, &r->split_hi);
+    *lo = r->d.rank == 0 ? 0 : m;
+    *hi = m;
+    for (uint64_t g = 0, t = 0; g < m; g++) {
+        if (held_out(seed, g, F))
+            continue;
+        if (t == r->split_lo && r->d.rank > 0)
+            *lo = g;
+        if (t == r->split_hi)
+            *hi = g;
+        t++;
+    }
+    r->m_val = m - mt;
+}
+
+/* Probe and read this rank's part of a data set; X must be finite.  split: the
+ * training file with --validation-split (its held-out examples are split off later). */
 static void load_set(run_t *r, const char *file, const char *xn, const char *yn, dnn_data_shape_t *shape,
-                     dnn_data_t *out, uint64_t *m)
+                     dnn_data_t *out, uint64_t *m, int split)
 {
     char msg[DNN_MSG_LEN] = "";
     int rc = dnn_data_probe(file, xn, yn, r->o.layout == DNN_LAYOUT_FEATURES_FIRST, shape, msg);
     train_check(r, rc, msg);
     *m = shape->m;
     uint64_t lo, hi;
-    dnn_dist_shard(shape->m, r->d.size, r->d.rank, &lo, &hi);
+    if (split)
+        split_plan(r, shape->m, &lo, &hi);
+    else
+        dnn_dist_shard(shape->m, r->d.size, r->d.rank, &lo, &hi);
     rc = dnn_data_read(out, file, xn, yn, shape, (dnn_precision_t)r->o.precision, lo, hi, r->o.scale, msg);
     train_check(r, rc, msg);
     size_t feat = 0;
@@ -97,12 +150,43 @@ static void load_set(run_t *r, const char *file, const char *xn, const char *yn,
         dnn_data_threshold(out, r->o.binary_threshold);
 }
 
-static void check_labels(run_t *r, const dnn_data_t *data, const char *file, const char *yn)
+/* --validation-split: move the held-out columns of the training slab into the dev
+ * set and close up the rest, which then holds training examples [split_lo, split_hi). */
+static void split_dev(run_t *r)
+{
+    char msg[DNN_MSG_LEN] = "";
+    dnn_data_t *t = &r->train, *v = &r->val;
+    size_t nx = r->shape.n_x, ny = r->ny, es = r->es, cols = t->hi - t->lo;
+    size_t keep = r->split_hi - r->split_lo, nv = cols - keep;
+    *v = *t;
+    v->X = dnn_alloc(nx * (nv ? nv : 1), es);
+    v->Y = dnn_alloc(ny * (nv ? nv : 1), es);
+    train_check(r, v->X && v->Y ? 0 : dnn_fail(msg, DNN_ENOMEM, "out of memory for the dev set (--validation-split)"), msg);
+    size_t jt = 0, jv = 0;
+    for (size_t c = 0; c < cols; c++) {
+        int out = held_out((uint64_t)r->o.seed, t->lo + c, r->o.validation_split);
+        char *dx = out ? (char *)v->X + jv * nx * es : (char *)t->X + jt * nx * es;
+        char *dy = out ? (char *)v->Y + jv * ny * es : (char *)t->Y + jt * ny * es;
+        if (out || jt != c) { /* distinct columns of equal size: no overlap */
+            memcpy(dx, (char *)t->X + c * nx * es, nx * es);
+            memcpy(dy, (char *)t->Y + c * ny * es, ny * es);
+        }
+        out ? jv++ : jt++;
+    }
+    v->lo = 0;
+    v->hi = nv;
+    t->lo = r->split_lo;
+    t->hi = r->split_hi;
+    r->m -= r->m_val;
+    r->have_val = 1;
+}
+
+static void check_labels(run_t *r, const dnn_data_t *data, const char *file, const char *yn, size_t K)
 {
     char msg[DNN_MSG_LEN] = "";
     int kind = r->o.output == DNN_ACT_SOFTMAX ? 1 : r->o.output == DNN_ACT_SIGMOID ? 0 : 2;
     double v = 0;
-    uint64_t bad = dnn_data_check_labels(data, kind, (long)r->model.n[r->model.L], &v);
+    uint64_t bad = dnn_data_check_labels(data, kind, (long)K, &v);
     int rc = 0;
     if (bad != UINT64_MAX) {
         if (kind == 0)
@@ -110,7 +194,7 @@ static void check_labels(run_t *r, const dnn_data_t *data, const char *file, con
                           yn, file, v, (unsigned long long)bad);
         else if (kind == 1)
             rc = dnn_fail(msg, DNN_EDATA, "Y '%s' in '%s': label %g at example %llu; softmax labels must be class ids 0..%zu (K = %zu)",
-                          yn, file, v, (unsigned long long)bad, r->model.n[r->model.L] - 1, r->model.n[r->model.L]);
+                          yn, file, v, (unsigned long long)bad, K - 1, K);
         else
             rc = dnn_fail(msg, DNN_EDATA, "Y '%s' in '%s': target %g at example %llu is not finite", yn, file, v,
                           (unsigned long long)bad);
@@ -166,6 +250,8 @@ static void standardize(run_t *r, const dnn_ckpt_t *ck)
     dnn_data_standardize(&r->train, r->mean, r->std);
     if (r->have_test)
         dnn_data_standardize(&r->test, r->mean, r->std);
+    if (r->have_val)
+        dnn_data_standardize(&r->val, r->mean, r->std);
 }
 
 /* Options: defaults < config file < command line, then the cross-option checks.
@@ -190,25 +276,45 @@ static int parse_options(run_t *r, int argc, char **argv)
     return 0;
 }
 
+/* A second data set (test or dev) must match the training set's widths. */
+static void load_other(run_t *r, const char *what, const char *file, const char *xn, const char *yn,
+                       dnn_data_t *out, uint64_t *m)
+{
+    char msg[DNN_MSG_LEN] = "";
+    dnn_data_shape_t s;
+    load_set(r, file, xn, yn, &s, out, m, 0);
+    int rc = 0;
+    if (s.n_x != r->shape.n_x)
+        rc = dnn_fail(msg, DNN_EDATA, "%s set X '%s' in '%s' has %zu features per example but the training set X '%s' in '%s' has %zu",
+                      what, xn, file, s.n_x, r->o.x, r->o.data, r->shape.n_x);
+    else if (s.n_y != r->shape.n_y)
+        rc = dnn_fail(msg, DNN_EDATA, "%s labels Y '%s' in '%s' have %zu columns, the training labels %zu", what, yn,
+                      file, s.n_y, r->shape.n_y);
+    train_check(r, rc, msg);
+}
+
 /* The training, test and dev sets: each rank reads its own hyperslab. */
 static void load_data(run_t *r)
 {
-    char msg[DNN_MSG_LEN] = "";
-    load_set(r, r->o.data, r->o.x, r->o.y, &r->shape, &r->train, &r->m);
-    if (r->o.validation_split > 0 || r->o.validation[0])
-        train_check(r, dnn_fail(msg, DNN_EINVAL, "--validation-split/--validation: the dev set is not built yet in this version"), msg);
-    if (!r->o.test[0])
-        return;
-    r->have_test = 1;
-    load_set(r, r->o.test, r->o.test_x, r->o.test_y, &r->test_shape, &r->test, &r->m_test);
-    int rc = 0;
-    if (r->test_shape.n_x != r->shape.n_x)
-        rc = dnn_fail(msg, DNN_EDATA, "test set X '%s' in '%s' has %zu features per example but the training set X '%s' in '%s' has %zu",
-                      r->o.test_x, r->o.test, r->test_shape.n_x, r->o.x, r->o.data, r->shape.n_x);
-    else if (r->test_shape.n_y != r->shape.n_y)
-        rc = dnn_fail(msg, DNN_EDATA, "test labels Y '%s' in '%s' have %zu columns, the training labels %zu",
-                      r->o.test_y, r->o.test, r->test_shape.n_y, r->shape.n_y);
-    train_check(r, rc, msg);
+    load_set(r, r->o.data, r->o.x, r->o.y, &r->shape, &r->train, &r->m, r->o.validation_split > 0);
+    r->have_test = r->o.test[0] != 0;
+    if (r->have_test)
+        load_other(r, "test", r->o.test, r->o.test_x, r->o.test_y, &r->test, &r->m_test);
+    r->have_val = r->o.validation[0] != 0;
+    if (r->have_val)
+        load_other(r, "dev", r->o.validation, r->o.validation_x, r->o.validation_y, &r->val, &r->m_val);
+}
+
+/* Labels of every set against the output layer; then the dev split. */
+static void check_sets(run_t *r, size_t K)
+{
+    check_labels(r, &r->train, r->o.data, r->o.y, K);
+    if (r->have_test)
+        check_labels(r, &r->test, r->o.test, r->o.test_y, K);
+    if (r->have_val)
+        check_labels(r, &r->val, r->o.validation, r->o.validation_y, K);
+    if (r->o.validation_split > 0)
+        split_dev(r);
 }
 
 /* n[0] = n_x, the hidden sizes, n[L] from the labels (softmax: the classes). */
@@ -298,9 +404,6 @@ static void make_model(run_t *r, const dnn_ckpt_t *ck, int L, const size_t *n)
     int rc = dnn_model_init(&r->model, (dnn_precision_t)r->o.precision, L, n, (dnn_act_t)r->o.hidden,
                             (dnn_act_t)r->o.output, r->o.leaky_slope, block_columns(r), msg);
     train_check(r, rc, msg);
-    check_labels(r, &r->train, r->o.data, r->o.y);
-    if (r->have_test)
-        check_labels(r, &r->test, r->o.test, r->o.test_y);
     if (r->o.standardize)
         standardize(r, r->o.resume ? ck : NULL);
     if (r->o.resume) {
@@ -383,6 +486,18 @@ static void announce(run_t *r, int threads)
         dnn_log_info(&r->log, 0, "resuming from %s at iteration %ld", r->o.checkpoint, r->start);
 }
 
+/* Every file the run will write is proven writable before anything is read
+ * (DESIGN §13): rank 0 creates and removes NAME.tmp in each folder, all agree. */
+static void check_outputs(run_t *r)
+{
+    char msg[DNN_MSG_LEN] = "";
+    int rc = 0;
+    if (r->d.rank == 0 && !(rc = dnn_output_check("--checkpoint", r->o.checkpoint, msg)) &&
+        !(rc = dnn_output_check("--best-checkpoint", r->o.best_checkpoint, msg)))
+        rc = dnn_output_check("--metrics", r->o.metrics, msg);
+    train_check(r, rc, msg);
+}
+
 /* Everything before the first step.  Returns 1 when --help was printed. */
 int train_setup(run_t *r, int argc, char **argv)
 {
@@ -390,16 +505,20 @@ int train_setup(run_t *r, int argc, char **argv)
     static dnn_ckpt_t ck; /* large (holds the config text); zero when not resuming */
     if (parse_options(r, argc, argv))
         return 1;
+    check_outputs(r);
     int threads = dnn_matrix_set_threads(choose_threads(r));
     if (r->o.resume) {
         int rc = dnn_checkpoint_read(r->o.checkpoint, &ck, msg);
         if (rc)
             snprintf(msg + strlen(msg), sizeof msg - strlen(msg), " (--resume)");
         train_check(r, rc, msg);
+        if (r->d.rank == 0 && ck.note[0])
+            dnn_log_error(&r->log, ck.note);
     }
     load_data(r);
     size_t n[DNN_MAX_LAYERS + 1];
     int L = architecture(r, &ck, n);
+    check_sets(r, n[L]);
     count_steps(r);
     make_model(r, &ck, L, n);
     step_buffers(r, &ck);

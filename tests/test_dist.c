@@ -233,8 +233,8 @@ static void test_dist_agree(void)
     if (world.size == 1) {
         CU_ASSERT_STRING_EQUAL(msg, "dataset 'train_x' not found in 'x.h5'");
     } else {
-        char prefix[32];
-        snprintf(prefix, sizeof prefix, "rank %d: ", last);
+        char prefix[32 + MPI_MAX_PROCESSOR_NAME];
+        snprintf(prefix, sizeof prefix, "rank %d on %s: ", last, world.host); /* the failing rank's host */
         CU_ASSERT_EQUAL(strncmp(msg, prefix, strlen(prefix)), 0);
     }
     /* every rank failing: rank 0's code wins */

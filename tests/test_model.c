@@ -380,8 +380,10 @@ static void test_model_backward_blocks_add_up(void)
 
 /*
  * Single precision gradients agree with double ones on the same (float-
- * representable) parameters and inputs: ||g_s - g_d|| / ||g_d|| < 1e-3, and
- * the loss sums to relative 1e-5, for every activation pair, L = 3.
+ * representable) parameters and inputs: ||g_s - g_d|| / ||g_d|| < 5e-6, and
+ * the loss sums to relative 2e-7, for every activation pair, L = 3.  Measured
+ * (float32 rounding): gradients 5e-8..1.2e-7, 1.1e-6 for sigmoid/sigmoid;
+ * loss sums at most 3.2e-8.
  */
 static void test_model_single_close_to_double(void)
 {
@@ -414,12 +416,12 @@ static void test_model_single_close_to_double(void)
                 g2 += Gd[i] * Gd[i];
             }
             double rel = sqrt(d2) / sqrt(g2);
-            if (!(rel < 1e-3))
+            if (!(rel < 5e-6))
                 fprintf(stderr, "\n  single vs double %s/%s: relative %.3g\n", dnn_act_name(hidden_acts[h]),
                         dnn_act_name(output_acts[o]), rel);
             CU_ASSERT(g2 > 0);
-            CU_ASSERT(rel < 1e-3);
-            CU_ASSERT_DOUBLE_EQUAL((double)Gs[ms.nparams], Gd[md.nparams], 1e-5 * Gd[md.nparams]);
+            CU_ASSERT(rel < 5e-6);
+            CU_ASSERT_DOUBLE_EQUAL((double)Gs[ms.nparams], Gd[md.nparams], 2e-7 * Gd[md.nparams]);
             dnn_model_free(&md);
             dnn_model_free(&ms);
         }

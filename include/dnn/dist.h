@@ -18,6 +18,7 @@
 typedef struct {
     int rank, size;
     int local_rank, local_size; /* ranks on this node */
+    char host[MPI_MAX_PROCESSOR_NAME]; /* this node's name, for messages */
 } dnn_dist_t;
 
 /* MPI_Init and rank/size/node-local info.  Returns 0 or DNN_EMPI. */
@@ -33,11 +34,12 @@ void dnn_dist_shard(uint64_t m, int size, int r, uint64_t *lo, uint64_t *hi);
  * Agree on an error after a set-up phase that every rank runs: rc is this
  * rank's result (0 or a DNN_E* code).  Returns 0 when every rank succeeded;
  * otherwise the lowest failing rank's message is copied into msg on every
- * rank (prefixed with "rank R: " when only some ranks failed) and its code is returned.
+ * rank (prefixed with "rank R on HOST: " when only some ranks failed) and its
+ * code is returned.
  */
 int dnn_dist_agree(const dnn_dist_t *d, int rc, char *msg);
 
-/* Log "prog: [rank R: ]message" to stderr and MPI_Abort the whole job. */
+/* Log "prog: [rank R on HOST: ]message" to stderr and MPI_Abort the whole job. */
 _Noreturn void dnn_dist_abort(const dnn_dist_t *d, const char *prog, int code, const char *msg);
 
 /* Sum n doubles in place over all ranks. */

@@ -24,6 +24,7 @@ DNN_TEST_PACKAGES=(
   slurm-wlm munge
   procps valgrind
   clang libclang-rt-14-dev
+  iproute2 util-linux
 )
 DNN_RUN_PACKAGES=(
   python3-numpy python3-h5py

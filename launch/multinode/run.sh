@@ -21,8 +21,21 @@
 # (default 1); keep slots * threads <= cores per node, because ranks and
 # BLAS threads compete for the same cores.
 #
+# Network: DNN_NET names the network the ranks talk over, as a subnet
+# (10.1.0.0/16) or interface names (eth1,ib0), for both the MPI traffic
+# (btl_tcp_if_include) and Open MPI's own start-up traffic
+# (oob_tcp_if_include).  Set it whenever a node has more than one network
+# (a management and a fast network, docker0, virbr0...): without it Open MPI
+# may pick an interface the other nodes cannot reach and hang or crawl.
+# Binding: DNN_BIND (core by default, none when DNN_THREADS > 1) is passed as
+# --bind-to; use none when several "nodes" share one machine's cores (each
+# node's daemon would bind its first rank to core 0).
+#
 # Environment: DNN_BIN (folder with dnn-train; default: the build folder next
-# to this script's project, then PATH), DNN_NP, DNN_THREADS, DNN_MPIRUN_ARGS.
+# to this script's project, then PATH), DNN_NP, DNN_THREADS, DNN_NET, DNN_BIND,
+# DNN_MPIRUN_ARGS (extra mpirun arguments, split on blanks, e.g.
+# "--mca btl tcp,self --mca mpi_yield_when_idle 1").
+# Tested by tests/multihost/ (namespaces as hosts, a hostfile, TCP only).
 set -euo pipefail
 
 if [[ $# -lt 1 ]]; then
@@ -72,9 +85,19 @@ cmd=(mpirun --hostfile "$hostfile" -np "$np"
 if [[ "$(id -u)" -eq 0 ]]; then
   cmd+=(-x OMPI_ALLOW_RUN_AS_ROOT -x OMPI_ALLOW_RUN_AS_ROOT_CONFIRM)
 fi
-if (( threads > 1 )); then
-  cmd+=(--bind-to none)
+if [[ -n "${DNN_NET:-}" ]]; then
+  # the MPI traffic (btl) and the launcher's own (oob) on the same network
+  cmd+=(--mca btl_tcp_if_include "$DNN_NET" --mca oob_tcp_if_include "$DNN_NET")
 fi
+bind=${DNN_BIND:-}
+if [[ -z "$bind" ]]; then
+  bind=core
+  (( threads > 1 )) && bind=none
+fi
+case "$bind" in
+  core|socket|numa|none|hwthread|l3cache) cmd+=(--bind-to "$bind") ;;
+  *) echo "run.sh: DNN_BIND must be core, socket, numa, l3cache, hwthread or none, not '$bind'" >&2; exit 1 ;;
+esac
 cmd+=(${extra[@]+"${extra[@]}"} "$trainer" "$@")
 echo "run.sh: ${cmd[*]}" >&2
 exec "${cmd[@]}"

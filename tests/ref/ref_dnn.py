@@ -373,6 +373,8 @@ def parse(argv=None):
                    choices=["zeros", "normal", "sqrt", "he", "xavier"])
     p.add_argument("--init-scale", type=float, default=0.01)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--rng", default="numpy", choices=["numpy"],
+                   help="accepted for dnn-train's command lines; numpy's legacy generator")
     p.add_argument("--lr", type=float, default=0.0075)
     p.add_argument("--iterations", type=int, default=2500)
     p.add_argument("--epochs", type=int, default=0)
