@@ -54,6 +54,7 @@ source "$root/launch/lib/deps.sh"
 dnn_mpi_root_env
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/dnn-mutation-XXXXXX")
+chmod 755 "$work" # some tests run the programs as nobody (reliability_bad_input's unprivileged cases)
 tree=$work/tree build=$work/build logs=$work/logs
 mkdir -p "$tree" "$logs"
 cleanup() {
