@@ -73,9 +73,10 @@ int dnn_checkpoint_write(const char *path, const dnn_model_t *m, const dnn_ckpt_
     if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
         return dnn_fail(msg, DNN_EINVAL, "checkpoint path '%s' is too long", path);
     dnn_h5_quiet();
-    /* object headers and superblock of format 1.8 carry checksums of their own (attributes included) */
+    /* in the 1.10 format every piece of metadata (superblock, object headers with the attributes, chunk
+     * indexes) carries a checksum of its own; HDF5 verifies them on open and read */
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-    H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18);
+    H5Pset_libver_bounds(fapl, H5F_LIBVER_V110, H5F_LIBVER_V110);
     hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl), g = -1;
     H5Pclose(fapl);
     if (f < 0) {
@@ -103,7 +104,7 @@ int dnn_checkpoint_write(const char *path, const dnn_model_t *m, const dnn_ckpt_
     e |= attr_write(f, "layer_dims", H5T_NATIVE_INT64, (hsize_t)m->L + 1, dims);
     e |= attr_str(f, "activations", acts);
     e |= attr_str(f, "loss", dnn_loss_name(m->loss));
-    e |= attr_str(f, "precision", m->prec == DNN_DOUBLE ? "double" : "single");
+    e |= attr_str(f, "precision", dnn_precision_name(m->prec));
     e |= attr_i64(f, "iteration", c->iteration);
     e |= attr_i64(f, "epoch", c->epoch);
     e |= attr_f64(f, "learning_rate", c->learning_rate);
@@ -309,10 +310,10 @@ static int read_layers(hid_t f, const char *path, dnn_ckpt_t *c, char *msg)
 static int read_settings(hid_t f, const char *path, dnn_ckpt_t *c, char *msg)
 {
     char s[256];
-    if (attr_read_str(f, "precision", s, sizeof s) || (strcmp(s, "single") && strcmp(s, "double")))
-        return dnn_fail(msg, DNN_EDATA, "checkpoint '%s': precision attribute is '%s', expected single or double",
+    if (attr_read_str(f, "precision", s, sizeof s) || (strcmp(s, "single") && strcmp(s, "double") && strcmp(s, "bf16")))
+        return dnn_fail(msg, DNN_EDATA, "checkpoint '%s': precision attribute is '%s', expected single, double or bf16",
                         path, s);
-    c->precision = strcmp(s, "double") == 0 ? DNN_DOUBLE : DNN_SINGLE;
+    c->precision = strcmp(s, "double") == 0 ? DNN_DOUBLE : strcmp(s, "bf16") == 0 ? DNN_BF16 : DNN_SINGLE;
     int64_t det = 0, stdz = 0;
     if (attr_read(f, "iteration", H5T_NATIVE_INT64, &c->iteration) ||
         attr_read(f, "epoch", H5T_NATIVE_INT64, &c->epoch) ||
@@ -574,12 +575,9 @@ static int read_moment(hid_t f, const char *path, const char *which, const dnn_m
     return rc;
 }
 
-int dnn_checkpoint_read_optim(const char *path, const dnn_model_t *m, dnn_optim_t *o, char *msg)
+int dnn_checkpoint_read_optim_h5(hid_t f, const char *path, const dnn_model_t *m, dnn_optim_t *o, char *msg)
 {
-    hid_t f = -1;
-    int rc = open_ckpt(path, &f, msg);
-    if (rc)
-        return rc;
+    int rc = 0;
     o->t = 0;
     if (H5Lexists(f, "optimizer", H5P_DEFAULT) > 0) {
         hid_t g = H5Gopen2(f, "optimizer", H5P_DEFAULT);
@@ -592,6 +590,16 @@ int dnn_checkpoint_read_optim(const char *path, const dnn_model_t *m, dnn_optim_
         rc = read_moment(f, path, "v", m, o->v, msg);
     if (!rc && o->s)
         rc = read_moment(f, path, "s", m, o->s, msg);
+    return rc;
+}
+
+int dnn_checkpoint_read_optim(const char *path, const dnn_model_t *m, dnn_optim_t *o, char *msg)
+{
+    hid_t f = -1;
+    int rc = open_ckpt(path, &f, msg);
+    if (rc)
+        return rc;
+    rc = dnn_checkpoint_read_optim_h5(f, path, m, o, msg);
     H5Fclose(f);
     return rc;
 }

@@ -40,6 +40,12 @@ static void chunk_dims(hsize_t *chunk, int rank, const hsize_t *dims, size_t es)
 int dnn_h5_write(hid_t loc, const char *file, const char *name, hid_t type, int rank, const hsize_t *dims,
                  const void *v, char *msg)
 {
+    return dnn_h5_write_as(loc, file, name, type, type, rank, dims, v, msg);
+}
+
+int dnn_h5_write_as(hid_t loc, const char *file, const char *name, hid_t mem_type, hid_t file_type, int rank,
+                    const hsize_t *dims, const void *v, char *msg)
+{
     hsize_t chunk[MAX_RANK], maxd[MAX_RANK], n = 1;
     if (rank < 1 || rank > MAX_RANK)
         return dnn_fail(msg, DNN_EINVAL, "dataset '%s' for '%s': rank %d out of range", name, file, rank);
@@ -47,12 +53,12 @@ int dnn_h5_write(hid_t loc, const char *file, const char *name, hid_t type, int 
         maxd[i] = dims[i] ? dims[i] : H5S_UNLIMITED; /* chunk dims must fit in the maximum */
         n *= dims[i];
     }
-    chunk_dims(chunk, rank, dims, H5Tget_size(type));
+    chunk_dims(chunk, rank, dims, H5Tget_size(file_type));
     hid_t sp = H5Screate_simple(rank, dims, maxd), pl = H5Pcreate(H5P_DATASET_CREATE), d = -1;
     int ok = sp >= 0 && pl >= 0 && H5Pset_chunk(pl, rank, chunk) >= 0 && H5Pset_fletcher32(pl) >= 0;
     if (ok)
-        d = H5Dcreate2(loc, name, type, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
-    ok = ok && d >= 0 && (n == 0 || H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0);
+        d = H5Dcreate2(loc, name, file_type, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
+    ok = ok && d >= 0 && (n == 0 || H5Dwrite(d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0);
     if (d >= 0 && H5Dclose(d) < 0)
         ok = 0;
     if (pl >= 0)
@@ -177,6 +183,44 @@ static int check_finite(hid_t memtype, const void *v, int rank, const hsize_t *d
                     where);
 }
 
+/*
+ * A damaged chunk index (its B-tree nodes carry no checksum in the 1.8 format)
+ * can claim chunks of gigabytes, which HDF5 would allocate before reading: the
+ * chunk shape and every stored chunk's size must fit the dataset's own data.
+ */
+static int chunks_plausible(hid_t d, const char *file, const char *name, int rank, const hsize_t *dims, char *msg)
+{
+    hid_t pl = H5Dget_create_plist(d), t = H5Dget_type(d), sp = H5Dget_space(d);
+    hsize_t ch[MAX_RANK], raw = t >= 0 ? H5Tget_size(t) : 0, total = raw, n = 0;
+    int rc = 0;
+    if (pl >= 0 && H5Pget_layout(pl) == H5D_CHUNKED) {
+        int ok = H5Pget_chunk(pl, rank, ch) == rank && raw > 0;
+        for (int i = 0; ok && i < rank; i++) {
+            ok = ch[i] >= 1 && ch[i] <= (dims[i] ? dims[i] : 1);
+            raw *= ok ? ch[i] : 1;
+            total *= dims[i];
+        }
+        hsize_t most = raw + raw / 8 + 4096; /* the largest stored chunk: raw data, checksum, a filter's overhead */
+        ok = ok && (total == 0 || H5Dget_num_chunks(d, sp, &n) >= 0);
+        for (hsize_t i = 0; ok && i < n; i++) {
+            hsize_t off[MAX_RANK], size = 0;
+            haddr_t addr;
+            unsigned mask;
+            ok = H5Dget_chunk_info(d, sp, i, off, &mask, &addr, &size) >= 0 && size <= most;
+        }
+        if (!ok)
+            rc = dnn_fail(msg, DNN_EDATA, "dataset '%s' in '%s' has a damaged chunk index (chunks larger than its "
+                          "data); refused", name, file);
+    }
+    if (sp >= 0)
+        H5Sclose(sp);
+    if (t >= 0)
+        H5Tclose(t);
+    if (pl >= 0)
+        H5Pclose(pl);
+    return rc;
+}
+
 int dnn_h5_read(hid_t loc, const char *file, const char *name, hid_t memtype, int rank, const hsize_t *dims,
                 void *v, unsigned flags, int *verified, char *msg)
 {
@@ -203,7 +247,7 @@ int dnn_h5_read(hid_t loc, const char *file, const char *name, hid_t memtype, in
         rc = dnn_fail(msg, DNN_EDATA, "dataset '%s' in '%s' has shape %s, expected %s", name, file, got, want);
         goto done;
     }
-    if ((rc = dnn_h5_filters_check(d, file, name, msg)))
+    if ((rc = dnn_h5_filters_check(d, file, name, msg)) || (rc = chunks_plausible(d, file, name, rank, dims, msg)))
         goto done;
     if (H5Dread(d, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0) {
         rc = dnn_h5_read_error(file, name, msg);

@@ -58,7 +58,8 @@ int dnn_net_load(dnn_net_t **out, const char *checkpoint, char *msg)
     const dnn_ckpt_t *c = &net->ck;
     int rc = dnn_checkpoint_read(checkpoint, &net->ck, msg);
     if (!rc)
-        rc = dnn_model_init(&net->model, (dnn_precision_t)c->precision, c->L, c->n, (dnn_act_t)c->hidden,
+        /* a bf16 checkpoint holds float32 parameters: predict in float32 */
+        rc = dnn_model_init(&net->model, c->precision == DNN_BF16 ? DNN_SINGLE : (dnn_precision_t)c->precision, c->L, c->n, (dnn_act_t)c->hidden,
                             (dnn_act_t)c->output, c->leaky_slope, 1, msg);
     if (!rc)
         rc = dnn_checkpoint_read_params(checkpoint, &net->model, msg);

@@ -40,6 +40,7 @@ typedef struct {
     long perm_epoch;
     uint64_t *keys;         /* (B) owned batch members, mini-batch only */
     void *Xs, *Ys;          /* (n_x, bmax), (ny, bmax) staging for gathered columns */
+    uint16_t *Xb, *Xsb;     /* --precision bf16 with a bf16 layer 1: X's bf16 copy (n_x, local m), staging (n_x, bmax) */
     int64_t *acc;           /* (2, P + DNN_GRAD_EXTRA) fixed-point hi, lo sums, --deterministic */
     double *mean, *std;     /* (n_x) standardization, or NULL */
     int64_t *hist_iter;
@@ -48,10 +49,13 @@ typedef struct {
     FILE *metrics;
     double last_cost;
     int diverged_fixed; /* a chunk sum overflowed the fixed-point range */
+    int exact;          /* sums per chunk added as fixed point: --deterministic, and full batch by default */
+    int grads_zero;     /* model.grads holds zeros: a block may add to it (BLAS needs no zeroing pass) */
     /* dev set and early stopping */
     double last_val_cost, last_val_acc, best_val_cost;
     long best_iteration, records_since_best;
     int stopped_early;
+    int status; /* exit status when train_setup ends the run (--help 0, --gradient-check 0 or 1) */
 } run_t;
 
 /* A step's cost and accuracy, from the reduced sums. */
@@ -67,7 +71,7 @@ double train_now(void);
 double train_real_at(const run_t *r, const void *p, size_t i);
 
 /* train_setup.c */
-int train_setup(run_t *r, int argc, char **argv);
+int train_setup(run_t *r, int argc, char **argv); /* 1: the run is over (--help, --gradient-check), exit r->status */
 void train_free(run_t *r);
 
 /* train_step.c */

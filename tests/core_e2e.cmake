@@ -37,7 +37,31 @@ add_test(NAME e2e_numpy_minibatch
           ${DNN_E2E_MB_CASES})
 add_test(NAME e2e_numpy_minibatch_mpi3
   COMMAND ${DNN_PYTHON} ${DNN_E2E_DIR}/compare_numpy.py --train $<TARGET_FILE:dnn-train>
-          --launcher "${DNN_MPIEXEC} -n 3 --oversubscribe" ${DNN_E2E_MB_CASES})
+          --launcher "${DNN_MPIEXEC} -n 3 --oversubscribe" --no-probe ${DNN_E2E_MB_CASES})
+
+# The optimizers, L2, clipping and learning-rate schedules (DESIGN §11; issue
+# 10 acceptance 1) against the reference written from §11 alone, in full batch
+# and in the same mini-batches, 500 steps, 1e-9; the conditioning probe guards
+# each case.  On 3 ranks a subset (every rule appears in it).
+set(DNN_E2E_OPT_FULL --case opt_momentum --case opt_rmsprop --case opt_adam --case opt_adamw
+    --case opt_l2 --case opt_clip --case opt_inverse --case opt_exponential --case opt_step
+    --case opt_cosine --case opt_adam_all)
+set(DNN_E2E_OPT_MB --case mb_opt_momentum --case mb_opt_rmsprop --case mb_opt_adam
+    --case mb_opt_adamw --case mb_opt_l2 --case mb_opt_clip --case mb_opt_inverse
+    --case mb_opt_exponential --case mb_opt_step --case mb_opt_cosine --case mb_opt_adam_all
+    --case opt_softmax_adam --case opt_mse_momentum)
+add_test(NAME e2e_numpy_optimizers
+  COMMAND ${DNN_PYTHON} ${DNN_E2E_DIR}/compare_numpy.py --train $<TARGET_FILE:dnn-train>
+          ${DNN_E2E_OPT_FULL})
+add_test(NAME e2e_numpy_optimizers_minibatch
+  COMMAND ${DNN_PYTHON} ${DNN_E2E_DIR}/compare_numpy.py --train $<TARGET_FILE:dnn-train>
+          ${DNN_E2E_OPT_MB})
+add_test(NAME e2e_numpy_optimizers_mpi3
+  COMMAND ${DNN_PYTHON} ${DNN_E2E_DIR}/compare_numpy.py --train $<TARGET_FILE:dnn-train>
+          --launcher "${DNN_MPIEXEC} -n 3 --oversubscribe" --no-probe
+          --case opt_adam_all --case mb_opt_adam_all --case mb_opt_adamw --case mb_opt_rmsprop
+          --case mb_opt_momentum --case mb_opt_cosine --case mb_opt_exponential
+          --case mb_opt_inverse --case opt_softmax_adam)
 
 # --deterministic against exact arithmetic: chunk sums quantized as documented,
 # summed with fractions.Fraction and rounded once, matched bit for bit.
@@ -76,6 +100,7 @@ set_tests_properties(
   e2e_numpy_hidden_activations e2e_numpy_hidden_activations_mpi3
   e2e_numpy_losses_and_inputs e2e_numpy_losses_and_inputs_mpi2
   e2e_numpy_minibatch e2e_numpy_minibatch_mpi3
+  e2e_numpy_optimizers e2e_numpy_optimizers_minibatch e2e_numpy_optimizers_mpi3
   e2e_deterministic_exact e2e_deterministic_exact_mpi3
   e2e_planar_lesson e2e_single_vs_double PROPERTIES
   ENVIRONMENT "${DNN_TEST_ENV}" TIMEOUT 300 LABELS "e2e")

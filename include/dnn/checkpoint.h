@@ -92,15 +92,18 @@ int dnn_checkpoint_read(const char *path, dnn_ckpt_t *c, char *msg);
  */
 int dnn_checkpoint_read_params(const char *path, dnn_model_t *m, char *msg);
 
-/* The same two on a file already open (e.g. an in-memory image); path names it in messages. */
-int dnn_checkpoint_read_h5(hid_t f, const char *path, dnn_ckpt_t *c, char *msg);
-int dnn_checkpoint_read_params_h5(hid_t f, const char *path, dnn_model_t *m, char *msg);
 /*
  * Read the optimizer moments /optimizer/v/..., /optimizer/s/... and t into o,
  * initialized for the model's layout (only the moments o has).  Returns 0,
- * DNN_EIO or DNN_EDATA (a moment missing or of the wrong shape, named).
+ * DNN_EIO or DNN_EDATA (a moment missing, of the wrong shape, failing its
+ * checksum or holding a NaN/Inf: named, with the index for a value).
  */
 int dnn_checkpoint_read_optim(const char *path, const dnn_model_t *m, dnn_optim_t *o, char *msg);
+
+/* The same three on a file already open (e.g. an in-memory image); path names it in messages. */
+int dnn_checkpoint_read_h5(hid_t f, const char *path, dnn_ckpt_t *c, char *msg);
+int dnn_checkpoint_read_params_h5(hid_t f, const char *path, dnn_model_t *m, char *msg);
+int dnn_checkpoint_read_optim_h5(hid_t f, const char *path, const dnn_model_t *m, dnn_optim_t *o, char *msg);
 
 /* Free what dnn_checkpoint_read allocated; accepts NULL. */
 void dnn_checkpoint_free(dnn_ckpt_t *c);

@@ -57,6 +57,7 @@ typedef struct {
     long threads;
     int quiet, verbose, help;
     char config[DNN_PATH_MAX];
+    int gradient_check; /* dnn-train --gradient-check: check backprop and exit */
     int iterations_set, epochs_set; /* which of the two the user gave */
 } dnn_options_t;
 

@@ -2,7 +2,7 @@
  * h5.h - the one way dnn writes and reads an HDF5 dataset (DESIGN §13).
  *
  * Every dataset dnn writes (checkpoints, best checkpoints, optimizer state,
- * prediction files) goes through dnn_h5_write: chunked, with HDF5's Fletcher32
+ * prediction files, the data sets of datasets/) goes through dnn_h5_write: chunked, with HDF5's Fletcher32
  * checksum filter on every chunk.  HDF5 verifies the checksum whenever a chunk
  * is read -- by dnn or by plain h5py, which applies the filter transparently --
  * and dnn_h5_read turns a mismatch into a message naming the file and the
@@ -32,6 +32,10 @@ void dnn_h5_quiet(void);
  */
 int dnn_h5_write(hid_t loc, const char *file, const char *name, hid_t type, int rank, const hsize_t *dims,
                  const void *v, char *msg);
+
+/* The same, stored as file_type (e.g. H5T_STD_U8LE) from values of mem_type. */
+int dnn_h5_write_as(hid_t loc, const char *file, const char *name, hid_t mem_type, hid_t file_type, int rank,
+                    const hsize_t *dims, const void *v, char *msg);
 
 /* Flags of dnn_h5_read. */
 #define DNN_H5_FINITE 1u /* refuse a NaN or Inf, naming the dataset and the index */

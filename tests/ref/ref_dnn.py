@@ -317,6 +317,7 @@ def train(X, Y, dims, a, test=None):
     iters, costs, accs, taccs = [], [], [], []
     perm, perm_epoch = None, -1
     stats = {"clipped": 0}
+    noise = np.random.RandomState(12345)
     for k in range(total):
         epoch, s = divmod(k, spe)
         if B:
@@ -339,6 +340,8 @@ def train(X, Y, dims, a, test=None):
         dW, db = backward(W, Z, A, Yb, a.hidden_activation, a.output,
                           a.leaky_slope, mb)
         grads = regularized_grads(W, b, dW, db, a, mb, stats)
+        if a.perturb:  # conditioning probe: relative noise of size --perturb
+            grads = [g * (1.0 + a.perturb * noise.uniform(-1, 1, g.shape)) for g in grads]
         alpha = learning_rate(a, k, epoch, total)
         params = opt.step(params, grads, is_weight, alpha)
         for l in range(1, L + 1):
@@ -392,6 +395,9 @@ def parse(argv=None):
     p.add_argument("--decay-rate", type=float, default=0.0)
     p.add_argument("--decay-every", type=int, default=1)
     p.add_argument("--print-every", type=int, default=100)
+    p.add_argument("--perturb", type=float, default=0.0,
+                   help="multiply every gradient by 1 + u*P, u uniform in [-1, 1): a probe "
+                        "of how much the trajectory amplifies rounding noise")
     p.add_argument("--test", help="test set file (accuracy with the final parameters)")
     p.add_argument("--test-x", default="test_x")
     p.add_argument("--test-y", default="test_y")
