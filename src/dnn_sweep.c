@@ -86,12 +86,15 @@ static void usage(FILE *f)
             "  --slurm [OPTS...]     submit the unfinished trials as one job array (sbatch --array)\n"
             "                        and wait for it; every argument after --slurm that is not a\n"
             "                        dnn-sweep option goes to sbatch (--time 1:00:00 -p gpu ...);\n"
-            "                        --array=%%P runs at most P tasks at once; each task gets\n"
-            "                        SLURM_CPUS_PER_TASK threads [1]; DIR must be on a shared file system\n"
+            "                        a throttle --array=%%P runs at most P tasks at once; each task\n"
+            "                        gets SLURM_CPUS_PER_TASK threads [1]; DIR must be on a file\n"
+            "                        system shared with the nodes\n"
             "  --random K            K random samples of the grid instead of the product\n"
             "  --seed S              seed of the samples: the same K trials for the same S [1]\n"
             "  --train PATH          dnn-train to run [the one beside dnn-sweep, else PATH]\n"
             "  --dry-run             write the trial configs and list the trials; run nothing\n"
+            "  --run-trial DIR/trial-NNN  run that one trial here, resuming it when its checkpoint\n"
+            "                        exists (what each Slurm array task runs)\n"
             "  --help                show this help\n\n"
             "A trial is done when its train.log holds dnn-train's `final` line.  Running the same\n"
             "command again skips done trials and resumes the others from their checkpoint, so an\n"
@@ -824,59 +827,43 @@ static void shell_word(FILE *f, const char *v)
     fputc('\'', f);
 }
 
-/* The value of `key = ` in a dump, or NULL. */
-static const char *dump_value(const char *dump, const char *key, size_t *len)
-{
-    size_t kl = strlen(key);
-    for (const char *s = dump; *s; s += strcspn(s, "\n"), s += *s == '\n')
-        if (strncmp(s, key, kl) == 0 && strncmp(s + kl, " = ", 3) == 0) {
-            *len = strcspn(s + kl + 3, "\n");
-            return s + kl + 3;
-        }
-    return NULL;
-}
-
-/* dnn-train with every option of trial i that differs from the defaults (not its own files). */
+/* dnn-train with the grid's options as trial i has them (paths made absolute, flags bare). */
 static void print_command(const sweep_t *s, size_t i, FILE *f)
 {
-    dnn_options_t d;
-    dnn_cli_defaults(&d);
-    size_t nd = dnn_cli_dump_string(&d, NULL, 0), nt = dnn_cli_dump_string(&s->opts[i], NULL, 0);
-    char *def = malloc(nd + 1), *mine = malloc(nt + 1), val[DNN_PATH_MAX + 64], key[128];
-    if (!def || !mine)
-        goto done;
-    dnn_cli_dump_string(&d, def, nd + 1);
-    dnn_cli_dump_string(&s->opts[i], mine, nt + 1);
+    const dnn_options_t *o = &s->opts[i];
+    size_t n = dnn_cli_dump_string(o, NULL, 0);
+    char *dump = malloc(n + 1), line[DNN_SWEEP_KEY_MAX + 16];
+    if (!dump)
+        return;
+    dnn_cli_dump_string(o, dump, n + 1);
     fputs("  dnn-train", f);
-    for (const char *l = mine; *l; l += strcspn(l, "\n"), l += *l == '\n') {
-        size_t kl = strcspn(l, " \n");
-        if (kl >= sizeof key || strncmp(l + kl, " = ", 3))
-            continue;
-        snprintf(key, sizeof key, "%.*s", (int)kl, l);
-        size_t vl = strcspn(l + kl + 3, "\n"), dl = 0;
-        snprintf(val, sizeof val, "%.*s", (int)vl, l + kl + 3);
-        const char *dv = dump_value(def, key, &dl);
-        if ((dv && dl == vl && strncmp(dv, val, vl) == 0) || !strcmp(key, "checkpoint") || !strcmp(key, "metrics") ||
-            !strcmp(key, "best-checkpoint") || !strcmp(val, "false"))
+    for (size_t p = 0; p < s->grid.n_params; p++) {
+        const char *key = s->grid.params[p].key, *v = dnn_sweep_value(&s->trials, i, p);
+        if (!strcmp(key, "data") || !strcmp(key, "test") || !strcmp(key, "validation"))
+            v = !strcmp(key, "data") ? o->data : !strcmp(key, "test") ? o->test : o->validation;
+        if (!strcmp(key, "best-checkpoint"))
+            continue; /* the trial's own file */
+        snprintf(line, sizeof line, "\n%s = true\n", key);
+        int is_true = strstr(dump, line) != NULL;
+        snprintf(line, sizeof line, "\n%s = false\n", key);
+        if (strstr(dump, line)) /* a flag left off */
             continue;
         fprintf(f, " --%s", key);
-        if (strcmp(val, "true")) {
+        if (!is_true) {
             fputc(' ', f);
-            shell_word(f, val);
+            shell_word(f, v);
         }
     }
     fputc('\n', f);
-done:
-    free(def);
-    free(mine);
+    free(dump);
 }
 
 /* Gnuplot terminal: pngcairo when this gnuplot has it, else png. */
 static const char *png_terminal(void)
 {
     char *argv[] = {"gnuplot", "-e", "set terminal pngcairo", NULL};
-    return run_command(argv, NULL, 0, 1) == 0 ? "pngcairo size 1000,600 enhanced font 'sans,10'"
-                                                 : "png size 1000,600";
+    return run_command(argv, NULL, 0, 1) == 0 ? "pngcairo size 1000,700 enhanced font 'sans,10'"
+                                                 : "png size 1000,700";
 }
 
 static void gq(FILE *f, const char *s) /* a gnuplot single-quoted string */
@@ -944,10 +931,14 @@ static int curves(const sweep_t *s, const dnn_sweep_result_t *r, size_t n, int b
     fprintf(f, "# dnn-sweep: every trial's %s cost curve (gnuplot %s)\nset terminal %s\nset output ",
             by_val ? "validation" : "training", gp, png_terminal());
     gq(f, png);
+    const char *base = strrchr(s->dir, '/') ? strrchr(s->dir, '/') + 1 : s->dir;
+    char title[DNN_PATH_MAX + 128];
+    snprintf(title, sizeof title, "dnn-sweep %s: %d trial%s, %s cost", base, k, k == 1 ? "" : "s",
+             by_val ? "validation" : "training");
     fprintf(f, "\nset datafile separator ','\nset datafile missing 'nan'\nset title ");
-    gq(f, s->dir);
-    fprintf(f, " noenhanced\nset xlabel 'iteration'\nset ylabel '%s'\nset grid\n%sset key outside right top "
-               "noenhanced\n%s\n", by_val ? "validation cost (dev set)" : "training cost",
+    gq(f, title);
+    fprintf(f, " noenhanced\nset xlabel 'iteration'\nset ylabel '%s'\nset grid\n%sset key outside below left "
+               "Left reverse noenhanced\n%s\n", by_val ? "validation cost (dev set)" : "training cost",
             positive ? "set logscale y\n" : "", body);
     fclose(f);
     free(body);

@@ -42,7 +42,6 @@
 #define PART_MIN 96               /* rows or columns per part, at least */
 #define SPLIT_MIN_FLOPS 4000000.0 /* smaller products are one part */
 #define SPIN 20000                /* polls before a waiting helper sleeps */
-#define FOR_MIN 16384             /* elements per part of dnn_matrix_parallel, at least */
 #define MAX_PRIMS 256             /* bf16 primitives (part shapes) kept */
 
 enum { K_SGEMM = 0, K_DGEMM, K_BF16, K_FOR };
@@ -192,16 +191,17 @@ static void dispatch(const job_t *j)
         run_parts(parts, P);
 }
 
-void dnn_matrix_parallel(void (*fn)(void *ctx, size_t lo, size_t hi), void *ctx, size_t n)
+void dnn_matrix_parallel(void (*fn)(void *ctx, size_t lo, size_t hi), void *ctx, size_t n, size_t grain)
 {
     job_t parts[MAX_PARTS];
+    size_t align = grain >= 16 ? 16 : 1;
     int P = 1;
-    while (P < MAX_PARTS && n / (size_t)(2 * P) >= FOR_MIN)
+    while (P < MAX_PARTS && n / (size_t)(2 * P) >= (grain ? grain : 1))
         P *= 2;
     for (int t = 0; t < P; t++) {
         parts[t] = (job_t){.kind = K_FOR, .fn = fn, .C = ctx};
-        parts[t].M = n * (size_t)t / (size_t)P / 16 * 16;
-        parts[t].N = t + 1 == P ? n : n * (size_t)(t + 1) / (size_t)P / 16 * 16;
+        parts[t].M = n * (size_t)t / (size_t)P / align * align;
+        parts[t].N = t + 1 == P ? n : n * (size_t)(t + 1) / (size_t)P / align * align;
     }
     run_parts(parts, P);
 }

@@ -298,6 +298,8 @@ void dnn_model_params_changed(dnn_model_t *m) { m->wb_stale = 1; }
 
 void dnn_model_set_input_bf16(dnn_model_t *m, const uint16_t *xb) { m->xb = xb; }
 
+int dnn_model_bf16_input(const dnn_model_t *m) { return bf16_on(m, 1); }
+
 void dnn_model_bf16_refresh(dnn_model_t *m, size_t lo, size_t hi)
 {
     for (int l = 1; l <= m->L; l++) {

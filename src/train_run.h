@@ -40,6 +40,7 @@ typedef struct {
     long perm_epoch;
     uint64_t *keys;         /* (B) owned batch members, mini-batch only */
     void *Xs, *Ys;          /* (n_x, bmax), (ny, bmax) staging for gathered columns */
+    uint16_t *Xb, *Xsb;     /* --precision bf16 with a bf16 layer 1: X's bf16 copy (n_x, local m), staging (n_x, bmax) */
     int64_t *acc;           /* (2, P + DNN_GRAD_EXTRA) fixed-point hi, lo sums, --deterministic */
     double *mean, *std;     /* (n_x) standardization, or NULL */
     int64_t *hist_iter;
@@ -48,6 +49,8 @@ typedef struct {
     FILE *metrics;
     double last_cost;
     int diverged_fixed; /* a chunk sum overflowed the fixed-point range */
+    int exact;          /* sums per chunk added as fixed point: --deterministic, and full batch by default */
+    int grads_zero;     /* model.grads holds zeros: a block may add to it (BLAS needs no zeroing pass) */
     /* dev set and early stopping */
     double last_val_cost, last_val_acc, best_val_cost;
     long best_iteration, records_since_best;

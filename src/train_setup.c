@@ -366,20 +366,14 @@ static void count_steps(run_t *r)
     }
 }
 
-/* Columns per block: one chunk (--deterministic), B, or DNN_BLOCK. */
+/* Columns per block: one chunk (--deterministic, and full batch, whose chunk
+ * sums are added exactly), or B (at most DNN_BLOCK). */
 static size_t block_columns(const run_t *r)
 {
     uint64_t B = (uint64_t)r->o.batch_size;
-    size_t mloc = r->train.hi - r->train.lo, most = mloc;
-    if (r->o.deterministic)
+    if (r->o.deterministic || !B)
         return B && B < DNN_CHUNK ? B : DNN_CHUNK;
-    if (B)
-        return B < DNN_BLOCK ? B : DNN_BLOCK;
-    if (r->have_test && r->test.hi - r->test.lo > most)
-        most = r->test.hi - r->test.lo;
-    if (r->have_val && r->val.hi - r->val.lo > most)
-        most = r->val.hi - r->val.lo;
-    return most < DNN_BLOCK ? (most ? most : 1) : DNN_BLOCK;
+    return B < DNN_BLOCK ? B : DNN_BLOCK;
 }
 
 /* The optimizer; on resume its state, which must be of the same rule. */
@@ -425,6 +419,29 @@ static void make_model(run_t *r, const dnn_ckpt_t *ck, int L, const size_t *n)
     make_optimizer(r, ck);
 }
 
+static void to_bf16_part(void *ctx, size_t lo, size_t hi)
+{
+    run_t *r = ctx;
+    dnn_matrix_to_bf16(r->Xb + lo, (const float *)r->train.X + lo, hi - lo);
+}
+
+/* --precision bf16: the training X in bfloat16, converted once (after any
+ * preprocessing), which layer 1 reads in place or gathered; 0 or DNN_ENOMEM. */
+static int bf16_inputs(run_t *r, char *msg)
+{
+    if (!dnn_model_bf16_input(&r->model))
+        return 0;
+    size_t nx = r->shape.n_x, mloc = r->train.hi - r->train.lo;
+    r->Xb = dnn_alloc(mloc ? nx * mloc : 1, sizeof(uint16_t));
+    if (r->o.batch_size)
+        r->Xsb = dnn_alloc(nx * r->model.bmax, sizeof(uint16_t));
+    if (!r->Xb || (r->o.batch_size && !r->Xsb))
+        return dnn_fail(msg, DNN_ENOMEM, "out of memory for the bf16 copy of X '%s' in '%s' (%zu MiB)", r->o.x,
+                        r->o.data, nx * mloc * sizeof(uint16_t) >> 20);
+    dnn_matrix_parallel(to_bf16_part, r, nx * mloc, 16384);
+    return 0;
+}
+
 /* Mini-batch order and staging, fixed-point sums, the cost history. */
 static void step_buffers(run_t *r, const dnn_ckpt_t *ck)
 {
@@ -441,7 +458,11 @@ static void step_buffers(run_t *r, const dnn_ckpt_t *ck)
             rc = dnn_fail(msg, DNN_ENOMEM, "out of memory for the mini-batch buffers (m = %llu)", (unsigned long long)r->m);
         r->perm_epoch = -1;
     }
-    if (r->o.deterministic && !rc) {
+    if (!rc)
+        rc = bf16_inputs(r, msg);
+    r->exact = r->o.deterministic || !B; /* full batch: N-independent by default (DESIGN §5) */
+    r->grads_zero = 1;                   /* dnn_model_init zeroes them */
+    if (r->exact && !rc) {
         r->acc = dnn_alloc(2 * (P + DNN_GRAD_EXTRA), sizeof(int64_t));
         if (!r->acc)
             rc = dnn_fail(msg, DNN_ENOMEM, "out of memory for the --deterministic accumulators");
@@ -560,6 +581,8 @@ void train_free(run_t *r)
     free(r->keys);
     free(r->Xs);
     free(r->Ys);
+    free(r->Xb);
+    free(r->Xsb);
     free(r->acc);
     free(r->mean);
     free(r->std);

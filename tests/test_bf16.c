@@ -246,14 +246,14 @@ static void count_part(void *ctx, size_t lo, size_t hi)
 
 static void test_parallel_covers_once(void)
 {
-    size_t sizes[] = {0, 1, 15, 16, 1000, 16384 * 2 + 5, 1000003};
+    size_t sizes[] = {0, 1, 15, 16, 100, 1000, 16384 * 2 + 5, 1000003}, grains[] = {1, 7, 16384};
     for (int t = 1; t <= 3; t += 2) {
         dnn_matrix_set_threads(t);
-        for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
-            size_t n = sizes[s];
+        for (size_t s = 0; s < sizeof sizes / sizeof sizes[0] * 3; s++) {
+            size_t n = sizes[s / 3];
             unsigned char *seen = calloc(n + 1, 1);
             CU_ASSERT_FATAL(seen != NULL);
-            dnn_matrix_parallel(count_part, seen, n);
+            dnn_matrix_parallel(count_part, seen, n, grains[s % 3]);
             size_t bad = 0;
             for (size_t i = 0; i < n; i++)
                 bad += seen[i] != 1;

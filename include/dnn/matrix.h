@@ -65,10 +65,11 @@ void dnn_matrix_to_bf16(uint16_t *restrict dst, const float *restrict src, size_
 
 /*
  * Run fn(ctx, lo, hi) over parts [lo, hi) of [0, n) on the pool's threads and
- * wait.  The parts depend only on n (multiples of 16 elements), so element-wise
- * work gives the same bits for any thread count.
+ * wait: a power of two of them (at most 8), each at least grain long (split at
+ * multiples of 16 when grain >= 16).  The parts depend only on n and grain,
+ * so element-wise work gives the same bits for any thread count.
  */
-void dnn_matrix_parallel(void (*fn)(void *ctx, size_t lo, size_t hi), void *ctx, size_t n);
+void dnn_matrix_parallel(void (*fn)(void *ctx, size_t lo, size_t hi), void *ctx, size_t n, size_t grain);
 
 /* Set the number of threads that share a large product (a pool in matrix.c;
  * OpenBLAS itself runs single-threaded); returns the count in effect. */

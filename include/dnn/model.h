@@ -152,6 +152,8 @@ void dnn_model_update(dnn_model_t *m, double lr, double scale);
 void dnn_model_params_changed(dnn_model_t *m);
 void dnn_model_bf16_refresh(dnn_model_t *m, size_t lo, size_t hi);
 void dnn_model_set_input_bf16(dnn_model_t *m, const uint16_t *xb);
+/* 1 when layer 1 reads X in bf16 (then the float X of a pass is not read). */
+int dnn_model_bf16_input(const dnn_model_t *m);
 
 /* Zero the P + DNN_GRAD_EXTRA gradient slots. */
 void dnn_model_zero_grads(dnn_model_t *m);

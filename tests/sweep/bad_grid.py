@@ -60,7 +60,7 @@ def main():
                 f"rc={rc} {se.strip()!r}")
     rc, so, _ = S.run([a.sweep, "--help"], wd, timeout=60)
     missing = [o for o in ("--out", "--jobs", "--oversubscribe", "--slurm", "--random", "--seed", "--train",
-                           "--dry-run", "--help", "loguniform(", "uniform(", "randint(") if o not in so]
+                           "--dry-run", "--run-trial", "--help", "loguniform(", "uniform(", "randint(") if o not in so]
     c.check(rc == 0 and not missing, "--help lists every option and range", f"missing {missing}")
     c.finish(wd)
 
