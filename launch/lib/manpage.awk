@@ -6,10 +6,12 @@
 # What it reads (the layout every dnn program's --help follows):
 #   "Usage: ..." / "usage: ..." and the indented lines below it  -> SYNOPSIS
 #   the first paragraph after it (its first sentence is the NAME line) -> DESCRIPTION
-#   "  --opt ARG   text" (ARG follows --opt after ONE space; the text may
-#   follow after one or more) and deeper-indented lines below it -> OPTIONS
+#   "  --opt ARG   text" (indented 1-6 spaces; ARG follows --opt after ONE
+#   space; the text may follow after one or more) and the lines below it
+#   indented 7 or more -> OPTIONS
 #   "Heading:" alone on a line -> a subsection of OPTIONS, except
 #   "Examples:" (or "example: text") -> EXAMPLES, kept verbatim while indented
+#   other indented lines with columns (a run of 2+ blanks inside) -> verbatim
 #   a paragraph starting "Exit status:" -> EXIT STATUS; other later paragraphs -> NOTES
 function esc(s) {
     gsub(/\\/, "\\e", s)
@@ -18,9 +20,13 @@ function esc(s) {
         s = "\\&" s
     return s
 }
+function endverb() {
+    if (inverb) { print ".fi"; inverb = 0 }
+}
 function section(title) {
     if (title == cur)
         return
+    endverb()
     if (inex) { print ".fi"; inex = 0 }
     print ".SH " title
     cur = title
@@ -86,12 +92,13 @@ END {
     print ".nf"
     for (k = 1; k <= nsyn; k++) print esc(syn[k])
     print ".fi"
-    cur = ""; inex = 0; inpara = 0; inopt = 0; haveopts = 0; started = 0
+    cur = ""; inex = 0; inverb = 0; inpara = 0; inopt = 0; haveopts = 0; started = 0
     section("DESCRIPTION")
     for (; i <= NR; i++) {
         l = lines[i]
         if (l ~ /^ *$/) {
             inpara = 0; inopt = 0
+            endverb()
             if (inex) pendblank = 1
             continue
         }
@@ -102,6 +109,7 @@ END {
             continue
         }
         pendblank = 0
+        indent = match(l, /^ +/) ? RLENGTH : 0 # (mawk has no {m,n} intervals)
         if (l ~ /^[Ee]xamples?:/) {
             section("EXAMPLES"); print ".nf"; inex = 1
             s = l; sub(/^[Ee]xamples?: */, "", s)
@@ -110,23 +118,34 @@ END {
         }
         if (l ~ /^[A-Z][A-Za-z ]*:$/) {
             section("OPTIONS"); haveopts = 1
-            print ".SS " esc(substr(l, 1, length(l) - 1))
+            endverb()
+            if (l != "Options:")
+                print ".SS " esc(substr(l, 1, length(l) - 1))
             inpara = 0; inopt = 0
             continue
         }
-        if (l ~ /^ +-/) {
+        if (indent >= 1 && indent <= 6 && l ~ /^ +-/) {
             section("OPTIONS"); haveopts = 1
+            endverb()
             s = l; sub(/^ +/, "", s); option(s)
             continue
         }
         s = l; sub(/^ +/, "", s)
-        if (inopt && l ~ /^   /) { print esc(s); continue }
+        if (inopt && indent >= 7) { print esc(s); continue }
+        if (l ~ /^ +[^ ].*[^ ]  +[^ ]/) { # a table or aligned example: keep its columns
+            if (!inverb) { print ".nf"; inverb = 1 }
+            s = l; sub(/^  /, "", s); print esc(s)
+            inopt = 0; started = 1
+            continue
+        }
+        endverb()
         if (!inpara && haveopts)
             section(l ~ /^Exit status:/ ? "\"EXIT STATUS\"" : cur == "\"EXIT STATUS\"" || cur == "EXAMPLES" ? cur : "NOTES")
         if (!inpara && cur == "EXAMPLES" && !inex) section("NOTES")
         inopt = 0
         text(s)
     }
+    endverb()
     if (inex) print ".fi"
     print ".SH SEE ALSO"
     print "The README of dnn, and \\fB" esc(name) " \\-\\-help\\fR, from which this page is made."

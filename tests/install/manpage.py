@@ -24,7 +24,7 @@ from itest import require
 R = itest.Runner(__doc__)
 PREFIX = R.path("prefix")
 PROGRAMS = ["dnn-train", "dnn-predict", "dnn-export", "dnn-sweep", "dnn-planar", "dnn-fashion-mnist"]
-OPT_LINE = re.compile(r"^ +(-[-\w]+(?:, --[-\w]+)?)(?: (?! )(\S+))?(?: +(.*))?$")
+OPT_LINE = re.compile(r"^ {1,6}(-[-\w]+(?:, --[-\w]+)?)(?: (?! )(\S+))?(?: +(.*))?$")
 
 
 def norm(s):
@@ -56,7 +56,7 @@ def help_options(text):
         m = None if examples else OPT_LINE.match(line)
         if m:
             opts.append([m.group(1), m.group(2) or "", m.group(3) or ""])
-        elif opts and opts[-1] and re.match(r"^   +[^\s-]", line) and not examples:
+        elif opts and opts[-1] and re.match(r"^ {7,}\S", line) and not examples:
             opts[-1][2] += " " + line.strip()
         elif not line.strip() or not line.startswith(" "):
             opts.append(None)  # a blank or unindented line ends an option's text

@@ -136,9 +136,15 @@ def project_version():
         return re.search(r"project\(dnn VERSION ([\d.]+)", f.read()).group(1)
 
 
-def export_case(name, hidden, out, pre, prec, layers="7,5"):
+def runnable():
     if onnx is None:
         raise itest.Skip("python3-onnx is not installed (it is in launch/lib/deps.sh)")
+    if not R.args.export:
+        raise itest.Skip("dnn-export was not built (protoc-c and libprotobuf-c are missing)")
+
+
+def export_case(name, hidden, out, pre, prec, layers="7,5"):
+    runnable()
     data, ck, model_path = R.path(name + ".h5"), R.path(name + ".ckpt.h5"), R.path(name + ".onnx")
     X = make_data(data, out, pre, seed=len(name))
     args = ["--data", data, "--x", "x", "--y", "y", "--checkpoint", ck, "--quiet", "--output", out,
@@ -201,8 +207,7 @@ def export_case(name, hidden, out, pre, prec, layers="7,5"):
 
 
 def errors():
-    if onnx is None:
-        raise itest.Skip("python3-onnx is not installed")
+    runnable()
     missing = R.path("no-such-checkpoint.h5")
     p = subprocess.run([R.args.export, "--model", missing, "--onnx", R.path("x.onnx")], stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, universal_newlines=True, env=R.env, timeout=60)
