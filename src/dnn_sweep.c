@@ -1075,6 +1075,9 @@ static void find_programs(args_t *a)
 {
     ssize_t n = readlink("/proc/self/exe", a->self, sizeof a->self - 1);
     a->self[n > 0 ? n : 0] = 0;
+    char abs[PATH_MAX];
+    if (a->train[0] && strchr(a->train, '/') && realpath(a->train, abs)) /* Slurm tasks may start elsewhere */
+        snprintf(a->train, sizeof a->train, "%s", abs);
     if (a->train[0])
         return;
     char *slash = strrchr(a->self, '/');
