@@ -58,9 +58,9 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REF = os.path.join(HERE, "..", "ref")
-PY = sys.executable
 sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, REF)
+import make_data  # noqa: E402
 import ref_dnn  # noqa: E402
 
 ITERATIONS = 500
@@ -251,7 +251,7 @@ def check_final(fin, ref, ck_acc, problems):
             problems.append("final cost=%s, numpy %.9g" % (fin["cost"], ref["costs"][-1]))
     except (KeyError, ValueError):
         problems.append("final line lacks cost: %s" % fin)
-    if "val_cost" in ref.files:
+    if "val_cost" in ref:
         try:
             if not abs(float(fin["val_cost"]) - ck_acc["val_cost"]) <= 1e-8 * abs(ck_acc["val_cost"]):
                 problems.append("final val_cost=%s, numpy on the checkpoint's parameters %.9g"
@@ -264,7 +264,7 @@ def check_final(fin, ref, ck_acc, problems):
         except (KeyError, ValueError):
             problems.append("final line lacks val_cost/best_iteration: %s" % fin)
     for key in ("train_accuracy", "test_accuracy", "val_accuracy"):
-        if key not in ref.files or np.isnan(ref[key]):
+        if key not in ref or np.isnan(ref[key]):
             if key in fin:
                 problems.append("final line has %s=%s, none expected" % (key, fin[key]))
             continue
@@ -299,7 +299,7 @@ def check_metrics(metrics, ref, tol, problems, figures):
             problems.append("cost at iteration %d: dnn %.17g numpy %.17g rel %.2e" % (it, c, r, e))
     # accuracies are ratios of counts: equal to rounding, unless a prediction
     # sits within rounding noise of the threshold (never in these cases)
-    if "val_costs" in ref.files:
+    if "val_costs" in ref:
         if "val_cost" not in rows[0]:
             problems.append("metrics lack the val_cost column")
         else:
@@ -312,7 +312,7 @@ def check_metrics(metrics, ref, tol, problems, figures):
                                     % (it, c, r, e))
     for col, key in (("train_accuracy", "accuracies"), ("test_accuracy", "test_accuracies"),
                      ("val_accuracy", "val_accuracies")):
-        if key not in ref.files or not len(ref[key]) or np.all(np.isnan(ref[key])):
+        if key not in ref or not len(ref[key]) or np.all(np.isnan(ref[key])):
             continue
         if col not in rows[0]:
             problems.append("metrics lack the %s column" % col)
@@ -360,13 +360,12 @@ def make_sets(name, work):
     case's arguments is replaced by a dev set made here."""
     make_args, train_args = CASES[name][:2]
     data = os.path.join(work, name + ".h5")
-    subprocess.run([PY, os.path.join(REF, "make_data.py"), make_args[0], data]
-                   + make_args[1:], check=True)
+    make_data.main([make_args[0], data] + make_args[1:])
     if make_args[0] == "regression":
         return data, None
     test = os.path.join(work, name + "-test.h5")
-    subprocess.run([PY, os.path.join(REF, "make_data.py"), make_args[0], test,
-                    "--m", str(TEST_M), "--seed", str(TEST_SEED)] + make_args[1:], check=True)
+    make_data.main([make_args[0], test, "--m", str(TEST_M), "--seed", str(TEST_SEED)]
+                   + make_args[1:])
     return data, test
 
 
@@ -377,9 +376,8 @@ def run_case(name, a, work):
     data, test = make_sets(name, work)
     if "--validation" in train_args:
         dev = os.path.join(work, name + "-dev.h5")
-        subprocess.run([PY, os.path.join(REF, "make_data.py"), CASES[name][0][0], dev,
-                        "--m", str(DEV_M), "--seed", str(DEV_SEED)] + CASES[name][0][1:],
-                       check=True)
+        make_data.main([CASES[name][0][0], dev, "--m", str(DEV_M), "--seed", str(DEV_SEED)]
+                       + CASES[name][0][1:])
         train_args = [dev if v == "@DEV" else v for v in train_args]
     common = train_args + ["--data", data, "--seed", str(SEED),
                            "--print-every", str(PRINT_EVERY)]
@@ -387,18 +385,12 @@ def run_case(name, a, work):
         common += ["--iterations", str(ITERATIONS)]
     if test:
         common += ["--test", test, "--test-x", "train_x", "--test-y", "train_y"]
-    ref_out = os.path.join(work, name + "-ref.npz")
-    ref_argv = ["--out", ref_out] + common
-    subprocess.run([PY, os.path.join(REF, "ref_dnn.py")] + ref_argv,
-                   check=True, stdout=subprocess.DEVNULL)
-    ref = np.load(ref_out)
+    ref_argv = ["--out", os.path.join(work, name + "-ref.npz")] + common
+    ref_args = ref_dnn.parse(ref_argv)
+    ref = ref_dnn.run(ref_args)  # in this process: no second numpy start-up
     cond = None
     if name in COND_CASES and not a.no_probe:
-        probe_out = os.path.join(work, name + "-probe.npz")
-        subprocess.run([PY, os.path.join(REF, "ref_dnn.py"), "--perturb", repr(PERTURB)]
-                       + ref_argv[:1] + [probe_out] + ref_argv[2:],
-                       check=True, stdout=subprocess.DEVNULL)
-        probe = np.load(probe_out)
+        probe = ref_dnn.run(ref_dnn.parse(["--perturb", repr(PERTURB)] + ref_argv))
         L = len(ref["layer_dims"]) - 1
         cond = max([rel_array(probe[k], ref[k]) for l in range(1, L + 1)
                     for k in ("W%d" % l, "b%d" % l)]
@@ -433,7 +425,7 @@ def run_case(name, a, work):
     if len(ref["iterations"]) and int(ref["total"]) < 300:
         problems.append("guard: only %d steps (at least 300 wanted)" % ref["total"])
     check_params(ckpt, ref, costs, a.tol, problems, figures)
-    ck_acc = checkpoint_accuracies(ckpt, ref_dnn.parse(ref_argv), len(ref["layer_dims"]) - 1)
+    ck_acc = checkpoint_accuracies(ckpt, ref_args, len(ref["layer_dims"]) - 1)
     check_final(parse_final(p.stdout), ref, ck_acc, problems)
     msg = ", ".join(figures)
     if problems:

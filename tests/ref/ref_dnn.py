@@ -432,9 +432,9 @@ def parse(argv=None):
     return p.parse_args(argv)
 
 
-def main(argv=None):
-    a = parse(argv)
-
+def run(a):
+    """Train as the parsed options say; returns the results as a dict (the
+    keys of the --out file)."""
     X, Y = read_set(a.data, a.x, a.y, a.layout, a.scale, a.output,
                     a.binary_threshold)
     hidden = [int(v) for v in a.layers.split(",") if v.strip()]
@@ -478,6 +478,13 @@ def main(argv=None):
         res["b%d" % l] = b[l]
         res["v_dW%d" % l], res["v_db%d" % l] = opt.v[2 * l - 2], opt.v[2 * l - 1]
         res["s_dW%d" % l], res["s_db%d" % l] = opt.s[2 * l - 2], opt.s[2 * l - 1]
+    return res
+
+
+def main(argv=None):
+    a = parse(argv)
+    res = run(a)
+    costs, total = res["costs"], int(res["total"])
     if a.out.endswith(".h5") or a.out.endswith(".hdf5"):
         with h5py.File(a.out, "w") as f:
             for k, v in res.items():
@@ -487,7 +494,7 @@ def main(argv=None):
     last = costs[-1] if len(costs) else float("nan")
     line = "final iterations=%d cost=%.9f" % (total, last)
     if a.output != "linear":
-        line += " train_accuracy=%.6f" % acc
+        line += " train_accuracy=%.6f" % res["train_accuracy"]
     if "test_accuracy" in res:
         line += " test_accuracy=%.6f" % res["test_accuracy"]
     if "val_cost" in res:
