@@ -24,7 +24,9 @@ recording every 100.  Asserted, per case:
     near zero (a bias that barely moved), where only absolute rounding noise
     of the order eps * max|R| is meaningful;
   - checkpoint layer_dims equal the reference's, /history/cost (if present)
-    matches the recorded costs to tol;
+    matches the recorded costs to tol; /optimizer/v/dW1.. and /optimizer/s/..
+    (when stored) match the reference's moments to tol, and its t attribute
+    the number of updates;
   - the `final` stdout line: iterations = the steps run, cost equal to the
     last recorded cost (relative 1e-6: it is printed with fewer digits);
     train_accuracy and test_accuracy exactly equal to "%.6f" of numpy's
@@ -327,7 +329,7 @@ def check_metrics(metrics, ref, tol, problems, figures):
 
 def check_params(ckpt, ref, costs, tol, problems, figures):
     L = len(ref["layer_dims"]) - 1
-    worst = 0.0
+    worst = worst_m = 0.0
     with h5py.File(ckpt, "r") as f:
         dims = list(f.attrs.get("layer_dims", []))
         if dims != list(ref["layer_dims"]):
@@ -347,12 +349,31 @@ def check_params(ckpt, ref, costs, tol, problems, figures):
                 worst = max(worst, e)
                 if not e <= tol:
                     problems.append("/%s max|dnn-numpy|/max|numpy| = %.2e" % (key, e))
+        # the optimizer's moments (the course's v["dW1"], s["dW1"]) and t
+        if "optimizer" in f:
+            t = f["optimizer"].attrs.get("t")
+            if t is not None and int(t) != int(ref["adam_t"]):
+                problems.append("/optimizer t=%s, expected %d" % (t, ref["adam_t"]))
+            for mom in ("v", "s"):
+                for l in range(1, L + 1):
+                    for key in ("dW%d" % l, "db%d" % l):
+                        path = "optimizer/%s/%s" % (mom, key)
+                        if path not in f:
+                            continue
+                        R = ref["%s_%s" % (mom, key)]
+                        P = np.asarray(f[path][...], dtype=np.float64).reshape(R.shape)
+                        e = rel_array(P, R)
+                        worst_m = max(worst_m, e)
+                        if not e <= tol:
+                            problems.append("/%s max|dnn-numpy|/max|numpy| = %.2e" % (path, e))
         if "history/cost" in f and costs is not None:
             h = np.asarray(f["history/cost"][...], dtype=np.float64).reshape(-1)
             if h.shape != costs.shape or not np.all(
                     np.abs(h - ref["costs"]) <= tol * np.abs(ref["costs"])):
                 problems.append("/history/cost %s differs from the recorded costs" % h)
     figures.append("params rel max %.2e" % worst)
+    if worst_m:
+        figures.append("moments rel max %.2e" % worst_m)
 
 
 def make_sets(name, work):
