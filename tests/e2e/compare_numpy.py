@@ -180,6 +180,17 @@ DEV_CASES = {
                                   "--validation-split", "0.25"]),
     "mb_dev_split_adam": (["binary"], OPT_NET + OPT_RULES["adam"]
                           + ["--batch-size", "50", "--validation-split", "0.3"]),
+    # early stopping (K = 4 records of 25 steps) on an over-fitting network
+    # with the best checkpoint: 120 examples, 30% held out
+    "dev_early_stop": (["binary", "--m", "120"],
+                       ["--layers", "30,30", "--hidden-activation", "relu", "--init", "he",
+                        "--lr", "0.3", "--iterations", "3000", "--validation-split", "0.3",
+                        "--early-stopping", "4"], {"print_every": 25}),
+    "mb_dev_early_stop": (["binary", "--m", "120"],
+                          ["--layers", "30,30", "--hidden-activation", "relu", "--init", "he",
+                           "--lr", "0.1", "--iterations", "3000", "--batch-size", "32",
+                           "--validation-split", "0.3", "--early-stopping", "3"],
+                          {"print_every": 20}),
 }
 CASES.update(DEV_CASES)
 OPT_CASES = sorted(c for c in CASES if "opt_" in c)
@@ -263,6 +274,9 @@ def check_final(fin, ref, ck_acc, problems):
             if int(fin["best_iteration"]) != int(ref["best_iteration"]):
                 problems.append("final best_iteration=%s, reference %d"
                                 % (fin["best_iteration"], ref["best_iteration"]))
+            if fin.get("stopped_early", "0") != str(int(ref["stopped_early"])):
+                problems.append("final stopped_early=%s, reference %d"
+                                % (fin.get("stopped_early"), ref["stopped_early"]))
         except (KeyError, ValueError):
             problems.append("final line lacks val_cost/best_iteration: %s" % fin)
     for key in ("train_accuracy", "test_accuracy", "val_accuracy"):
@@ -401,8 +415,8 @@ def run_case(name, a, work):
                        + CASES[name][0][1:])
         train_args = [dev if v == "@DEV" else v for v in train_args]
     common = train_args + ["--data", data, "--seed", str(SEED),
-                           "--print-every", str(PRINT_EVERY)]
-    if "--epochs" not in train_args:
+                           "--print-every", str(extra.get("print_every", PRINT_EVERY))]
+    if "--epochs" not in train_args and "--iterations" not in train_args:
         common += ["--iterations", str(ITERATIONS)]
     if test:
         common += ["--test", test, "--test-x", "train_x", "--test-y", "train_y"]
@@ -419,9 +433,11 @@ def run_case(name, a, work):
 
     metrics = os.path.join(work, name + "-metrics.csv")
     ckpt = os.path.join(work, name + "-ckpt.h5")
+    best_ckpt = os.path.join(work, name + "-best.h5")
     cmd = shlex.split(a.launcher) + [a.train, "--precision", "double", "--rng", "numpy",
                                      "--metrics", metrics, "--checkpoint", ckpt] \
-        + common + extra.get("dnn_args", [])
+        + common + extra.get("dnn_args", []) \
+        + (["--best-checkpoint", best_ckpt] if "best_W1" in ref else [])
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=a.timeout)
     except subprocess.TimeoutExpired:
@@ -443,9 +459,24 @@ def run_case(name, a, work):
     if "--clip-norm" in train_args and not 0 < int(ref["clipped_steps"]) < int(ref["total"]):
         problems.append("guard: clipping acted in %d of %d steps (some, not all, wanted)"
                         % (ref["clipped_steps"], ref["total"]))
-    if len(ref["iterations"]) and int(ref["total"]) < 300:
+    if "--early-stopping" in train_args and not ref["stopped_early"]:
+        problems.append("guard: the reference did not stop early")
+    elif len(ref["iterations"]) and int(ref["total"]) < 300 and "--early-stopping" not in train_args:
         problems.append("guard: only %d steps (at least 300 wanted)" % ref["total"])
     check_params(ckpt, ref, costs, a.tol, problems, figures)
+    if "best_W1" in ref:  # --best-checkpoint holds the parameters of best_iteration
+        with h5py.File(best_ckpt, "r") as f:
+            L = len(ref["layer_dims"]) - 1
+            e = max(rel_array(f[k][...], ref["best_" + k]) for l in range(1, L + 1)
+                    for k in ("W%d" % l, "b%d" % l))
+            it = f.attrs.get("iteration")
+        figures.append("best checkpoint rel %.2e" % e)
+        if not e <= a.tol:
+            problems.append("--best-checkpoint W/b differ from the parameters of iteration %d: %.2e"
+                            % (ref["best_iteration"], e))
+        if it is None or int(it) != int(ref["best_iteration"]):
+            problems.append("--best-checkpoint iteration attribute %s, expected %d"
+                            % (it, ref["best_iteration"]))
     ck_acc = checkpoint_accuracies(ckpt, ref_args, len(ref["layer_dims"]) - 1)
     check_final(parse_final(p.stdout), ref, ck_acc, problems)
     msg = ", ".join(figures)
