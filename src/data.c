@@ -83,15 +83,6 @@ static int open_numeric(hid_t f, const char *file, const char *name, const char 
     return rc;
 }
 
-static void fmt_dims(char *buf, size_t len, int rank, const hsize_t *dims)
-{
-    size_t n = (size_t)snprintf(buf, len, "(");
-    for (int i = 0; i < rank && n < len; i++)
-        n += (size_t)snprintf(buf + n, len - n, "%s%llu", i ? ", " : "", (unsigned long long)dims[i]);
-    if (n < len)
-        snprintf(buf + n, len - n, "%s)", rank == 1 ? "," : "");
-}
-
 int dnn_data_probe(const char *file, const char *xname, const char *yname, int features_first,
                    dnn_data_shape_t *s, char *msg)
 {
@@ -107,7 +98,7 @@ int dnn_data_probe(const char *file, const char *xname, const char *yname, int f
     s->x_features_first = features_first;
     if (features_first) {
         if (xr != 2) {
-            fmt_dims(shp, sizeof shp, xr, xd);
+            dnn_h5_dims(shp, sizeof shp, xr, xd);
             rc = dnn_fail(msg, DNN_EDATA, "X '%s' in '%s' has shape %s; --layout features-first needs (n_x, m)", xname,
                           file, shp);
             goto done;
@@ -137,7 +128,7 @@ int dnn_data_probe(const char *file, const char *xname, const char *yname, int f
     }
     if ((rc = open_numeric(f, file, yname, "Y", &dy, &yr, yd, msg)))
         goto done;
-    fmt_dims(shp, sizeof shp, yr, yd);
+    dnn_h5_dims(shp, sizeof shp, yr, yd);
     if (yr == 1 && yd[0] == s->m) {
         s->n_y = 1;
     } else if (yr == 2 && yd[0] == s->m && !(features_first && yd[1] == s->m)) {

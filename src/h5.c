@@ -17,7 +17,7 @@
 
 void dnn_h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 
-static void fmt_dims(char *buf, size_t len, int rank, const hsize_t *d)
+void dnn_h5_dims(char *buf, size_t len, int rank, const hsize_t *d)
 {
     size_t n = (size_t)snprintf(buf, len, "(");
     for (int i = 0; i < rank && n < len; i++)
@@ -177,7 +177,7 @@ static int check_finite(hid_t memtype, const void *v, int rank, const hsize_t *d
         at = dims[i] ? at / dims[i] : 0;
     }
     char where[160];
-    fmt_dims(where, sizeof where, rank, idx);
+    dnn_h5_dims(where, sizeof where, rank, idx);
     return dnn_fail(msg, DNN_EDATA, "dataset '%s' in '%s' holds %s at index %s: parameters must be finite "
                     "(the file was edited or damaged); refused", name, file, isnan(val) ? "NaN" : val > 0 ? "Inf" : "-Inf",
                     where);
@@ -241,9 +241,9 @@ int dnn_h5_read(hid_t loc, const char *file, const char *name, hid_t memtype, in
         H5Sclose(sp);
     if (!same) {
         char want[160], got[160] = "unreadable";
-        fmt_dims(want, sizeof want, rank, dims);
+        dnn_h5_dims(want, sizeof want, rank, dims);
         if (r >= 1 && r <= MAX_RANK)
-            fmt_dims(got, sizeof got, r, have);
+            dnn_h5_dims(got, sizeof got, r, have);
         rc = dnn_fail(msg, DNN_EDATA, "dataset '%s' in '%s' has shape %s, expected %s", name, file, got, want);
         goto done;
     }

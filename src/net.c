@@ -31,18 +31,8 @@ struct dnn_net {
     dnn_model_t model; /* parameters (its activation buffers stay unused) */
 };
 
-#define DNN_TMPL
-#define real float
-#define SUF(f) f##_s
-#include __FILE__
-#undef real
-#undef SUF
-#define real double
-#define SUF(f) f##_d
-#include __FILE__
-#undef real
-#undef SUF
-#undef DNN_TMPL
+#define DNN_TMPL_FILE "net.c"
+#include "template.h"
 
 int dnn_net_load(dnn_net_t **out, const char *checkpoint, char *msg)
 {

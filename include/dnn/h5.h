@@ -19,6 +19,9 @@
 
 #include "dnn/common.h"
 
+/* A shape or an index as h5py prints it: "(3, 5)", "(7,)". */
+void dnn_h5_dims(char *buf, size_t len, int rank, const hsize_t *d);
+
 /* Turn off HDF5's automatic error printing (idempotent; call before any HDF5 use). */
 void dnn_h5_quiet(void);
 

@@ -58,7 +58,7 @@ case $target in
     srcs=("$here/fuzz_ckpt.c")
     for m in checkpoint h5 common activation loss model optim rng matrix; do srcs+=("$root/src/$m.c"); done
     read -ra cflags <<<"$(pkg-config --cflags hdf5 openblas)"
-    read -ra libs <<<"$(pkg-config --libs hdf5 openblas) -lpthread -lm"
+    read -ra libs <<<"$(pkg-config --libs hdf5 openblas) -ldnnl -ldl -lpthread -lm"
     seeds=$here/corpus_ckpt regdir=$here/regressions_ckpt
     # a damaged size field may ask HDF5 for terabytes: let malloc fail (HDF5
     # then reports an error) instead of stopping the run as out-of-memory
