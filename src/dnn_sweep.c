@@ -334,6 +334,24 @@ static int config_text(const sweep_t *s, size_t i, char **out)
     return 0;
 }
 
+/* The data, test and validation files a trial reads exist and are readable (named at their grid line). */
+static int inputs_readable(const sweep_t *s, const dnn_options_t *o, char *msg)
+{
+    const char *const keys[3] = {"data", "test", "validation"};
+    const char *const paths[3] = {o->data, o->test, o->validation};
+    for (int k = 0; k < 3; k++) {
+        if (!paths[k][0] || access(paths[k], R_OK) == 0)
+            continue;
+        int line = 0;
+        for (size_t p = 0; p < s->grid.n_params; p++)
+            if (!strcmp(s->grid.params[p].key, keys[k]))
+                line = s->grid.params[p].line;
+        return dnn_fail(msg, DNN_EIO, "%s:%d: %s: cannot read '%s': %s", s->grid.name, line, keys[k], paths[k],
+                        strerror(errno));
+    }
+    return 0;
+}
+
 /* Every trial's options, checked before anything is written or run. */
 static int check_trials(sweep_t *s)
 {
@@ -346,7 +364,8 @@ static int check_trials(sweep_t *s)
         return die("out of memory for %s trials%s", "the", "");
     for (size_t i = 0; i < s->trials.n_trials; i++) {
         trial_path(s, i, NULL, dir, sizeof dir);
-        if (dnn_sweep_trial_options(&s->grid, &s->trials, i, dir, cwd, &s->opts[i], msg))
+        if (dnn_sweep_trial_options(&s->grid, &s->trials, i, dir, cwd, &s->opts[i], msg) ||
+            inputs_readable(s, &s->opts[i], msg))
             return die("%s%s", msg, "");
     }
     for (size_t p = 0; p < s->grid.n_params; p++)
@@ -393,9 +412,29 @@ static int lock_dir(const sweep_t *s)
     return 0; /* the descriptor stays open (and locked) until exit */
 }
 
+/* 1 when dnn-train can be run: a path that is executable, or a name found on PATH. */
+static int train_found(const char *train)
+{
+    if (strchr(train, '/'))
+        return access(train, X_OK) == 0;
+    const char *path = getenv("PATH");
+    char dir[DNN_PATH_MAX + 64];
+    for (const char *p = path ? path : ""; *p; p += *p == ':') {
+        size_t n = strcspn(p, ":");
+        snprintf(dir, sizeof dir, "%.*s/%s", (int)n, n ? p : ".", train);
+        if (access(dir, X_OK) == 0)
+            return 1;
+        p += n;
+    }
+    return 0;
+}
+
 static int setup(sweep_t *s)
 {
     char msg[DNN_MSG_LEN];
+    if (!s->a->dry_run && !train_found(s->a->train))
+        return die("cannot run '%s' (not beside dnn-sweep nor on PATH, or not executable); name it with "
+                   "--train PATH%s", s->a->train, "");
     if (dnn_sweep_grid_read(&s->grid, s->a->grid, msg) ||
         dnn_sweep_expand(&s->grid, s->a->random_k, s->a->seed, &s->trials, msg))
         return die("%s%s", msg, "");
@@ -974,7 +1013,8 @@ static int write_summaries(const sweep_t *s, const dnn_sweep_result_t *r, size_t
             if (!r[i].done)
                 fprintf(f, "%strial-%03zu", i == done ? "\nNot finished: " : ", ", r[i].trial);
         if (md && done < n)
-            fputs(" (run dnn-sweep again to continue).\n", f);
+            fputs(" (see their train.log; running dnn-sweep again retries them, resuming from their "
+                  "checkpoints).\n", f);
         fclose(f);
         snprintf(path, sizeof path, "%s/summary.%s", s->dir, md ? "md" : "csv");
         if (rc)
@@ -1035,6 +1075,9 @@ static void find_programs(args_t *a)
 {
     ssize_t n = readlink("/proc/self/exe", a->self, sizeof a->self - 1);
     a->self[n > 0 ? n : 0] = 0;
+    char abs[PATH_MAX];
+    if (a->train[0] && strchr(a->train, '/') && realpath(a->train, abs)) /* Slurm tasks may start elsewhere */
+        snprintf(a->train, sizeof a->train, "%s", abs);
     if (a->train[0])
         return;
     char *slash = strrchr(a->self, '/');
@@ -1078,39 +1121,47 @@ static void list_trials(const sweep_t *s)
     }
 }
 
-int main(int argc, char **argv)
+/* The sweep in s (set up by setup); returns 0, 1 or 75. */
+static int sweep(sweep_t *s)
 {
-    args_t a;
-    if (parse_args(&a, argc, argv) || check_args(&a))
-        return 1;
-    if (a.help) {
-        usage(stdout);
-        return 0;
-    }
-    find_programs(&a);
-    if (a.run_trial)
-        return run_trial_here(&a);
-    sweep_t s;
-    memset(&s, 0, sizeof s);
-    s.a = &a;
-    if (setup(&s))
-        return 1;
-    long n_cores = cores(), jobs = a.jobs;
-    if (jobs > n_cores && !a.oversubscribe) {
+    const args_t *a = s->a;
+    long n_cores = cores(), jobs = a->jobs;
+    if (jobs > n_cores && !a->oversubscribe) {
         printf(PROG ": --jobs %ld is more than the %ld cores here: running %ld at a time (--oversubscribe to "
                "run %ld)\n", jobs, n_cores, n_cores, jobs);
         jobs = n_cores;
     }
     long threads = n_cores / jobs > 0 ? n_cores / jobs : 1;
-    plan(&s, jobs, threads);
-    if (a.dry_run) {
-        list_trials(&s);
+    plan(s, jobs, threads);
+    if (a->dry_run) {
+        list_trials(s);
         return 0;
     }
-    int rc = a.slurm ? run_slurm(&s) : run_local(&s, jobs, threads);
-    if (report(&s) && rc == 0)
+    int rc = a->slurm ? run_slurm(s) : run_local(s, jobs, threads);
+    if (report(s) && rc == 0)
         rc = 1;
     if (rc == EXIT_STOPPED)
         fprintf(stderr, PROG ": stopped; run the same command again to continue\n");
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    args_t a;
+    sweep_t s;
+    memset(&s, 0, sizeof s);
+    s.a = &a;
+    int rc = parse_args(&a, argc, argv) || check_args(&a);
+    if (!rc && a.help)
+        usage(stdout);
+    else if (!rc) {
+        find_programs(&a);
+        rc = a.run_trial ? run_trial_here(&a) : setup(&s) ? 1 : sweep(&s);
+    }
+    free(s.opts);
+    free(s.done);
+    dnn_sweep_trials_free(&s.trials);
+    dnn_sweep_grid_free(&s.grid);
+    free(a.sbatch);
     return rc;
 }

@@ -21,15 +21,8 @@ const char *dnn_loss_name(dnn_loss_t l)
                                : "binary_cross_entropy";
 }
 
-#define DNN_TMPL
-#define real float
-#define SUF(f) f##_s
-#include __FILE__
-#undef real
-#undef SUF
-#define real double
-#define SUF(f) f##_d
-#include __FILE__
+#define DNN_TMPL_FILE "loss.c"
+#include "template.h"
 
 #else /* DNN_TMPL */
 

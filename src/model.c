@@ -35,18 +35,8 @@ static int bf16_da(dnn_model_t *m, int l, void *dA, size_t cols);
 static int bf16_act_backward(dnn_model_t *m, int l, void *dZ, size_t cols, int overwrite);
 static int bf16_init(dnn_model_t *m, char *msg);
 
-#define DNN_TMPL
-#define real float
-#define SUF(f) f##_s
-#include __FILE__
-#undef real
-#undef SUF
-#define real double
-#define SUF(f) f##_d
-#include __FILE__
-#undef real
-#undef SUF
-#undef DNN_TMPL
+#define DNN_TMPL_FILE "model.c"
+#include "template.h"
 
 int dnn_model_init(dnn_model_t *m, dnn_precision_t prec, int L, const size_t *n, dnn_act_t hidden,
                    dnn_act_t output, double slope, size_t bmax, char *msg)

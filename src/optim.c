@@ -17,18 +17,8 @@
 static const char *const kind_names[] = {"gd", "momentum", "rmsprop", "adam", "adamw"};
 static const char *const decay_names[] = {"none", "inverse", "exponential", "step", "cosine"};
 
-#define DNN_TMPL
-#define real float
-#define SUF(f) f##_s
-#include __FILE__
-#undef real
-#undef SUF
-#define real double
-#define SUF(f) f##_d
-#include __FILE__
-#undef real
-#undef SUF
-#undef DNN_TMPL
+#define DNN_TMPL_FILE "optim.c"
+#include "template.h"
 
 const char *dnn_optim_name(dnn_opt_kind_t kind)
 {

@@ -71,6 +71,18 @@ add_test(NAME e2e_deterministic_exact_mpi3
   COMMAND ${DNN_PYTHON} ${DNN_E2E_DIR}/deterministic_exact.py --train $<TARGET_FILE:dnn-train>
           --launcher "${DNN_MPIEXEC} -n 3 --oversubscribe")
 
+# Dev sets (DESIGN §12): --validation-split by the README's hash (reimplemented
+# in tests/ref/ref_rng.py) or a separate file; val_cost/val_accuracy at every
+# record and in the final line against numpy; on 3 ranks the split is the same.
+set(DNN_E2E_DEV_CASES --case dev_split --case dev_file --case mb_dev_split
+    --case mb_dev_split_adam)
+add_test(NAME e2e_numpy_devset
+  COMMAND ${DNN_PYTHON} ${DNN_E2E_DIR}/compare_numpy.py --train $<TARGET_FILE:dnn-train>
+          ${DNN_E2E_DEV_CASES})
+add_test(NAME e2e_numpy_devset_mpi3
+  COMMAND ${DNN_PYTHON} ${DNN_E2E_DIR}/compare_numpy.py --train $<TARGET_FILE:dnn-train>
+          --launcher "${DNN_MPIEXEC} -n 3 --oversubscribe" --no-probe ${DNN_E2E_DEV_CASES})
+
 # The course's planar lesson: 4 tanh units >= 0.88, logistic regression < 0.60.
 if(TARGET dnn-planar)
   add_test(NAME e2e_planar_lesson
@@ -101,8 +113,17 @@ set_tests_properties(
   e2e_numpy_losses_and_inputs e2e_numpy_losses_and_inputs_mpi2
   e2e_numpy_minibatch e2e_numpy_minibatch_mpi3
   e2e_numpy_optimizers e2e_numpy_optimizers_minibatch e2e_numpy_optimizers_mpi3
+  e2e_numpy_devset e2e_numpy_devset_mpi3
   e2e_deterministic_exact e2e_deterministic_exact_mpi3
   e2e_planar_lesson e2e_single_vs_double PROPERTIES
   ENVIRONMENT "${DNN_TEST_ENV}" TIMEOUT 300 LABELS "e2e")
 set_tests_properties(e2e_bad_input e2e_bad_input_mpi2 PROPERTIES
   ENVIRONMENT "${DNN_TEST_ENV}" TIMEOUT 600 LABELS "e2e")
+
+# include/dnn/exact.h against fractions.Fraction on its documented format:
+# integer parts and the once-rounded value, bit for bit.
+add_executable(exact_sum ${CMAKE_CURRENT_LIST_DIR}/exact/exact_sum.c)
+target_link_libraries(exact_sum PRIVATE dnn)
+add_test(NAME ref_exact_sums
+  COMMAND ${DNN_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/exact/check_exact.py $<TARGET_FILE:exact_sum>)
+set_tests_properties(ref_exact_sums PROPERTIES ENVIRONMENT "${DNN_TEST_ENV}" TIMEOUT 120 LABELS "ref")

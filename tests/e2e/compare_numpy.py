@@ -58,15 +58,16 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REF = os.path.join(HERE, "..", "ref")
-PY = sys.executable
 sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, REF)
+import make_data  # noqa: E402
 import ref_dnn  # noqa: E402
 
 ITERATIONS = 500
 PRINT_EVERY = 100
 SEED = 3
 TEST_M, TEST_SEED = 101, 8  # the test set of classification cases
+DEV_M, DEV_SEED = 77, 9     # a separate dev set (--validation @DEV)
 
 # name: (make_data.py arguments, training arguments shared by dnn and ref)
 CASES = {
@@ -161,6 +162,24 @@ CASES["opt_mse_momentum"] = (["regression", "--n-y", "2"],
                              ["--layers", "6", "--hidden-activation", "tanh", "--output",
                               "linear", "--init", "xavier", "--optimizer", "momentum",
                               "--l2", "0.2", "--lr", "0.05", "--batch-size", "64"])
+# Dev sets (DESIGN §12): --validation-split (the README's hash, reimplemented
+# in ref_rng.held_out; the training part keeps file order and is what the
+# batches are drawn from) or a separate file; val_cost/val_accuracy at every
+# record and in the final line, best_iteration.
+DEV_CASES = {
+    "dev_split": (["binary"], ["--layers", "7,5", "--hidden-activation", "tanh",
+                               "--init", "xavier", "--lr", "0.3", "--validation-split", "0.2"]),
+    "dev_file": (["softmax", "--classes", "3"],
+                 ["--layers", "8", "--hidden-activation", "relu", "--output", "softmax",
+                  "--classes", "3", "--init", "he", "--lr", "0.1", "--validation", "@DEV",
+                  "--validation-x", "train_x", "--validation-y", "train_y"]),
+    "mb_dev_split": (["binary"], ["--layers", "7,5", "--hidden-activation", "tanh",
+                                  "--init", "xavier", "--lr", "0.3", "--batch-size", "64",
+                                  "--validation-split", "0.25"]),
+    "mb_dev_split_adam": (["binary"], OPT_NET + OPT_RULES["adam"]
+                          + ["--batch-size", "50", "--validation-split", "0.3"]),
+}
+CASES.update(DEV_CASES)
 OPT_CASES = sorted(c for c in CASES if "opt_" in c)
 # Conditioning: a comparison to 1e-9 only means something if the trajectory
 # does not amplify rounding noise to that level (full-batch Adam near a
@@ -199,15 +218,23 @@ def checkpoint_accuracies(ckpt, ref_args, L):
         b = [None] + [np.asarray(f["b%d" % l][...], dtype=np.float64).reshape(-1, 1)
                       for l in range(1, L + 1)]
     out = {}
-    sets = [("train_accuracy", ref_args.data, ref_args.x, ref_args.y)]
-    if ref_args.test:
-        sets.append(("test_accuracy", ref_args.test, ref_args.test_x, ref_args.test_y))
-    for key, path, xn, yn in sets:
-        X, Y = ref_dnn.read_set(path, xn, yn, ref_args.layout, ref_args.scale,
+
+    def read(path, xn, yn):
+        return ref_dnn.read_set(path, xn, yn, ref_args.layout, ref_args.scale,
                                 ref_args.output, ref_args.binary_threshold)
-        _, A = ref_dnn.forward(W, b, X, ref_args.hidden_activation, ref_args.output,
-                               ref_args.leaky_slope)
-        out[key] = ref_dnn.accuracy_of(ref_args.output, A[-1], Y)
+    sets = {"train_accuracy": read(ref_args.data, ref_args.x, ref_args.y)}
+    if ref_args.validation_split > 0:  # the training part and the held-out part
+        sets["train_accuracy"], sets["val_accuracy"] = ref_dnn.split_dev(
+            *sets["train_accuracy"], ref_args.seed, ref_args.validation_split)
+    elif ref_args.validation:
+        sets["val_accuracy"] = read(ref_args.validation, ref_args.validation_x,
+                                    ref_args.validation_y)
+    if ref_args.test:
+        sets["test_accuracy"] = read(ref_args.test, ref_args.test_x, ref_args.test_y)
+    for key, data in sets.items():
+        out[key] = ref_dnn.set_accuracy(W, b, data, ref_args)
+        if key == "val_accuracy":
+            out["val_cost"] = ref_dnn.set_cost(W, b, data, ref_args)
     return out
 
 
@@ -224,8 +251,20 @@ def check_final(fin, ref, ck_acc, problems):
             problems.append("final cost=%s, numpy %.9g" % (fin["cost"], ref["costs"][-1]))
     except (KeyError, ValueError):
         problems.append("final line lacks cost: %s" % fin)
-    for key in ("train_accuracy", "test_accuracy"):
-        if key not in ref.files or np.isnan(ref[key]):
+    if "val_cost" in ref:
+        try:
+            if not abs(float(fin["val_cost"]) - ck_acc["val_cost"]) <= 1e-8 * abs(ck_acc["val_cost"]):
+                problems.append("final val_cost=%s, numpy on the checkpoint's parameters %.9g"
+                                % (fin["val_cost"], ck_acc["val_cost"]))
+            if not abs(float(fin["val_cost"]) - ref["val_cost"]) <= 1e-8 * abs(ref["val_cost"]):
+                problems.append("final val_cost=%s, reference run %.9g" % (fin["val_cost"], ref["val_cost"]))
+            if int(fin["best_iteration"]) != int(ref["best_iteration"]):
+                problems.append("final best_iteration=%s, reference %d"
+                                % (fin["best_iteration"], ref["best_iteration"]))
+        except (KeyError, ValueError):
+            problems.append("final line lacks val_cost/best_iteration: %s" % fin)
+    for key in ("train_accuracy", "test_accuracy", "val_accuracy"):
+        if key not in ref or np.isnan(ref[key]):
             if key in fin:
                 problems.append("final line has %s=%s, none expected" % (key, fin[key]))
             continue
@@ -260,8 +299,20 @@ def check_metrics(metrics, ref, tol, problems, figures):
             problems.append("cost at iteration %d: dnn %.17g numpy %.17g rel %.2e" % (it, c, r, e))
     # accuracies are ratios of counts: equal to rounding, unless a prediction
     # sits within rounding noise of the threshold (never in these cases)
-    for col, key in (("train_accuracy", "accuracies"), ("test_accuracy", "test_accuracies")):
-        if key not in ref.files or not len(ref[key]) or np.all(np.isnan(ref[key])):
+    if "val_costs" in ref:
+        if "val_cost" not in rows[0]:
+            problems.append("metrics lack the val_cost column")
+        else:
+            vc = np.array([float(r["val_cost"]) for r in rows])
+            rv = np.abs(vc - ref["val_costs"]) / np.abs(ref["val_costs"])
+            figures.append("val_cost rel max %.2e" % rv.max())
+            for it, c, r, e in zip(iters, vc, ref["val_costs"], rv):
+                if not e <= tol:
+                    problems.append("val_cost at iteration %d: dnn %.17g numpy %.17g rel %.2e"
+                                    % (it, c, r, e))
+    for col, key in (("train_accuracy", "accuracies"), ("test_accuracy", "test_accuracies"),
+                     ("val_accuracy", "val_accuracies")):
+        if key not in ref or not len(ref[key]) or np.all(np.isnan(ref[key])):
             continue
         if col not in rows[0]:
             problems.append("metrics lack the %s column" % col)
@@ -305,16 +356,16 @@ def check_params(ckpt, ref, costs, tol, problems, figures):
 
 
 def make_sets(name, work):
-    """(training file, test file or None) for a case."""
+    """(training file, test file or None) for a case; "--validation" in the
+    case's arguments is replaced by a dev set made here."""
     make_args, train_args = CASES[name][:2]
     data = os.path.join(work, name + ".h5")
-    subprocess.run([PY, os.path.join(REF, "make_data.py"), make_args[0], data]
-                   + make_args[1:], check=True)
+    make_data.main([make_args[0], data] + make_args[1:])
     if make_args[0] == "regression":
         return data, None
     test = os.path.join(work, name + "-test.h5")
-    subprocess.run([PY, os.path.join(REF, "make_data.py"), make_args[0], test,
-                    "--m", str(TEST_M), "--seed", str(TEST_SEED)] + make_args[1:], check=True)
+    make_data.main([make_args[0], test, "--m", str(TEST_M), "--seed", str(TEST_SEED)]
+                   + make_args[1:])
     return data, test
 
 
@@ -323,24 +374,23 @@ def run_case(name, a, work):
     train_args = CASES[name][1]
     extra = CASES[name][2] if len(CASES[name]) > 2 else {}
     data, test = make_sets(name, work)
+    if "--validation" in train_args:
+        dev = os.path.join(work, name + "-dev.h5")
+        make_data.main([CASES[name][0][0], dev, "--m", str(DEV_M), "--seed", str(DEV_SEED)]
+                       + CASES[name][0][1:])
+        train_args = [dev if v == "@DEV" else v for v in train_args]
     common = train_args + ["--data", data, "--seed", str(SEED),
                            "--print-every", str(PRINT_EVERY)]
     if "--epochs" not in train_args:
         common += ["--iterations", str(ITERATIONS)]
     if test:
         common += ["--test", test, "--test-x", "train_x", "--test-y", "train_y"]
-    ref_out = os.path.join(work, name + "-ref.npz")
-    ref_argv = ["--out", ref_out] + common
-    subprocess.run([PY, os.path.join(REF, "ref_dnn.py")] + ref_argv,
-                   check=True, stdout=subprocess.DEVNULL)
-    ref = np.load(ref_out)
+    ref_argv = ["--out", os.path.join(work, name + "-ref.npz")] + common
+    ref_args = ref_dnn.parse(ref_argv)
+    ref = ref_dnn.run(ref_args)  # in this process: no second numpy start-up
     cond = None
     if name in COND_CASES and not a.no_probe:
-        probe_out = os.path.join(work, name + "-probe.npz")
-        subprocess.run([PY, os.path.join(REF, "ref_dnn.py"), "--perturb", repr(PERTURB)]
-                       + ref_argv[:1] + [probe_out] + ref_argv[2:],
-                       check=True, stdout=subprocess.DEVNULL)
-        probe = np.load(probe_out)
+        probe = ref_dnn.run(ref_dnn.parse(["--perturb", repr(PERTURB)] + ref_argv))
         L = len(ref["layer_dims"]) - 1
         cond = max([rel_array(probe[k], ref[k]) for l in range(1, L + 1)
                     for k in ("W%d" % l, "b%d" % l)]
@@ -375,7 +425,7 @@ def run_case(name, a, work):
     if len(ref["iterations"]) and int(ref["total"]) < 300:
         problems.append("guard: only %d steps (at least 300 wanted)" % ref["total"])
     check_params(ckpt, ref, costs, a.tol, problems, figures)
-    ck_acc = checkpoint_accuracies(ckpt, ref_dnn.parse(ref_argv), len(ref["layer_dims"]) - 1)
+    ck_acc = checkpoint_accuracies(ckpt, ref_args, len(ref["layer_dims"]) - 1)
     check_final(parse_final(p.stdout), ref, ck_acc, problems)
     msg = ", ".join(figures)
     if problems:

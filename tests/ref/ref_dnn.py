@@ -39,7 +39,7 @@ import numpy as np
 
 sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ref_rng import permutation  # noqa: E402
+from ref_rng import held_out, permutation  # noqa: E402
 
 
 # ---------------------------------------------------------------- data
@@ -293,6 +293,24 @@ def l2_term(W, a, mb):
 
 # ------------------------------------------------------------ training
 
+def set_cost(W, b, data, a):
+    """Cost of a whole set (no L2 term), as the dev set is evaluated."""
+    Z, A = forward(W, b, data[0], a.hidden_activation, a.output, a.leaky_slope)
+    return cost_of(a.output, Z[-1], A[-1], data[1], data[0].shape[1])
+
+
+def set_accuracy(W, b, data, a):
+    _, A = forward(W, b, data[0], a.hidden_activation, a.output, a.leaky_slope)
+    return accuracy_of(a.output, A[-1], data[1])
+
+
+def split_dev(X, Y, seed, frac):
+    """(training part, dev part) of --validation-split F, each in file order."""
+    m = X.shape[1]
+    dev = np.array([held_out(seed, g, frac) for g in range(m)], dtype=bool)
+    return (X[:, ~dev], Y[..., ~dev]), (X[:, dev], Y[..., dev])
+
+
 def steps_of(m, a):
     """(batch size, steps per epoch, total steps) as DESIGN §5 counts them."""
     B = min(a.batch_size, m) if a.batch_size > 0 else 0
@@ -301,12 +319,13 @@ def steps_of(m, a):
     return B, spe, total
 
 
-def train(X, Y, dims, a, test=None):
+def train(X, Y, dims, a, test=None, dev=None):
     """Gradient descent as DESIGN §5/§11: full batch, or mini-batches of B
     taken in order from the permutation of epoch k // spe (the last one
     partial, averaged over its own size).  Records, before update k, the
     cost (with the L2 term) and the accuracy of the step's batch, and with
-    test = (Xt, Yt) the test accuracy of the same parameters."""
+    test = (Xt, Yt) the test accuracy of the same parameters, and with
+    dev = (Xv, Yv) the dev cost (no L2 term) and accuracy."""
     m = X.shape[1]
     L = len(dims) - 1
     W, b = init_params(dims, a.init, a.init_scale, a.seed)
@@ -314,7 +333,7 @@ def train(X, Y, dims, a, test=None):
     params = [p for l in range(1, L + 1) for p in (W[l], b[l])]
     is_weight = [i % 2 == 0 for i in range(len(params))]
     opt = Optimizer(a, params)
-    iters, costs, accs, taccs = [], [], [], []
+    iters, costs, accs, taccs, vcosts, vaccs = [], [], [], [], [], []
     perm, perm_epoch = None, -1
     stats = {"clipped": 0}
     noise = np.random.RandomState(12345)
@@ -337,6 +356,9 @@ def train(X, Y, dims, a, test=None):
             if test is not None:
                 _, At = forward(W, b, test[0], a.hidden_activation, a.output, a.leaky_slope)
                 taccs.append(accuracy_of(a.output, At[-1], test[1]))
+            if dev is not None:
+                vcosts.append(set_cost(W, b, dev, a))
+                vaccs.append(set_accuracy(W, b, dev, a))
         dW, db = backward(W, Z, A, Yb, a.hidden_activation, a.output,
                           a.leaky_slope, mb)
         grads = regularized_grads(W, b, dW, db, a, mb, stats)
@@ -349,6 +371,7 @@ def train(X, Y, dims, a, test=None):
     _, A = forward(W, b, X, a.hidden_activation, a.output, a.leaky_slope)
     acc = accuracy_of(a.output, A[-1], Y)
     opt.clipped = stats["clipped"]
+    opt.dev = (np.array(vcosts), np.array(vaccs))
     return (W, b, np.array(iters, dtype=np.int64), np.array(costs), acc,
             np.array(accs), np.array(taccs), total, opt)
 
@@ -401,13 +424,17 @@ def parse(argv=None):
     p.add_argument("--test", help="test set file (accuracy with the final parameters)")
     p.add_argument("--test-x", default="test_x")
     p.add_argument("--test-y", default="test_y")
+    p.add_argument("--validation-split", type=float, default=0.0)
+    p.add_argument("--validation", help="dev set file (instead of --validation-split)")
+    p.add_argument("--validation-x", default="val_x")
+    p.add_argument("--validation-y", default="val_y")
     p.add_argument("--out", required=True, help="results, .npz or .h5")
     return p.parse_args(argv)
 
 
-def main(argv=None):
-    a = parse(argv)
-
+def run(a):
+    """Train as the parsed options say; returns the results as a dict (the
+    keys of the --out file)."""
     X, Y = read_set(a.data, a.x, a.y, a.layout, a.scale, a.output,
                     a.binary_threshold)
     hidden = [int(v) for v in a.layers.split(",") if v.strip()]
@@ -423,7 +450,13 @@ def main(argv=None):
     if a.test:
         test = read_set(a.test, a.test_x, a.test_y, a.layout, a.scale, a.output,
                         a.binary_threshold)
-    W, b, iters, costs, acc, accs, taccs, total, opt = train(X, Y, dims, a, test)
+    dev = None
+    if a.validation_split > 0:
+        (X, Y), dev = split_dev(X, Y, a.seed, a.validation_split)
+    elif a.validation:
+        dev = read_set(a.validation, a.validation_x, a.validation_y, a.layout, a.scale,
+                       a.output, a.binary_threshold)
+    W, b, iters, costs, acc, accs, taccs, total, opt = train(X, Y, dims, a, test, dev)
 
     res = {"iterations": iters, "costs": costs, "accuracies": accs,
            "total": np.int64(total),
@@ -434,11 +467,24 @@ def main(argv=None):
         _, At = forward(W, b, test[0], a.hidden_activation, a.output, a.leaky_slope)
         res["test_accuracy"] = np.float64(accuracy_of(a.output, At[-1], test[1]))
         res["test_accuracies"] = taccs
+    if dev is not None:
+        res["val_costs"], res["val_accuracies"] = opt.dev
+        res["val_cost"] = np.float64(set_cost(W, b, dev, a))
+        res["val_accuracy"] = np.float64(set_accuracy(W, b, dev, a))
+        res["best_iteration"] = np.int64(iters[int(np.argmin(opt.dev[0]))])
+        res["m_dev"] = np.int64(dev[0].shape[1])
     for l in range(1, len(dims)):
         res["W%d" % l] = W[l]
         res["b%d" % l] = b[l]
         res["v_dW%d" % l], res["v_db%d" % l] = opt.v[2 * l - 2], opt.v[2 * l - 1]
         res["s_dW%d" % l], res["s_db%d" % l] = opt.s[2 * l - 2], opt.s[2 * l - 1]
+    return res
+
+
+def main(argv=None):
+    a = parse(argv)
+    res = run(a)
+    costs, total = res["costs"], int(res["total"])
     if a.out.endswith(".h5") or a.out.endswith(".hdf5"):
         with h5py.File(a.out, "w") as f:
             for k, v in res.items():
@@ -448,9 +494,14 @@ def main(argv=None):
     last = costs[-1] if len(costs) else float("nan")
     line = "final iterations=%d cost=%.9f" % (total, last)
     if a.output != "linear":
-        line += " train_accuracy=%.6f" % acc
+        line += " train_accuracy=%.6f" % res["train_accuracy"]
     if "test_accuracy" in res:
         line += " test_accuracy=%.6f" % res["test_accuracy"]
+    if "val_cost" in res:
+        line += " val_cost=%.9g" % res["val_cost"]
+        if a.output != "linear":
+            line += " val_accuracy=%.6f" % res["val_accuracy"]
+        line += " best_iteration=%d" % res["best_iteration"]
     print(line)
     return 0
 

@@ -88,6 +88,21 @@ def permutation(m, seed, epoch):
     return perm
 
 
+def splitmix_finalizer(z):
+    z = ((z ^ (z >> 30)) * 0xbf58476d1ce4e5b9) & MASK
+    z = ((z ^ (z >> 27)) * 0x94d049bb133111eb) & MASK
+    return z ^ (z >> 31)
+
+
+def held_out(seed, g, frac):
+    """--validation-split F: example g is in the dev set, by the definition in
+    the README's "Extensions": z = ((seed ^ 0xD1B54A32D192ED03) *
+    0x9E3779B97F4A7C15 + g) mod 2^64, SplitMix64's finalizer, then
+    (z >> 11) / 2^53 < F."""
+    z = ((((seed & MASK) ^ 0xD1B54A32D192ED03) * 0x9E3779B97F4A7C15) + g) & MASK
+    return (splitmix_finalizer(z) >> 11) / 9007199254740992.0 < frac
+
+
 def selfcheck():
     """0 when the implementations reproduce the published vectors."""
     bad = 0

@@ -45,6 +45,7 @@ def main():
     trials = S.trial_dirs(runs) if os.path.isdir(runs) else []
     c.check(trials == ["trial-000", "trial-001", "trial-002", "trial-003"], "four trial folders", f"{trials}")
     c.check(out.count(" started: ") == 4, "four trials started", S.tail(out))
+    threads = max(1, len(os.sched_getaffinity(0)) // 2)
     want = [("0.3", "4"), ("0.3", "16,16"), ("1.2", "4"), ("1.2", "16,16")]
     finals = {}
     for i, t in enumerate(trials):
@@ -57,6 +58,8 @@ def main():
         c.check(cfg.get("checkpoint") == os.path.join(d, "checkpoint.h5") and
                 cfg.get("metrics") == os.path.join(d, "metrics.csv"), f"{t}: checkpoint and metrics inside its folder")
         finals[t] = S.final_line(os.path.join(d, "train.log"))
+        log = open(os.path.join(d, "train.log")).read()
+        c.check(f"1 rank x {threads} BLAS thread" in log, f"{t}: ran with {threads} BLAS thread(s) = cores / 2")
         c.check(finals[t] is not None, f"{t}: train.log holds a final line")
         # by hand: the config reproduces the trial
         hand = os.path.join(wd, f"hand-{i}")

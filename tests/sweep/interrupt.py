@@ -4,7 +4,8 @@ same summary as an uninterrupted sweep.
 
 A 2x2 grid of trials long enough to be caught running runs twice:
 - straight: `dnn-sweep --jobs 2` to the end;
-- cut: the same sweep gets SIGINT once both first trials are iterating.  It
+- cut: the same sweep gets SIGINT once both first trials are iterating (a
+  second dnn-sweep on the folder meanwhile is refused: it is locked).  It
   must forward the signal: exit 75 within seconds, the two running trials
   stopped with a checkpoint inside the run (0 < iteration < N, read with
   h5py) and no final line, the other two never started.  The rerun resumes
@@ -28,7 +29,7 @@ def main():
     grid = S.write(os.path.join(wd, "grid.conf"),
                    S.PLANAR + "hidden-activation = tanh\n"
                    "lr = 0.3 | 1.2\nlayers = 4 | 8\n"
-                   f"iterations = {ITERATIONS}\nprint-every = 1000\n"
+                   f"iterations = {ITERATIONS}\nprint-every = 500\n"
                    + ("validation-split = 0.25\n" if S.has_validation(a) else ""))
     rc, out, err = S.run([a.sweep, "--jobs", "2", "--out", "straight", grid], wd)
     c.check(rc == 0, "uninterrupted sweep exits 0", f"rc={rc} {S.tail(err)}")
@@ -39,9 +40,12 @@ def main():
 
     def iterating(t):
         path = os.path.join(cut, t, "train.log")
-        return os.path.exists(path) and "iteration 1000/" in open(path, errors="replace").read()
+        return os.path.exists(path) and "iteration 500/" in open(path, errors="replace").read()
     running = S.wait_for(lambda: iterating("trial-000") and iterating("trial-001"), 120)
     c.check(running, "both first trials are iterating")
+    rc2, _, err2 = S.run([a.sweep, "--jobs", "2", "--out", "cut", grid], wd, timeout=60)
+    c.check(rc2 == 1 and "another dnn-sweep is working on" in err2, "a second dnn-sweep on the same folder is refused",
+            f"rc={rc2} {err2.strip()!r}")
     p.send_signal(signal.SIGINT)
     try:
         rc = p.wait(timeout=60)
@@ -73,7 +77,7 @@ def main():
         ma = [dict(r, seconds=None) for r in S.metrics(os.path.join(wd, "straight", t, "metrics.csv"))]
         path = os.path.join(cut, t, "metrics.csv")
         mb = [dict(r, seconds=None) for r in S.metrics(path)] if os.path.exists(path) else []
-        c.check(len(ma) == ITERATIONS // 1000 + 1 and ma == mb, f"{t}: metrics.csv equals the uninterrupted one "
+        c.check(len(ma) == ITERATIONS // 500 + 1 and ma == mb, f"{t}: metrics.csv equals the uninterrupted one "
                 f"({len(mb)} rows, seconds aside)")
     c.finish(wd)
 
