@@ -73,9 +73,10 @@ add_test(NAME e2e_deterministic_exact_mpi3
 
 # Dev sets (DESIGN §12): --validation-split by the README's hash (reimplemented
 # in tests/ref/ref_rng.py) or a separate file; val_cost/val_accuracy at every
-# record and in the final line against numpy; on 3 ranks the split is the same.
+# record and in the final line against numpy; --early-stopping and the best
+# checkpoint against the reference's rule; on 3 ranks the split is the same.
 set(DNN_E2E_DEV_CASES --case dev_split --case dev_file --case mb_dev_split
-    --case mb_dev_split_adam)
+    --case mb_dev_split_adam --case dev_early_stop --case mb_dev_early_stop)
 add_test(NAME e2e_numpy_devset
   COMMAND ${DNN_PYTHON} ${DNN_E2E_DIR}/compare_numpy.py --train $<TARGET_FILE:dnn-train>
           ${DNN_E2E_DEV_CASES})

@@ -336,6 +336,7 @@ def train(X, Y, dims, a, test=None, dev=None):
     iters, costs, accs, taccs, vcosts, vaccs = [], [], [], [], [], []
     perm, perm_epoch = None, -1
     stats = {"clipped": 0}
+    best, since, stop, steps_run = None, 0, False, total
     noise = np.random.RandomState(12345)
     for k in range(total):
         epoch, s = divmod(k, spe)
@@ -359,6 +360,11 @@ def train(X, Y, dims, a, test=None, dev=None):
             if dev is not None:
                 vcosts.append(set_cost(W, b, dev, a))
                 vaccs.append(set_accuracy(W, b, dev, a))
+                if best is None or vcosts[-1] < best[0]:  # best: the parameters recorded
+                    best, since = (vcosts[-1], k, [p.copy() for p in params]), 0
+                else:
+                    since += 1
+                stop = a.early_stopping > 0 and since >= a.early_stopping
         dW, db = backward(W, Z, A, Yb, a.hidden_activation, a.output,
                           a.leaky_slope, mb)
         grads = regularized_grads(W, b, dW, db, a, mb, stats)
@@ -368,10 +374,14 @@ def train(X, Y, dims, a, test=None, dev=None):
         params = opt.step(params, grads, is_weight, alpha)
         for l in range(1, L + 1):
             W[l], b[l] = params[2 * l - 2], params[2 * l - 1]
+        if stop:  # early stopping: this step's update is the last one
+            steps_run = k + 1
+            break
     _, A = forward(W, b, X, a.hidden_activation, a.output, a.leaky_slope)
     acc = accuracy_of(a.output, A[-1], Y)
     opt.clipped = stats["clipped"]
     opt.dev = (np.array(vcosts), np.array(vaccs))
+    opt.best, opt.steps_run = best, steps_run
     return (W, b, np.array(iters, dtype=np.int64), np.array(costs), acc,
             np.array(accs), np.array(taccs), total, opt)
 
@@ -425,6 +435,9 @@ def parse(argv=None):
     p.add_argument("--test-x", default="test_x")
     p.add_argument("--test-y", default="test_y")
     p.add_argument("--validation-split", type=float, default=0.0)
+    p.add_argument("--early-stopping", type=int, default=0,
+                   help="stop after the update of the first record that ends K records "
+                        "without a lower dev cost")
     p.add_argument("--validation", help="dev set file (instead of --validation-split)")
     p.add_argument("--validation-x", default="val_x")
     p.add_argument("--validation-y", default="val_y")
@@ -459,7 +472,7 @@ def run(a):
     W, b, iters, costs, acc, accs, taccs, total, opt = train(X, Y, dims, a, test, dev)
 
     res = {"iterations": iters, "costs": costs, "accuracies": accs,
-           "total": np.int64(total),
+           "total": np.int64(opt.steps_run),
            "layer_dims": np.array(dims, dtype=np.int64),
            "train_accuracy": np.float64(acc), "adam_t": np.int64(opt.t),
            "clipped_steps": np.int64(opt.clipped)}
@@ -471,7 +484,10 @@ def run(a):
         res["val_costs"], res["val_accuracies"] = opt.dev
         res["val_cost"] = np.float64(set_cost(W, b, dev, a))
         res["val_accuracy"] = np.float64(set_accuracy(W, b, dev, a))
-        res["best_iteration"] = np.int64(iters[int(np.argmin(opt.dev[0]))])
+        res["best_iteration"] = np.int64(opt.best[1])
+        res["stopped_early"] = np.int64(opt.steps_run < total)
+        for i, P in enumerate(opt.best[2]):
+            res["best_%s%d" % ("Wb"[i % 2], i // 2 + 1)] = P
         res["m_dev"] = np.int64(dev[0].shape[1])
     for l in range(1, len(dims)):
         res["W%d" % l] = W[l]
@@ -502,6 +518,8 @@ def main(argv=None):
         if a.output != "linear":
             line += " val_accuracy=%.6f" % res["val_accuracy"]
         line += " best_iteration=%d" % res["best_iteration"]
+        if res["stopped_early"]:
+            line += " stopped_early=1"
     print(line)
     return 0
 
