@@ -19,7 +19,6 @@ other projects, through CMake and through pkg-config.
     snippet (numpy + h5py).
 """
 import os
-import subprocess
 
 import numpy as np
 
