@@ -8,6 +8,7 @@
 #include "h5out.h"
 
 #include "dnn/common.h"
+#include "dnn/h5.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -54,29 +55,8 @@ int h5out_open(h5out_t *o, const char *path, char *msg)
 int h5out_write(h5out_t *o, const char *name, hid_t mem_type, hid_t file_type, int rank,
                 const hsize_t *dims, const void *data, char *msg)
 {
-    hid_t space = H5I_INVALID_HID, dset = H5I_INVALID_HID;
-    int rc = 0;
-
-    space = H5Screate_simple(rank, dims, NULL);
-    if (space < 0) {
-        rc = dnn_fail(msg, DNN_EIO, "'%s': cannot create dataspace for dataset '%s'", o->tmp, name);
-        goto done;
-    }
-    dset = H5Dcreate2(o->file, name, file_type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    if (dset < 0) {
-        rc = dnn_fail(msg, DNN_EIO, "'%s': cannot create dataset '%s'", o->tmp, name);
-        goto done;
-    }
-    if (H5Dwrite(dset, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) {
-        rc = dnn_fail(msg, DNN_EIO, "'%s': cannot write dataset '%s' (disk full?)", o->tmp, name);
-        goto done;
-    }
-done:
-    if (dset >= 0 && H5Dclose(dset) < 0 && rc == 0)
-        rc = dnn_fail(msg, DNN_EIO, "'%s': cannot close dataset '%s'", o->tmp, name);
-    if (space >= 0)
-        H5Sclose(space);
-    return rc;
+    /* chunked with a Fletcher32 checksum, like every dataset dnn writes (dnn/h5.h) */
+    return dnn_h5_write_as(o->file, o->tmp, name, mem_type, file_type, rank, dims, data, msg);
 }
 
 int h5out_commit(h5out_t *o, char *msg)

@@ -4,6 +4,8 @@
  */
 #include "dnn/checkpoint.h"
 
+#include "dnn/h5.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <hdf5.h>
@@ -38,15 +40,10 @@ static int attr_str(hid_t obj, const char *name, const char *s)
 static int attr_i64(hid_t o, const char *name, int64_t v) { return attr_write(o, name, H5T_NATIVE_INT64, 0, &v); }
 static int attr_f64(hid_t o, const char *name, double v) { return attr_write(o, name, H5T_NATIVE_DOUBLE, 0, &v); }
 
+/* Every dataset of a checkpoint goes through here: chunked, Fletcher32 per chunk (h5.h). */
 static int dset_write(hid_t loc, const char *name, hid_t type, int rank, const hsize_t *dims, const void *v)
 {
-    hid_t sp = H5Screate_simple(rank, dims, NULL);
-    hid_t d = H5Dcreate2(loc, name, type, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t e = d < 0 ? -1 : H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
-    if (d >= 0)
-        H5Dclose(d);
-    H5Sclose(sp);
-    return e < 0 ? -1 : 0;
+    return dnn_h5_write(loc, "checkpoint", name, type, rank, dims, v, NULL);
 }
 
 static void activations_string(const dnn_ckpt_t *c, char *buf, size_t len)
@@ -70,30 +67,12 @@ static int fsync_path(const char *path, int dir)
 
 static int write_course2(hid_t f, const dnn_model_t *m, const dnn_ckpt_t *c);
 
-int dnn_checkpoint_write(const char *path, const dnn_model_t *m, const dnn_ckpt_t *c, char *msg)
+/* The root attributes of DESIGN §6 (course 1); returns non-zero when one could not be written. */
+static int write_root_attrs(hid_t f, const dnn_model_t *m, const dnn_ckpt_t *c)
 {
-    char tmp[4200];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-        return dnn_fail(msg, DNN_EINVAL, "checkpoint path '%s' is too long", path);
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), g = -1;
-    if (f < 0) {
-        int err = errno;
-        unlink(tmp);
-        return dnn_fail(msg, DNN_EIO, "cannot create checkpoint '%s': %s; the previous checkpoint '%s' is kept", tmp,
-                        err ? strerror(err) : "HDF5 error", path);
-    }
-    hid_t rt = m->prec == DNN_DOUBLE ? H5T_NATIVE_DOUBLE : H5T_NATIVE_FLOAT;
-    int e = 0;
-    char name[32], acts[DNN_MAX_LAYERS * 12];
+    char acts[DNN_MAX_LAYERS * 12];
     int64_t dims[DNN_MAX_LAYERS + 1];
-    for (int l = 1; l <= m->L; l++) {
-        hsize_t wd[2] = {m->n[l], m->n[l - 1]}, bd[2] = {m->n[l], 1};
-        snprintf(name, sizeof name, "W%d", l);
-        e |= dset_write(f, name, rt, 2, wd, dnn_model_W(m, l));
-        snprintf(name, sizeof name, "b%d", l);
-        e |= dset_write(f, name, rt, 2, bd, dnn_model_b(m, l));
-    }
+    int e = 0;
     for (int l = 0; l <= m->L; l++)
         dims[l] = (int64_t)m->n[l];
     activations_string(c, acts, sizeof acts);
@@ -102,7 +81,7 @@ int dnn_checkpoint_write(const char *path, const dnn_model_t *m, const dnn_ckpt_
     e |= attr_write(f, "layer_dims", H5T_NATIVE_INT64, (hsize_t)m->L + 1, dims);
     e |= attr_str(f, "activations", acts);
     e |= attr_str(f, "loss", dnn_loss_name(m->loss));
-    e |= attr_str(f, "precision", m->prec == DNN_DOUBLE ? "double" : "single");
+    e |= attr_str(f, "precision", dnn_precision_name(m->prec));
     e |= attr_i64(f, "iteration", c->iteration);
     e |= attr_i64(f, "epoch", c->epoch);
     e |= attr_f64(f, "learning_rate", c->learning_rate);
@@ -115,6 +94,38 @@ int dnn_checkpoint_write(const char *path, const dnn_model_t *m, const dnn_ckpt_
     e |= attr_i64(f, "standardize", c->standardize);
     e |= attr_f64(f, "binary_threshold", c->binary_threshold);
     e |= attr_str(f, "config", c->config);
+    return e;
+}
+
+int dnn_checkpoint_write(const char *path, const dnn_model_t *m, const dnn_ckpt_t *c, char *msg)
+{
+    char tmp[4200];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+        return dnn_fail(msg, DNN_EINVAL, "checkpoint path '%s' is too long", path);
+    dnn_h5_quiet();
+    /* in the 1.10 format every piece of metadata (superblock, object headers with the attributes, chunk
+     * indexes) carries a checksum of its own; HDF5 verifies them on open and read */
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_libver_bounds(fapl, H5F_LIBVER_V110, H5F_LIBVER_V110);
+    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl), g = -1;
+    H5Pclose(fapl);
+    if (f < 0) {
+        int err = errno;
+        unlink(tmp);
+        return dnn_fail(msg, DNN_EIO, "cannot create checkpoint '%s': %s; the previous checkpoint '%s' is kept", tmp,
+                        err ? strerror(err) : "HDF5 error", path);
+    }
+    hid_t rt = m->prec == DNN_DOUBLE ? H5T_NATIVE_DOUBLE : H5T_NATIVE_FLOAT;
+    int e = 0;
+    char name[32];
+    for (int l = 1; l <= m->L; l++) {
+        hsize_t wd[2] = {m->n[l], m->n[l - 1]}, bd[2] = {m->n[l], 1};
+        snprintf(name, sizeof name, "W%d", l);
+        e |= dset_write(f, name, rt, 2, wd, dnn_model_W(m, l));
+        snprintf(name, sizeof name, "b%d", l);
+        e |= dset_write(f, name, rt, 2, bd, dnn_model_b(m, l));
+    }
+    e |= write_root_attrs(f, m, c);
     if (c->standardize) {
         hsize_t d = m->n[0];
         g = H5Gcreate2(f, "preprocess", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
@@ -236,19 +247,16 @@ static int dset_shape(hid_t f, const char *name, int rank, const hsize_t *want)
     return ok ? 0 : -1;
 }
 
-static int dset_read(hid_t f, const char *name, hid_t type, void *v)
+/* A dataset of the checkpoint, verified (checksum, shape, finiteness: h5.h). */
+static int dset_read(hid_t f, const char *path, const char *name, hid_t type, int rank, const hsize_t *dims, void *v,
+                     unsigned flags, char *msg)
 {
-    hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
-    if (d < 0)
-        return -1;
-    herr_t e = H5Dread(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
-    H5Dclose(d);
-    return e < 0 ? -1 : 0;
+    return dnn_h5_read(f, path, name, type, rank, dims, v, flags, NULL, msg);
 }
 
 static int open_ckpt(const char *path, hid_t *f, char *msg)
 {
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    dnn_h5_quiet();
     if (access(path, R_OK) != 0)
         return dnn_fail(msg, DNN_EIO, "cannot open checkpoint '%s': %s", path, strerror(errno));
     if (H5Fis_hdf5(path) <= 0 || (*f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0)
@@ -258,87 +266,71 @@ static int open_ckpt(const char *path, hid_t *f, char *msg)
 
 static void read_course2(hid_t f, dnn_ckpt_t *c);
 
-int dnn_checkpoint_read(const char *path, dnn_ckpt_t *c, char *msg)
+/* format, format_version, layer_dims and activations: what the rest is checked against. */
+static int read_layers(hid_t f, const char *path, dnn_ckpt_t *c, char *msg)
 {
-    hid_t f;
-    memset(c, 0, sizeof *c);
-    int rc = open_ckpt(path, &f, msg);
-    if (rc)
-        return rc;
     char s[256], acts[DNN_MAX_LAYERS * 12];
     int64_t v = 0, dims[DNN_MAX_LAYERS + 1];
-    rc = DNN_EDATA;
-    if (attr_read_str(f, "format", s, sizeof s) || strcmp(s, "dnn-checkpoint")) {
-        dnn_fail(msg, rc, "'%s' is not a dnn checkpoint (attribute format is '%s', expected 'dnn-checkpoint')", path, s);
-        goto fail;
-    }
-    if (attr_read(f, "format_version", H5T_NATIVE_INT64, &v)) {
-        dnn_fail(msg, rc, "checkpoint '%s' has no format_version attribute (damaged or not written by dnn)", path);
-        goto fail;
-    }
-    if (v != DNN_CKPT_VERSION) {
-        dnn_fail(msg, rc, "checkpoint '%s' has format_version %lld; this dnn reads version %d", path, (long long)v,
-                 DNN_CKPT_VERSION);
-        goto fail;
-    }
+    const int rc = DNN_EDATA;
+    if (attr_read_str(f, "format", s, sizeof s) || strcmp(s, "dnn-checkpoint"))
+        return dnn_fail(msg, rc, "'%s' is not a dnn checkpoint (attribute format is '%s', expected 'dnn-checkpoint')",
+                        path, s);
+    if (attr_read(f, "format_version", H5T_NATIVE_INT64, &v))
+        return dnn_fail(msg, rc, "checkpoint '%s' has no format_version attribute (damaged or not written by dnn)",
+                        path);
+    if (v != DNN_CKPT_VERSION)
+        return dnn_fail(msg, rc, "checkpoint '%s' has format_version %lld; this dnn reads version %d", path,
+                        (long long)v, DNN_CKPT_VERSION);
     hid_t a = H5Aexists(f, "layer_dims") > 0 ? H5Aopen(f, "layer_dims", H5P_DEFAULT) : -1;
-    if (a < 0) {
-        dnn_fail(msg, rc, "checkpoint '%s' has no layer_dims attribute", path);
-        goto fail;
-    }
+    if (a < 0)
+        return dnn_fail(msg, rc, "checkpoint '%s' has no layer_dims attribute", path);
     hid_t sp = H5Aget_space(a);
     hssize_t nd = H5Sget_simple_extent_npoints(sp);
     H5Sclose(sp);
-    if (nd < 2 || nd > DNN_MAX_LAYERS + 1 || H5Aread(a, H5T_NATIVE_INT64, dims) < 0) {
-        H5Aclose(a);
-        dnn_fail(msg, rc, "checkpoint '%s': layer_dims has %lld entries, expected 2..%d", path, (long long)nd,
-                 DNN_MAX_LAYERS + 1);
-        goto fail;
-    }
+    int bad = nd < 2 || nd > DNN_MAX_LAYERS + 1 || H5Aread(a, H5T_NATIVE_INT64, dims) < 0;
     H5Aclose(a);
+    if (bad)
+        return dnn_fail(msg, rc, "checkpoint '%s': layer_dims has %lld entries, expected 2..%d", path, (long long)nd,
+                        DNN_MAX_LAYERS + 1);
     c->L = (int)nd - 1;
     for (int l = 0; l <= c->L; l++) {
-        if (dims[l] < 1) {
-            dnn_fail(msg, rc, "checkpoint '%s': layer_dims[%d] = %lld", path, l, (long long)dims[l]);
-            goto fail;
-        }
+        if (dims[l] < 1)
+            return dnn_fail(msg, rc, "checkpoint '%s': layer_dims[%d] = %lld", path, l, (long long)dims[l]);
         c->n[l] = (size_t)dims[l];
     }
-    if (attr_read_str(f, "activations", acts, sizeof acts)) {
-        dnn_fail(msg, rc, "checkpoint '%s' has no activations attribute", path);
-        goto fail;
+    if (attr_read_str(f, "activations", acts, sizeof acts))
+        return dnn_fail(msg, rc, "checkpoint '%s' has no activations attribute", path);
+    char *save, *tok = strtok_r(acts, ",", &save);
+    for (int l = 1; l <= c->L; l++, tok = strtok_r(NULL, ",", &save)) {
+        dnn_act_t g;
+        if (!tok || dnn_act_parse(tok, &g))
+            return dnn_fail(msg, rc, "checkpoint '%s': activations attribute does not list %d valid names", path, c->L);
+        if (l < c->L)
+            c->hidden = g;
+        else
+            c->output = g;
     }
-    {
-        char *save, *tok = strtok_r(acts, ",", &save);
-        for (int l = 1; l <= c->L; l++, tok = strtok_r(NULL, ",", &save)) {
-            dnn_act_t g;
-            if (!tok || dnn_act_parse(tok, &g)) {
-                dnn_fail(msg, rc, "checkpoint '%s': activations attribute does not list %d valid names", path, c->L);
-                goto fail;
-            }
-            if (l < c->L)
-                c->hidden = g;
-            else
-                c->output = g;
-        }
-        if (c->L == 1)
-            c->hidden = DNN_ACT_RELU;
-    }
-    if (attr_read_str(f, "precision", s, sizeof s) || (strcmp(s, "single") && strcmp(s, "double"))) {
-        dnn_fail(msg, rc, "checkpoint '%s': precision attribute is '%s', expected single or double", path, s);
-        goto fail;
-    }
-    c->precision = strcmp(s, "double") == 0 ? DNN_DOUBLE : DNN_SINGLE;
+    if (c->L == 1)
+        c->hidden = DNN_ACT_RELU;
+    return 0;
+}
+
+/* The run's settings: precision, counters, hyperparameters, preprocessing flags. */
+static int read_settings(hid_t f, const char *path, dnn_ckpt_t *c, char *msg)
+{
+    char s[256];
+    if (attr_read_str(f, "precision", s, sizeof s) || (strcmp(s, "single") && strcmp(s, "double") && strcmp(s, "bf16")))
+        return dnn_fail(msg, DNN_EDATA, "checkpoint '%s': precision attribute is '%s', expected single, double or bf16",
+                        path, s);
+    c->precision = strcmp(s, "double") == 0 ? DNN_DOUBLE : strcmp(s, "bf16") == 0 ? DNN_BF16 : DNN_SINGLE;
     int64_t det = 0, stdz = 0;
     if (attr_read(f, "iteration", H5T_NATIVE_INT64, &c->iteration) ||
         attr_read(f, "epoch", H5T_NATIVE_INT64, &c->epoch) ||
         attr_read(f, "learning_rate", H5T_NATIVE_DOUBLE, &c->learning_rate) ||
         attr_read(f, "seed", H5T_NATIVE_INT64, &c->seed) || attr_read(f, "scale", H5T_NATIVE_DOUBLE, &c->scale) ||
-        attr_read(f, "standardize", H5T_NATIVE_INT64, &stdz)) {
-        dnn_fail(msg, rc, "checkpoint '%s' lacks one of the attributes iteration, epoch, learning_rate, seed, "
-                 "scale, standardize", path);
-        goto fail;
-    }
+        attr_read(f, "standardize", H5T_NATIVE_INT64, &stdz))
+        return dnn_fail(msg, DNN_EDATA, "checkpoint '%s' lacks one of the attributes iteration, epoch, learning_rate, "
+                        "seed, scale, standardize", path);
     c->standardize = (int)stdz;
     c->batch_size = 0;
     attr_read(f, "batch_size", H5T_NATIVE_INT64, &c->batch_size);
@@ -351,80 +343,116 @@ int dnn_checkpoint_read(const char *path, dnn_ckpt_t *c, char *msg)
     c->rng = attr_read_str(f, "rng", s, sizeof s) == 0 && strcmp(s, "numpy") == 0 ? DNN_RNG_NUMPY : DNN_RNG_DEFAULT;
     attr_read_str(f, "config", c->config, sizeof c->config);
     read_course2(f, c);
+    return 0;
+}
+
+/* Shapes of every W/b, then /preprocess and /history, read and verified. */
+static int read_arrays(hid_t f, const char *path, dnn_ckpt_t *c, char *msg)
+{
     for (int l = 1; l <= c->L; l++) {
         char name[32];
         hsize_t wd[2] = {c->n[l], c->n[l - 1]}, bd[2] = {c->n[l], 1};
         snprintf(name, sizeof name, "W%d", l);
-        if (dset_shape(f, name, 2, wd)) {
-            dnn_fail(msg, rc, "checkpoint '%s': W%d missing or not of shape (%zu, %zu) as layer_dims says", path, l,
-                     c->n[l], c->n[l - 1]);
-            goto fail;
-        }
+        if (dset_shape(f, name, 2, wd))
+            return dnn_fail(msg, DNN_EDATA, "checkpoint '%s': W%d missing or not of shape (%zu, %zu) as layer_dims "
+                            "says", path, l, c->n[l], c->n[l - 1]);
         snprintf(name, sizeof name, "b%d", l);
-        if (dset_shape(f, name, 2, bd)) {
-            dnn_fail(msg, rc, "checkpoint '%s': b%d missing or not of shape (%zu, 1)", path, l, c->n[l]);
-            goto fail;
-        }
+        if (dset_shape(f, name, 2, bd))
+            return dnn_fail(msg, DNN_EDATA, "checkpoint '%s': b%d missing or not of shape (%zu, 1)", path, l, c->n[l]);
     }
+    int rc;
     if (c->standardize) {
         hsize_t d = c->n[0];
         c->mean = malloc(d * sizeof(double));
         c->std = malloc(d * sizeof(double));
-        if (!c->mean || !c->std || dset_shape(f, "preprocess/mean", 1, &d) || dset_shape(f, "preprocess/std", 1, &d) ||
-            dset_read(f, "preprocess/mean", H5T_NATIVE_DOUBLE, c->mean) ||
-            dset_read(f, "preprocess/std", H5T_NATIVE_DOUBLE, c->std)) {
-            dnn_fail(msg, rc, "checkpoint '%s': /preprocess/mean and /preprocess/std of shape (%zu,) are unreadable",
-                     path, c->n[0]);
-            goto fail;
-        }
+        if (!c->mean || !c->std)
+            return dnn_fail(msg, DNN_ENOMEM, "checkpoint '%s': out of memory for /preprocess (n_x = %zu)", path,
+                            c->n[0]);
+        if ((rc = dset_read(f, path, "preprocess/mean", H5T_NATIVE_DOUBLE, 1, &d, c->mean, DNN_H5_FINITE, msg)) ||
+            (rc = dset_read(f, path, "preprocess/std", H5T_NATIVE_DOUBLE, 1, &d, c->std, DNN_H5_FINITE, msg)))
+            return rc;
     }
     if (H5Lexists(f, "history", H5P_DEFAULT) > 0 && H5Lexists(f, "history/cost", H5P_DEFAULT) > 0) {
-        hid_t d = H5Dopen2(f, "history/cost", H5P_DEFAULT);
-        hid_t hs = H5Dget_space(d);
-        hssize_t n = H5Sget_simple_extent_npoints(hs);
-        H5Sclose(hs);
-        H5Dclose(d);
+        hid_t d = H5Dopen2(f, "history/cost", H5P_DEFAULT), hs = d >= 0 ? H5Dget_space(d) : -1;
+        hssize_t n = hs >= 0 ? H5Sget_simple_extent_npoints(hs) : -1;
+        if (hs >= 0)
+            H5Sclose(hs);
+        if (d >= 0)
+            H5Dclose(d);
+        if (n < 0)
+            return dnn_fail(msg, DNN_EDATA, "checkpoint '%s': /history/cost is unreadable", path);
         hsize_t hn = (hsize_t)n;
         c->nhist = (size_t)n;
         c->hist_iter = malloc((hn + 1) * sizeof(int64_t));
         c->hist_cost = malloc((hn + 1) * sizeof(double));
-        if (!c->hist_iter || !c->hist_cost || dset_shape(f, "history/iteration", 1, &hn) ||
-            (n > 0 && (dset_read(f, "history/iteration", H5T_NATIVE_INT64, c->hist_iter) ||
-                       dset_read(f, "history/cost", H5T_NATIVE_DOUBLE, c->hist_cost)))) {
-            dnn_fail(msg, rc, "checkpoint '%s': /history is unreadable", path);
-            goto fail;
-        }
+        if (!c->hist_iter || !c->hist_cost)
+            return dnn_fail(msg, DNN_ENOMEM, "checkpoint '%s': out of memory for /history", path);
+        if ((rc = dset_read(f, path, "history/iteration", H5T_NATIVE_INT64, 1, &hn, c->hist_iter, 0, msg)) ||
+            (rc = dset_read(f, path, "history/cost", H5T_NATIVE_DOUBLE, 1, &hn, c->hist_cost, 0, msg)))
+            return rc;
     }
-    H5Fclose(f);
     return 0;
-fail:
+}
+
+int dnn_checkpoint_read_h5(hid_t f, const char *path, dnn_ckpt_t *c, char *msg)
+{
+    memset(c, 0, sizeof *c);
+    dnn_h5_quiet();
+    int rc = read_layers(f, path, c, msg);
+    if (!rc)
+        rc = read_settings(f, path, c, msg);
+    if (!rc)
+        rc = read_arrays(f, path, c, msg);
+    if (rc) {
+        dnn_checkpoint_free(c);
+        return rc;
+    }
+    char list[200];
+    int total = 0, n = dnn_h5_unverified(f, list, sizeof list, &total);
+    if (n > 0 && n == total)
+        snprintf(c->note, sizeof c->note, "note: checkpoint '%s' carries no checksums (written by an older dnn); "
+                 "its data is read unverified", path);
+    else if (n > 0)
+        snprintf(c->note, sizeof c->note, "note: in checkpoint '%s', %d dataset%s without a checksum (rewritten "
+                 "with h5py?) %s read unverified: %s", path, n, n > 1 ? "s" : "", n > 1 ? "are" : "is", list);
+    return 0;
+}
+
+int dnn_checkpoint_read(const char *path, dnn_ckpt_t *c, char *msg)
+{
+    hid_t f = -1;
+    memset(c, 0, sizeof *c);
+    int rc = open_ckpt(path, &f, msg);
+    if (rc)
+        return rc;
+    rc = dnn_checkpoint_read_h5(f, path, c, msg);
     H5Fclose(f);
-    dnn_checkpoint_free(c);
+    return rc;
+}
+
+int dnn_checkpoint_read_params_h5(hid_t f, const char *path, dnn_model_t *m, char *msg)
+{
+    hid_t rt = m->prec == DNN_DOUBLE ? H5T_NATIVE_DOUBLE : H5T_NATIVE_FLOAT;
+    int rc = 0;
+    for (int l = 1; l <= m->L && !rc; l++) {
+        char name[32];
+        hsize_t wd[2] = {m->n[l], m->n[l - 1]}, bd[2] = {m->n[l], 1};
+        snprintf(name, sizeof name, "W%d", l);
+        rc = dset_read(f, path, name, rt, 2, wd, dnn_model_W(m, l), DNN_H5_FINITE, msg);
+        snprintf(name, sizeof name, "b%d", l);
+        if (!rc)
+            rc = dset_read(f, path, name, rt, 2, bd, dnn_model_b(m, l), DNN_H5_FINITE, msg);
+    }
     return rc;
 }
 
 int dnn_checkpoint_read_params(const char *path, dnn_model_t *m, char *msg)
 {
-    hid_t f;
+    hid_t f = -1;
     int rc = open_ckpt(path, &f, msg);
     if (rc)
         return rc;
-    hid_t rt = m->prec == DNN_DOUBLE ? H5T_NATIVE_DOUBLE : H5T_NATIVE_FLOAT;
-    for (int l = 1; l <= m->L; l++) {
-        char name[32];
-        hsize_t wd[2] = {m->n[l], m->n[l - 1]}, bd[2] = {m->n[l], 1};
-        snprintf(name, sizeof name, "W%d", l);
-        if (dset_shape(f, name, 2, wd) || dset_read(f, name, rt, dnn_model_W(m, l))) {
-            rc = dnn_fail(msg, DNN_EDATA, "checkpoint '%s': cannot read W%d of shape (%zu, %zu)", path, l, m->n[l],
-                          m->n[l - 1]);
-            break;
-        }
-        snprintf(name, sizeof name, "b%d", l);
-        if (dset_shape(f, name, 2, bd) || dset_read(f, name, rt, dnn_model_b(m, l))) {
-            rc = dnn_fail(msg, DNN_EDATA, "checkpoint '%s': cannot read b%d of shape (%zu, 1)", path, l, m->n[l]);
-            break;
-        }
-    }
+    rc = dnn_checkpoint_read_params_h5(f, path, m, msg);
     H5Fclose(f);
     return rc;
 }
@@ -538,31 +566,27 @@ static void read_course2(hid_t f, dnn_ckpt_t *c)
     H5Gclose(g);
 }
 
+/* The moments `which` of o, verified like the parameters: checksum, shape, finite (named). */
 static int read_moment(hid_t f, const char *path, const char *which, const dnn_model_t *m, void *buf, char *msg)
 {
     hid_t rt = m->prec == DNN_DOUBLE ? H5T_NATIVE_DOUBLE : H5T_NATIVE_FLOAT;
     size_t es = dnn_real_size(m->prec);
     char name[64];
-    for (int l = 1; l <= m->L; l++) {
+    int rc = 0;
+    for (int l = 1; l <= m->L && !rc; l++) {
         hsize_t wd[2] = {m->n[l], m->n[l - 1]}, bd[2] = {m->n[l], 1};
         snprintf(name, sizeof name, "optimizer/%s/dW%d", which, l);
-        if (dset_shape(f, name, 2, wd) || dset_read(f, name, rt, (char *)buf + m->off_W[l] * es))
-            return dnn_fail(msg, DNN_EDATA, "checkpoint '%s': /%s missing or not of shape (%zu, %zu)", path, name,
-                            m->n[l], m->n[l - 1]);
+        rc = dset_read(f, path, name, rt, 2, wd, (char *)buf + m->off_W[l] * es, DNN_H5_FINITE, msg);
         snprintf(name, sizeof name, "optimizer/%s/db%d", which, l);
-        if (dset_shape(f, name, 2, bd) || dset_read(f, name, rt, (char *)buf + m->off_b[l] * es))
-            return dnn_fail(msg, DNN_EDATA, "checkpoint '%s': /%s missing or not of shape (%zu, 1)", path, name,
-                            m->n[l]);
+        if (!rc)
+            rc = dset_read(f, path, name, rt, 2, bd, (char *)buf + m->off_b[l] * es, DNN_H5_FINITE, msg);
     }
-    return 0;
+    return rc;
 }
 
-int dnn_checkpoint_read_optim(const char *path, const dnn_model_t *m, dnn_optim_t *o, char *msg)
+int dnn_checkpoint_read_optim_h5(hid_t f, const char *path, const dnn_model_t *m, dnn_optim_t *o, char *msg)
 {
-    hid_t f;
-    int rc = open_ckpt(path, &f, msg);
-    if (rc)
-        return rc;
+    int rc = 0;
     o->t = 0;
     if (H5Lexists(f, "optimizer", H5P_DEFAULT) > 0) {
         hid_t g = H5Gopen2(f, "optimizer", H5P_DEFAULT);
@@ -575,6 +599,16 @@ int dnn_checkpoint_read_optim(const char *path, const dnn_model_t *m, dnn_optim_
         rc = read_moment(f, path, "v", m, o->v, msg);
     if (!rc && o->s)
         rc = read_moment(f, path, "s", m, o->s, msg);
+    return rc;
+}
+
+int dnn_checkpoint_read_optim(const char *path, const dnn_model_t *m, dnn_optim_t *o, char *msg)
+{
+    hid_t f = -1;
+    int rc = open_ckpt(path, &f, msg);
+    if (rc)
+        return rc;
+    rc = dnn_checkpoint_read_optim_h5(f, path, m, o, msg);
     H5Fclose(f);
     return rc;
 }

@@ -11,6 +11,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <math.h>
 #include <stddef.h>
@@ -68,7 +69,9 @@ static const opt_t opts[] = {
     {"rng", K_ENUM, F(rng), "default", "default,numpy", "R",
      "numpy: initial weights bit-identical to np.random.seed(S); np.random.randn(n[l], n[l-1])", G_MODEL},
     {"seed", K_LONG, F(seed), "1", NULL, "S", "random seed (init and mini-batch shuffles)", G_MODEL},
-    {"precision", K_ENUM, F(precision), "single", "single,double", "P", "float32 (sgemm) or float64 (dgemm)", G_MODEL},
+    {"precision", K_ENUM, F(precision), "single", "single,double,bf16", "P",
+     "float32 (sgemm), float64 (dgemm), or bf16: float32 parameters and sums, the large products on bfloat16 "
+     "operands (oneDNN; needs a CPU with AVX512_BF16)", G_MODEL},
 
     {"lr", K_DBL, F(lr), "0.0075", NULL, "A", "learning rate alpha", G_TRAIN},
     {"iterations", K_LONG, F(iterations), "2500", NULL, "N", "gradient-descent steps in the whole run", G_TRAIN},
@@ -113,6 +116,11 @@ static const opt_t opts[] = {
     {"checkpoint-every", K_LONG, F(checkpoint_every), "0", NULL, "K", "also write the checkpoint every K iterations", G_OUT},
     {"resume", K_FLAG, F(resume), "false", NULL, NULL, "continue from --checkpoint (any number of ranks)", G_OUT},
 
+    {"gradient-check", K_FLAG, F(gradient_check), "false", NULL, NULL,
+     "check backprop of the configured network (with --l2 and fixed --keep-prob masks) against central "
+     "differences (epsilon 1e-7) on the first 64 examples, in double, and exit: "
+     "0 when the course's difference is below 1e-7, else 1",
+     G_RUN},
     {"threads", K_LONG, F(threads), "0", NULL, "T", "BLAS threads per rank (0 = cores / ranks on the node)", G_RUN},
     {"comm-overlap", K_ENUM, F(comm_overlap), "thread", "thread,test,off", "MODE",
      "several ranks: sum gradient buckets over the ranks while backward runs, moved on by a progress thread "
@@ -173,6 +181,9 @@ static int parse_layers(dnn_options_t *o, const char *s, const char *key, char *
             return dnn_fail(msg, DNN_EINVAL, "%s: layer size in '%s' is too large", key, s);
         if (v == 0)
             return dnn_fail(msg, DNN_EINVAL, "%s: layer sizes must be >= 1, got 0 in '%s'", key, s);
+        if (v > INT_MAX) /* named as typed, with the course's name of the layer */
+            return dnn_fail(msg, DNN_EINVAL, "%s %s: layer size %llu is larger than BLAS can index (at most %d) "
+                            "[n[%d] = %llu]", key, s, v, INT_MAX, o->n_layers + 1, v);
         if (o->n_layers >= DNN_MAX_LAYERS - 1)
             return dnn_fail(msg, DNN_EINVAL, "%s: at most %d hidden layers", key, DNN_MAX_LAYERS - 1);
         o->layers[o->n_layers++] = (size_t)v;

@@ -8,6 +8,8 @@
  */
 #include "dnn/data.h"
 
+#include "dnn/h5.h"
+
 #include <errno.h>
 #include <hdf5.h>
 #include <math.h>
@@ -33,7 +35,7 @@ static const char *class_name(H5T_class_t c)
 
 static int open_file(const char *file, hid_t *f, char *msg)
 {
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    dnn_h5_quiet();
     if (access(file, R_OK) != 0)
         return dnn_fail(msg, DNN_EIO, "cannot open '%s': %s", file, strerror(errno));
     htri_t is = H5Fis_hdf5(file);
@@ -56,15 +58,21 @@ static int open_numeric(hid_t f, const char *file, const char *name, const char 
         return dnn_fail(msg, DNN_EDATA, "dataset '%s' (%s) not found in '%s'", name, role, file);
     hid_t t = H5Dget_type(*ds), sp = H5Dget_space(*ds);
     H5T_class_t c = H5Tget_class(t);
+    if (c == H5T_ENUM) { /* numpy bool, as h5py writes it: an enum of int8 {FALSE = 0, TRUE = 1} */
+        hid_t base = H5Tget_super(t);
+        if (H5Tget_class(base) == H5T_INTEGER)
+            c = H5T_INTEGER; /* HDF5 converts an enum to a number by its members' values */
+        H5Tclose(base);
+    }
     int r = H5Sget_simple_extent_ndims(sp);
     H5Tclose(t);
     int rc = 0;
     if (c != H5T_INTEGER && c != H5T_FLOAT)
-        rc = dnn_fail(msg, DNN_EDATA, "dataset '%s' in '%s' holds %s values; %s must be integers or floats", name,
-                      file, class_name(c), role);
+        rc = dnn_fail(msg, DNN_EDATA, "dataset '%s' in '%s' holds %s values; %s must be integers, floats or booleans",
+                      name, file, class_name(c), role);
     else if (r < 1 || r > 8)
         rc = dnn_fail(msg, DNN_EDATA, "dataset '%s' in '%s' has rank %d; %s needs rank 1 to 8", name, file, r, role);
-    else
+    else if (!(rc = dnn_h5_filters_check(*ds, file, name, msg)))
         H5Sget_simple_extent_dims(sp, dims, NULL);
     H5Sclose(sp);
     *rank = r;
@@ -73,15 +81,6 @@ static int open_numeric(hid_t f, const char *file, const char *name, const char 
         *ds = -1;
     }
     return rc;
-}
-
-static void fmt_dims(char *buf, size_t len, int rank, const hsize_t *dims)
-{
-    size_t n = (size_t)snprintf(buf, len, "(");
-    for (int i = 0; i < rank && n < len; i++)
-        n += (size_t)snprintf(buf + n, len - n, "%s%llu", i ? ", " : "", (unsigned long long)dims[i]);
-    if (n < len)
-        snprintf(buf + n, len - n, "%s)", rank == 1 ? "," : "");
 }
 
 int dnn_data_probe(const char *file, const char *xname, const char *yname, int features_first,
@@ -99,7 +98,7 @@ int dnn_data_probe(const char *file, const char *xname, const char *yname, int f
     s->x_features_first = features_first;
     if (features_first) {
         if (xr != 2) {
-            fmt_dims(shp, sizeof shp, xr, xd);
+            dnn_h5_dims(shp, sizeof shp, xr, xd);
             rc = dnn_fail(msg, DNN_EDATA, "X '%s' in '%s' has shape %s; --layout features-first needs (n_x, m)", xname,
                           file, shp);
             goto done;
@@ -129,7 +128,7 @@ int dnn_data_probe(const char *file, const char *xname, const char *yname, int f
     }
     if ((rc = open_numeric(f, file, yname, "Y", &dy, &yr, yd, msg)))
         goto done;
-    fmt_dims(shp, sizeof shp, yr, yd);
+    dnn_h5_dims(shp, sizeof shp, yr, yd);
     if (yr == 1 && yd[0] == s->m) {
         s->n_y = 1;
     } else if (yr == 2 && yd[0] == s->m && !(features_first && yd[1] == s->m)) {
@@ -184,10 +183,10 @@ static int read_block(hid_t ds, const char *file, const char *name, int by_col, 
     }
     hid_t ms = H5Screate_simple(1, &total, NULL);
     herr_t e = H5Dread(ds, memtype, ms, sp, H5P_DEFAULT, out);
-    H5Sclose(ms);
-    if (e < 0)
+    if (e < 0 && (rc = dnn_h5_read_error(file, name, msg)) != DNN_EDATA) /* DNN_EDATA: a checksum mismatch */
         rc = dnn_fail(msg, DNN_EIO, "cannot read examples %llu..%llu of '%s' in '%s' (damaged file?)",
                       (unsigned long long)lo, (unsigned long long)hi, name, file);
+    H5Sclose(ms);
 done:
     H5Sclose(sp);
     return rc;

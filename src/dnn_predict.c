@@ -16,7 +16,9 @@
 #include <unistd.h>
 
 #include "dnn/data.h"
+#include "dnn/h5.h"
 #include "dnn/net.h"
+#include "dnn/output.h"
 
 #define PROG "dnn-predict"
 #define CHUNK 8192 /* examples read at once (a multiple of net.c's block, so the same bits) */
@@ -44,21 +46,14 @@ static int write_h5(const char *path, const double *prob, const int64_t *pred, s
 {
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    dnn_h5_quiet();
     hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (f < 0)
         return dnn_fail(msg, DNN_EIO, "cannot create '%s': %s", tmp, strerror(errno));
     hsize_t d2[2] = {m, k}, d1[1] = {m};
-    hid_t s2 = H5Screate_simple(2, d2, NULL), s1 = H5Screate_simple(1, d1, NULL);
-    hid_t a = H5Dcreate2(f, "probabilities", H5T_NATIVE_DOUBLE, s2, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    hid_t b = H5Dcreate2(f, "predictions", H5T_NATIVE_INT64, s1, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    int e = a < 0 || b < 0 || (m && H5Dwrite(a, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, prob) < 0) ||
-            (m && H5Dwrite(b, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, pred) < 0);
-    if (a >= 0)
-        H5Dclose(a);
-    if (b >= 0)
-        H5Dclose(b);
-    H5Sclose(s1);
-    H5Sclose(s2);
+    /* checksummed like every dataset dnn writes (h5.h) */
+    int e = dnn_h5_write(f, path, "probabilities", H5T_NATIVE_DOUBLE, 2, d2, prob, msg) ||
+            dnn_h5_write(f, path, "predictions", H5T_NATIVE_INT64, 1, d1, pred, msg);
     e |= H5Fclose(f) < 0;
     if (e || rename(tmp, path) != 0) {
         unlink(tmp);
@@ -217,10 +212,13 @@ static int run(const args_t *a, char *msg)
     double *prob = NULL, correct = 0, sq = 0;
     int64_t *pred = NULL;
     size_t k, cells;
-    int rc = dnn_net_load(&net, a->model, msg);
-    if (rc || (rc = dnn_data_probe(a->data, a->x, a->y, a->features_first, &s, msg)))
+    int rc = dnn_output_check("--output", a->out, msg); /* before any work: a bad path costs seconds */
+    if (rc || (rc = dnn_net_load(&net, a->model, msg)) ||
+        (rc = dnn_data_probe(a->data, a->x, a->y, a->features_first, &s, msg)))
         goto fail;
     const dnn_ckpt_t *c = dnn_net_checkpoint(net);
+    if (c->note[0])
+        fprintf(stderr, PROG ": %s\n", c->note);
     k = dnn_net_outputs(net);
     if (s.n_x != dnn_net_inputs(net)) {
         rc = dnn_fail(msg, DNN_EDATA, "X '%s' in '%s' has %zu features per example; the model '%s' expects n_x = %zu",

@@ -21,22 +21,16 @@ const char *dnn_loss_name(dnn_loss_t l)
                                : "binary_cross_entropy";
 }
 
-#define DNN_TMPL
-#define real float
-#define SUF(f) f##_s
-#include __FILE__
-#undef real
-#undef SUF
-#define real double
-#define SUF(f) f##_d
-#include __FILE__
+#define DNN_TMPL_FILE "loss.c"
+#include "template.h"
 
 #else /* DNN_TMPL */
 
 void SUF(dnn_loss_output)(real *A, real *dZ, const real *Y, const real *b, size_t n, size_t cols,
                           dnn_act_t output, double *loss, double *correct)
 {
-    double lsum = 0, good = 0;
+    long double lsum = 0; /* one rounding for the block's sum: --gradient-check needs J to ~1e-16 */
+    double good = 0;
     for (size_t j = 0; j < cols; j++) {
         real *a = A + j * n;
         real *dz = dZ ? dZ + j * n : NULL;
@@ -90,7 +84,7 @@ void SUF(dnn_loss_output)(real *A, real *dZ, const real *Y, const real *b, size_
         }
     }
     if (Y) {
-        *loss += lsum;
+        *loss += (double)lsum;
         *correct += good;
     }
 }

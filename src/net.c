@@ -31,18 +31,8 @@ struct dnn_net {
     dnn_model_t model; /* parameters (its activation buffers stay unused) */
 };
 
-#define DNN_TMPL
-#define real float
-#define SUF(f) f##_s
-#include __FILE__
-#undef real
-#undef SUF
-#define real double
-#define SUF(f) f##_d
-#include __FILE__
-#undef real
-#undef SUF
-#undef DNN_TMPL
+#define DNN_TMPL_FILE "net.c"
+#include "template.h"
 
 int dnn_net_load(dnn_net_t **out, const char *checkpoint, char *msg)
 {
@@ -58,7 +48,8 @@ int dnn_net_load(dnn_net_t **out, const char *checkpoint, char *msg)
     const dnn_ckpt_t *c = &net->ck;
     int rc = dnn_checkpoint_read(checkpoint, &net->ck, msg);
     if (!rc)
-        rc = dnn_model_init(&net->model, (dnn_precision_t)c->precision, c->L, c->n, (dnn_act_t)c->hidden,
+        /* a bf16 checkpoint holds float32 parameters: predict in float32 */
+        rc = dnn_model_init(&net->model, c->precision == DNN_BF16 ? DNN_SINGLE : (dnn_precision_t)c->precision, c->L, c->n, (dnn_act_t)c->hidden,
                             (dnn_act_t)c->output, c->leaky_slope, 1, msg);
     if (!rc)
         rc = dnn_checkpoint_read_params(checkpoint, &net->model, msg);
@@ -95,10 +86,11 @@ int dnn_net_predict(const dnn_net_t *net, const double *X, size_t m, double *P, 
     if (!net || (m && (!X || !P)))
         return dnn_fail(msg, DNN_EINVAL, "dnn_net_predict: net, X and P must not be NULL");
     const dnn_model_t *md = &net->model;
-    size_t nx = md->n[0], nmax = 0, cells, B = m < BLOCK ? m : BLOCK, scratch;
+    size_t nx = md->n[0], nmax = 0, cells, outs, B = m < BLOCK ? m : BLOCK, scratch;
     for (int l = 1; l <= md->L; l++)
         nmax = md->n[l] > nmax ? md->n[l] : nmax;
-    if (dnn_size_mul(&cells, m, nx) || dnn_size_mul(&scratch, nmax, 2 * B) || dnn_size_add(&scratch, scratch, nx * B))
+    if (dnn_size_mul(&cells, m, nx) || dnn_size_mul(&outs, m, md->n[md->L]) || dnn_size_mul(&scratch, nmax, 2 * B) ||
+        dnn_size_add(&scratch, scratch, nx * B))
         return dnn_fail(msg, DNN_ENOMEM, "dnn_net_predict: %zu examples of %zu features overflow the size", m, nx);
     for (size_t k = 0; k < cells; k++)
         if (!isfinite(X[k]))

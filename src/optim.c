@@ -17,18 +17,8 @@
 static const char *const kind_names[] = {"gd", "momentum", "rmsprop", "adam", "adamw"};
 static const char *const decay_names[] = {"none", "inverse", "exponential", "step", "cosine"};
 
-#define DNN_TMPL
-#define real float
-#define SUF(f) f##_s
-#include __FILE__
-#undef real
-#undef SUF
-#define real double
-#define SUF(f) f##_d
-#include __FILE__
-#undef real
-#undef SUF
-#undef DNN_TMPL
+#define DNN_TMPL_FILE "optim.c"
+#include "template.h"
 
 const char *dnn_optim_name(dnn_opt_kind_t kind)
 {
@@ -218,12 +208,22 @@ static void SUF(segment)(const dnn_optim_t *o, dnn_model_t *m, const dnn_optim_s
     case DNN_OPT_ADAM:
     case DNN_OPT_ADAMW: {
         const real wd = weights && o->kind == DNN_OPT_ADAMW ? (real)(st->lr * o->weight_decay) : 0;
-        for (size_t i = 0; i < n; i++) {
-            real g = (G[i] * scale + l2m * w[i]) * clip;
-            v[i] = b1 * v[i] + c1 * g;
-            s[i] = b2 * s[i] + c2 * (g * g);
-            real vc = v[i] / bc1, sc = s[i] / bc2;
-            w[i] -= lr * vc / (SUF(root)(sc) + eps);
+        if (sizeof(real) == 8) { /* float64: the notebook's operations, in its order */
+            for (size_t i = 0; i < n; i++) {
+                real g = (G[i] * scale + l2m * w[i]) * clip;
+                v[i] = b1 * v[i] + c1 * g;
+                s[i] = b2 * s[i] + c2 * (g * g);
+                real vc = v[i] / bc1, sc = s[i] / bc2;
+                w[i] -= lr * vc / (SUF(root)(sc) + eps);
+            }
+        } else { /* float32: the bias corrections folded into two factors, one division left */
+            const real a1 = (real)(st->lr / st->bc1), r2 = (real)(1 / st->bc2);
+            for (size_t i = 0; i < n; i++) {
+                real g = (G[i] * scale + l2m * w[i]) * clip;
+                v[i] = b1 * v[i] + c1 * g;
+                s[i] = b2 * s[i] + c2 * (g * g);
+                w[i] -= a1 * v[i] / (SUF(root)(s[i] * r2) + eps);
+            }
         }
         if (wd != 0) /* adamw: decoupled decay of the updated weights */
             for (size_t i = 0; i < n; i++)

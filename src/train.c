@@ -139,9 +139,9 @@ int dnn_train_main(int argc, char **argv)
         return 1;
     }
     dnn_log_init(&r->log, PROG, r->d.rank, 0, 0);
-    if (train_setup(r, argc, argv)) { /* --help */
+    if (train_setup(r, argc, argv)) { /* --help or --gradient-check */
         dnn_dist_finalize();
-        return 0;
+        return r->status;
     }
     catch_signals();
     clock_t_ c = {train_now(), -1, 0};

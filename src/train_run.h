@@ -42,6 +42,7 @@ typedef struct {
     long perm_epoch;
     uint64_t *keys;         /* (B) owned batch members, mini-batch only */
     void *Xs, *Ys;          /* (n_x, bmax), (ny, bmax) staging for gathered columns */
+    uint16_t *Xb, *Xsb;     /* --precision bf16 with a bf16 layer 1: X's bf16 copy (n_x, local m), staging (n_x, bmax) */
     int64_t *acc;           /* (2, P + DNN_GRAD_EXTRA) fixed-point hi, lo sums, --deterministic */
     double *mean, *std;     /* (n_x) standardization, or NULL */
     int64_t *hist_iter;
@@ -55,10 +56,13 @@ typedef struct {
     size_t bucket;            /* slots per reduction, at least (the last of a step may be smaller) */
     size_t pend_lo, pend_hi;  /* slices gathered for the next reduction */
     int step_stop;            /* this step carries a stop request */
+    int exact;          /* sums per chunk added as fixed point: --deterministic, and full batch by default */
+    int grads_zero;     /* model.grads holds zeros: a block may add to it (BLAS needs no zeroing pass) */
     /* dev set and early stopping */
     double last_val_cost, last_val_acc, best_val_cost;
     long best_iteration, records_since_best;
     int stopped_early;
+    int status; /* exit status when train_setup ends the run (--help 0, --gradient-check 0 or 1) */
 } run_t;
 
 /* A step's cost and accuracy, from the reduced sums. */
@@ -74,7 +78,7 @@ double train_now(void);
 double train_real_at(const run_t *r, const void *p, size_t i);
 
 /* train_setup.c */
-int train_setup(run_t *r, int argc, char **argv);
+int train_setup(run_t *r, int argc, char **argv); /* 1: the run is over (--help, --gradient-check), exit r->status */
 void train_free(run_t *r);
 
 /* train_step.c */

@@ -13,7 +13,9 @@
 #include <unistd.h>
 
 #include "dnn/exact.h"
+#include "dnn/gradcheck.h"
 #include "dnn/matrix.h"
+#include "dnn/output.h"
 #include "train_run.h"
 
 static int choose_threads(const run_t *r)
@@ -48,7 +50,7 @@ static int resume_matches(run_t *r, const dnn_ckpt_t *c, const size_t *n, int L,
     char a[512], b[512];
     if (c->precision != r->o.precision)
         return dnn_fail(msg, DNN_EDATA, "checkpoint '%s' holds %s-precision parameters; this run asks for --precision %s",
-                        ck, c->precision == DNN_DOUBLE ? "double" : "single", r->o.precision == DNN_DOUBLE ? "double" : "single");
+                        ck, dnn_precision_name(c->precision), dnn_precision_name(r->o.precision));
     if (c->n[0] != n[0])
         return dnn_fail(msg, DNN_EDATA, "checkpoint '%s' expects n_x = %zu inputs (layer_dims[0]) but X '%s' in '%s' has %zu features",
                         ck, c->n[0], r->o.x, r->o.data, n[0]);
@@ -364,20 +366,14 @@ static void count_steps(run_t *r)
     }
 }
 
-/* Columns per block: one chunk (--deterministic), B, or DNN_BLOCK. */
+/* Columns per block: one chunk (--deterministic, and full batch, whose chunk
+ * sums are added exactly), or B (at most DNN_BLOCK). */
 static size_t block_columns(const run_t *r)
 {
     uint64_t B = (uint64_t)r->o.batch_size;
-    size_t mloc = r->train.hi - r->train.lo, most = mloc;
-    if (r->o.deterministic)
+    if (r->o.deterministic || !B)
         return B && B < DNN_CHUNK ? B : DNN_CHUNK;
-    if (B)
-        return B < DNN_BLOCK ? B : DNN_BLOCK;
-    if (r->have_test && r->test.hi - r->test.lo > most)
-        most = r->test.hi - r->test.lo;
-    if (r->have_val && r->val.hi - r->val.lo > most)
-        most = r->val.hi - r->val.lo;
-    return most < DNN_BLOCK ? (most ? most : 1) : DNN_BLOCK;
+    return B < DNN_BLOCK ? B : DNN_BLOCK;
 }
 
 /* The optimizer; on resume its state, which must be of the same rule. */
@@ -403,10 +399,12 @@ static void make_model(run_t *r, const dnn_ckpt_t *ck, int L, const size_t *n)
     int rc = dnn_model_init(&r->model, (dnn_precision_t)r->o.precision, L, n, (dnn_act_t)r->o.hidden,
                             (dnn_act_t)r->o.output, r->o.leaky_slope, block_columns(r), msg);
     train_check(r, rc, msg);
+    dnn_model_set_dropout(&r->model, r->o.keep_prob, (uint64_t)r->o.seed);
     if (r->o.standardize)
         standardize(r, r->o.resume ? ck : NULL);
     if (r->o.resume) {
         rc = dnn_checkpoint_read_params(r->o.checkpoint, &r->model, msg);
+        dnn_model_params_changed(&r->model); /* bf16: W's copy follows */
         if (!rc && ck->iteration > r->total)
             rc = dnn_fail(msg, DNN_EINVAL, "checkpoint '%s' is at iteration %lld, past the %ld iterations this run asks for "
                           "(--iterations/--epochs count the whole run; raise them to train further)",
@@ -419,6 +417,29 @@ static void make_model(run_t *r, const dnn_ckpt_t *ck, int L, const size_t *n)
         train_check(r, rc, msg);
     }
     make_optimizer(r, ck);
+}
+
+static void to_bf16_part(void *ctx, size_t lo, size_t hi)
+{
+    run_t *r = ctx;
+    dnn_matrix_to_bf16(r->Xb + lo, (const float *)r->train.X + lo, hi - lo);
+}
+
+/* --precision bf16: the training X in bfloat16, converted once (after any
+ * preprocessing), which layer 1 reads in place or gathered; 0 or DNN_ENOMEM. */
+static int bf16_inputs(run_t *r, char *msg)
+{
+    if (!dnn_model_bf16_input(&r->model))
+        return 0;
+    size_t nx = r->shape.n_x, mloc = r->train.hi - r->train.lo;
+    r->Xb = dnn_alloc(mloc ? nx * mloc : 1, sizeof(uint16_t));
+    if (r->o.batch_size)
+        r->Xsb = dnn_alloc(nx * r->model.bmax, sizeof(uint16_t));
+    if (!r->Xb || (r->o.batch_size && !r->Xsb))
+        return dnn_fail(msg, DNN_ENOMEM, "out of memory for the bf16 copy of X '%s' in '%s' (%zu MiB)", r->o.x,
+                        r->o.data, nx * mloc * sizeof(uint16_t) >> 20);
+    dnn_matrix_parallel(to_bf16_part, r, nx * mloc, 16384);
+    return 0;
 }
 
 /* Mini-batch order and staging, fixed-point sums, the cost history. */
@@ -437,11 +458,15 @@ static void step_buffers(run_t *r, const dnn_ckpt_t *ck)
             rc = dnn_fail(msg, DNN_ENOMEM, "out of memory for the mini-batch buffers (m = %llu)", (unsigned long long)r->m);
         r->perm_epoch = -1;
     }
+    if (!rc)
+        rc = bf16_inputs(r, msg);
     r->overlap = r->d.size > 1 && r->o.comm_overlap != 2;
     r->bucket = DNN_BUCKET;
     if (r->overlap && !rc && dnn_dist_async_init(&r->comm, &r->d, (dnn_progress_t)r->o.comm_overlap, DNN_POLL_US))
         rc = dnn_fail(msg, DNN_ENOMEM, "--comm-overlap thread: cannot set up the progress thread's mutex");
-    if (r->o.deterministic && !rc) {
+    r->exact = r->o.deterministic || !B; /* full batch: N-independent by default (DESIGN §5) */
+    r->grads_zero = 1;                   /* dnn_model_init zeroes them */
+    if (r->exact && !rc) {
         r->acc = dnn_alloc(2 * (P + DNN_GRAD_EXTRA), sizeof(int64_t));
         if (!r->acc)
             rc = dnn_fail(msg, DNN_ENOMEM, "out of memory for the --deterministic accumulators");
@@ -482,26 +507,54 @@ static void announce(run_t *r, int threads)
     }
     dnn_log_info(&r->log, 0, "dnn-train: layer_dims %s (%zu parameters), m = %llu on %d rank%s x %d BLAS thread%s, %s precision, %s%s%s%s",
                  dims, r->model.nparams, (unsigned long long)r->m, r->d.size, r->d.size > 1 ? "s" : "", threads,
-                 threads > 1 ? "s" : "", r->o.precision == DNN_DOUBLE ? "double" : "single",
+                 threads > 1 ? "s" : "", dnn_precision_name(r->o.precision),
                  r->o.batch_size ? "mini-batch" : "full batch", r->o.deterministic ? ", deterministic" : "",
                  r->o.optimizer ? ", " : "", r->o.optimizer ? dnn_optim_name((dnn_opt_kind_t)r->o.optimizer) : "");
     if (r->o.resume)
         dnn_log_info(&r->log, 0, "resuming from %s at iteration %ld", r->o.checkpoint, r->start);
 }
 
+/* Every file the run will write is proven writable before anything is read
+ * (DESIGN §13): rank 0 creates and removes NAME.tmp in each folder, all agree. */
+static void check_outputs(run_t *r)
+{
+    char msg[DNN_MSG_LEN] = "";
+    int rc = 0;
+    if (r->d.rank == 0 && !(rc = dnn_output_check("--checkpoint", r->o.checkpoint, msg)) &&
+        !(rc = dnn_output_check("--best-checkpoint", r->o.best_checkpoint, msg)))
+        rc = dnn_output_check("--metrics", r->o.metrics, msg);
+    train_check(r, rc, msg);
+}
+
 /* Everything before the first step.  Returns 1 when --help was printed. */
+/* --gradient-check: every rank runs the same check, rank 0 reports; 0 passed, 1 failed. */
+static int gradient_check(run_t *r)
+{
+    char msg[DNN_MSG_LEN] = "";
+    int rc = dnn_gradcheck_run(&r->o, r->d.rank == 0 ? stdout : NULL, msg);
+    train_check(r, rc < 0 ? rc : 0, msg);
+    return rc;
+}
+
 int train_setup(run_t *r, int argc, char **argv)
 {
     char msg[DNN_MSG_LEN] = "";
     static dnn_ckpt_t ck; /* large (holds the config text); zero when not resuming */
     if (parse_options(r, argc, argv))
         return 1;
+    check_outputs(r);
     int threads = dnn_matrix_set_threads(choose_threads(r));
+    if (r->o.gradient_check) {
+        r->status = gradient_check(r);
+        return 1;
+    }
     if (r->o.resume) {
         int rc = dnn_checkpoint_read(r->o.checkpoint, &ck, msg);
         if (rc)
             snprintf(msg + strlen(msg), sizeof msg - strlen(msg), " (--resume)");
         train_check(r, rc, msg);
+        if (r->d.rank == 0 && ck.note[0])
+            dnn_log_error(&r->log, ck.note);
     }
     load_data(r);
     size_t n[DNN_MAX_LAYERS + 1];
@@ -532,6 +585,8 @@ void train_free(run_t *r)
     free(r->keys);
     free(r->Xs);
     free(r->Ys);
+    free(r->Xb);
+    free(r->Xsb);
     free(r->acc);
     free(r->mean);
     free(r->std);

@@ -3,14 +3,22 @@
  *   gradient sums of the step's examples held here (blocks of bmax columns)
  *   -> one allreduce of the sums (plus loss, correct count, stop flag)
  *   -> the optimizer update with the step's learning rate, L2 and clipping.
- * With --deterministic the sums are taken per fixed global chunk of DNN_CHUNK
- * examples and added exactly as fixed point (exact.h), so the result does not
- * depend on the number of ranks or the order of the chunks, bit for bit.
+ * In full batch (always) and with --deterministic the sums are taken per fixed
+ * global chunk of DNN_CHUNK examples and added exactly as fixed point
+ * (exact.h), so the result does not depend on the number of ranks or the
+ * order of the chunks, bit for bit.  The gradient buffer is left zeroed by
+ * the passes that read it last (the fixed-point accumulation, the update), so
+ * the next block's float products add to it (beta = 1) and OpenBLAS needs no
+ * zeroing pass of its own.
+ * Dropout masks are keyed by (seed, step k, layer, global example index, unit):
+ * each block names its columns' global indices before its backward pass.
  * Nothing here allocates: every buffer is sized at set-up.
  */
+#include <stdatomic.h>
 #include <string.h>
 
 #include "dnn/exact.h"
+#include "dnn/matrix.h"
 #include "dnn/rng.h"
 #include "train_run.h"
 
@@ -22,37 +30,72 @@ static void real_set(const run_t *r, void *p, size_t i, double v)
         ((float *)p)[i] = (float)v;
 }
 
-/* Add slots [lo, hi) of the block's gradient sums to the fixed-point sums. */
-static void fix_range(run_t *r, size_t lo, size_t hi)
+#define TILE 4096 /* elements per piece of a part: what one pass leaves in L1 for the next */
+
+typedef struct {
+    run_t *r;
+    atomic_int bad;
+} fix_t;
+
+/* Part [lo, hi) of the accumulation, tile by tile, each tile zeroed once read. */
+static void fix_part(void *ctx, size_t lo, size_t hi)
 {
+    fix_t *f = ctx;
+    run_t *r = f->r;
     size_t stride = r->model.nparams + DNN_GRAD_EXTRA;
-    if (dnn_exact_accumulate(r->acc + lo, r->acc + stride + lo, (char *)r->model.grads + lo * r->es, hi - lo, r->es))
-        r->diverged_fixed = 1;
+    for (size_t a = lo; a < hi; a += TILE) {
+        size_t n = hi - a < TILE ? hi - a : TILE;
+        char *g = (char *)r->model.grads + a * r->es;
+        if (dnn_exact_accumulate(r->acc + a, r->acc + stride + a, g, n, r->es))
+            atomic_store_explicit(&f->bad, 1, memory_order_relaxed);
+        memset(g, 0, n * r->es);
+    }
 }
 
-/* Add the block's gradient sums (and loss, correct count) to the fixed-point sums. */
-static void fix_accumulate(run_t *r) { fix_range(r, 0, r->model.nparams + 2); }
+/* Add the block's gradient sums (and loss, correct count) to the fixed-point
+ * sums, on the matrix pool; the gradient buffer is zero afterwards. */
+static void fix_accumulate(run_t *r)
+{
+    fix_t f = {.r = r};
+    atomic_init(&f.bad, 0);
+    dnn_matrix_parallel(fix_part, &f, r->model.nparams + 2, 16384);
+    if (atomic_load(&f.bad))
+        r->diverged_fixed = 1;
+    r->grads_zero = 1;
+}
+
+/* Slots [lo, hi) of one block into the fixed-point sums, zeroed once read
+ * (on this thread: called for one slice at a time during backward). */
+static void fix_slots(run_t *r, size_t lo, size_t hi)
+{
+    fix_t f = {.r = r};
+    atomic_init(&f.bad, 0);
+    fix_part(&f, lo, hi);
+    if (atomic_load(&f.bad))
+        r->diverged_fixed = 1;
+}
 
 /* ---- the reduction overlapped with backward (DESIGN §5, --comm-overlap) ----
  * The step's last block announces each slice of the gradients as soon as it
  * is final (from the top: layer L first); slices are gathered into buckets of
  * at least DNN_BUCKET slots, and a bucket's sum over the ranks starts at once
  * and runs while the remaining products are computed, moved on by the
- * progress thread or by MPI_Testall between the products (dist.h).  In
- * --deterministic mode a slice is first added to the fixed-point sums and the
- * integers are reduced, so the result is bitwise that of one allreduce.
- * Every rank starts the same buckets in the same order: the slices depend
- * only on the shape (a rank without examples announces them too). */
+ * progress thread or by MPI_Testall between the products (dist.h).  With
+ * exact sums (full batch, --deterministic) a slice is first added to the
+ * fixed-point sums and the integers are reduced, so the result is bitwise
+ * that of one allreduce.  Every rank starts the same buckets in the same
+ * order: the slices depend only on the shape (a rank without examples
+ * announces them too). */
 typedef struct {
     run_t *r;
-    int fresh; /* the slices hold this rank's block: add them to acc first (deterministic) */
+    int fresh; /* the slices hold this rank's block: add them to acc first (exact sums) */
 } ready_t;
 
 static void start_sum(run_t *r, size_t lo, size_t hi)
 {
     size_t stride = r->model.nparams + DNN_GRAD_EXTRA;
     int rc;
-    if (r->o.deterministic)
+    if (r->exact)
         rc = dnn_dist_isum(&r->comm, r->acc + lo, hi - lo, DNN_SUM_I64) ||
              dnn_dist_isum(&r->comm, r->acc + stride + lo, hi - lo, DNN_SUM_I64);
     else
@@ -72,19 +115,19 @@ static void flush(run_t *r)
 
 /* A slice [lo, hi) is final: it joins the bucket being gathered (slices come
  * from the top down, each ending where the last began), which starts once it
- * holds r->bucket slots.  Outside --deterministic the first bucket also
- * carries the loss, correct count and stop flag (final since the forward pass). */
+ * holds r->bucket slots.  Float sums: the first bucket also carries the loss,
+ * correct count and stop flag (final since the forward pass). */
 static void grads_ready(void *ctx, size_t lo, size_t hi)
 {
     ready_t *q = ctx;
     run_t *r = q->r;
     if (hi > lo) {
         size_t P = r->model.nparams;
-        if (r->o.deterministic && q->fresh)
-            fix_range(r, lo, hi);
+        if (r->exact && q->fresh)
+            fix_slots(r, lo, hi);
         if (r->pend_hi == r->pend_lo) {
             r->pend_hi = hi;
-            if (hi == P && !r->o.deterministic) {
+            if (hi == P && !r->exact) {
                 real_set(r, r->model.grads, P + 2, r->step_stop ? 1 : 0);
                 r->pend_hi = P + DNN_GRAD_EXTRA;
             }
@@ -96,39 +139,58 @@ static void grads_ready(void *ctx, size_t lo, size_t hi)
     dnn_dist_poke(&r->comm);
 }
 
-/* Backward of one block; with overlap the step's last block starts the sums
- * (and, deterministic, adds its slices to acc itself). */
-static void block_backward(run_t *r, const void *X, const void *Y, size_t cols, int overwrite, int last)
+/* One block's gradients into model.grads: stored (the first block of a sum)
+ * or added.  A zeroed buffer is added to, so the float products need no
+ * zeroing pass; bf16 stores (oneDNN's beta = 0 costs nothing, beta = 1 reads C).
+ * With overlap the step's last block starts the sums during its backward. */
+static void block_grads(run_t *r, const void *X, const void *Y, size_t cols, int first, int last)
 {
+    int store = first && (!r->grads_zero || r->o.precision == DNN_BF16);
     ready_t q = {r, 1};
     if (last && r->overlap)
-        dnn_model_backward_ready(&r->model, X, Y, cols, overwrite, grads_ready, &q);
+        dnn_model_backward_ready(&r->model, X, Y, cols, store, grads_ready, &q);
     else
-        dnn_model_backward(&r->model, X, Y, cols, overwrite);
-    if (r->o.deterministic)
-        last && r->overlap ? fix_range(r, r->model.nparams, r->model.nparams + 2) : fix_accumulate(r);
+        dnn_model_backward(&r->model, X, Y, cols, store);
+    r->grads_zero = 0;
+}
+
+/* After an exact-sum block: its sums into acc (the last block with overlap
+ * did its slices already; the loss and correct count remain). */
+static void block_exact(run_t *r, int last)
+{
+    if (!(last && r->overlap)) {
+        fix_accumulate(r);
+        return;
+    }
+    fix_slots(r, r->model.nparams, r->model.nparams + 2);
+    r->grads_zero = 1;
 }
 
 /* A rank without examples in the step starts the same sums of its zeros. */
 static void no_block(run_t *r)
 {
     ready_t q = {r, 0};
-    if (!r->o.deterministic)
+    if (!r->exact && !r->grads_zero)
         dnn_model_zero_grads(&r->model);
     if (r->overlap)
         dnn_model_grad_ranges(&r->model, grads_ready, &q);
 }
 
-static void full_batch_grads(run_t *r)
+static void full_batch_grads(run_t *r, long k)
 {
     size_t nx = r->shape.n_x, mloc = r->train.hi - r->train.lo;
     size_t bs = r->model.bmax;
     if (mloc == 0)
-        no_block(r); /* an empty shard contributes zeros */
-    for (size_t off = 0; off < mloc; off += bs) {
+        no_block(r);
+    for (size_t off = 0; off < mloc; off += bs) { /* bs = DNN_CHUNK: each block is a global chunk */
         size_t cols = mloc - off < bs ? mloc - off : bs;
-        block_backward(r, (char *)r->train.X + off * nx * r->es, (char *)r->train.Y + off * r->ny * r->es, cols,
-                       off == 0 || r->o.deterministic, off + cols == mloc);
+        int last = off + cols == mloc;
+        if (r->Xb)
+            dnn_model_set_input_bf16(&r->model, r->Xb + off * nx);
+        dnn_model_set_columns(&r->model, (uint64_t)k, NULL, r->train.lo + off); /* dropout keys */
+        block_grads(r, (char *)r->train.X + off * nx * r->es, (char *)r->train.Y + off * r->ny * r->es, cols, 1,
+                    last);
+        block_exact(r, last);
     }
 }
 
@@ -156,20 +218,43 @@ static void sort_u64(uint64_t *a, size_t n)
     }
 }
 
-/* Copy the columns of the batch members keys[0..n) into the staging buffers. */
-static void gather(run_t *r, const uint64_t *keys, size_t n, uint64_t base, uint64_t B)
+typedef struct {
+    run_t *r;
+    uint64_t *keys;
+    uint64_t base, B;
+} gather_t;
+
+/* Columns [lo, hi) of a gather: X's bf16 copy when layer 1 reads that, else X;
+ * each key becomes the member's global example index (its dropout key). */
+static void gather_part(void *ctx, size_t lo, size_t hi)
 {
+    const gather_t *q = ctx;
+    run_t *r = q->r;
     size_t nx = r->shape.n_x, ny = r->ny, es = r->es;
-    for (size_t j = 0; j < n; j++) {
-        uint64_t g = r->perm[base + keys[j] % B], c = g - r->train.lo;
-        memcpy((char *)r->Xs + j * nx * es, (char *)r->train.X + c * nx * es, nx * es);
+    for (size_t j = lo; j < hi; j++) {
+        uint64_t g = r->perm[q->base + q->keys[j] % q->B], c = g - r->train.lo;
+        q->keys[j] = g;
+        if (r->Xb)
+            memcpy(r->Xsb + j * nx, r->Xb + c * nx, nx * sizeof(uint16_t));
+        else
+            memcpy((char *)r->Xs + j * nx * es, (char *)r->train.X + c * nx * es, nx * es);
         memcpy((char *)r->Ys + j * ny * es, (char *)r->train.Y + c * ny * es, ny * es);
     }
 }
 
-static void mini_batch_grads(run_t *r, long s)
+/* Copy the columns of the batch members keys[0..n) into the staging buffers,
+ * in parts on the matrix pool (scattered reads: latency-bound on one thread). */
+static void gather(run_t *r, uint64_t *keys, size_t n, uint64_t base, uint64_t B)
 {
-    uint64_t B = (uint64_t)r->o.batch_size, base = (uint64_t)s * B;
+    gather_t q = {r, keys, base, B};
+    dnn_matrix_parallel(gather_part, &q, n, 32);
+    if (r->Xsb)
+        dnn_model_set_input_bf16(&r->model, r->Xsb);
+}
+
+static void mini_batch_grads(run_t *r, long k)
+{
+    uint64_t B = (uint64_t)r->o.batch_size, base = (uint64_t)(k % r->spe) * B;
     uint64_t end = base + B < r->m ? base + B : r->m;
     size_t n = 0;
     /* keys = position in the batch, or (chunk, position) when deterministic */
@@ -184,7 +269,8 @@ static void mini_batch_grads(run_t *r, long s)
         for (size_t off = 0; off < n; off += r->model.bmax) {
             size_t cols = n - off < r->model.bmax ? n - off : r->model.bmax;
             gather(r, r->keys + off, cols, base, B);
-            block_backward(r, r->Xs, r->Ys, cols, off == 0, off + cols == n);
+            dnn_model_set_columns(&r->model, (uint64_t)k, r->keys + off, 0);
+            block_grads(r, r->Xs, r->Ys, cols, off == 0, off + cols == n);
         }
         return;
     }
@@ -195,19 +281,22 @@ static void mini_batch_grads(run_t *r, long s)
         while (j < n && r->keys[j] / B == r->keys[i] / B && j - i < r->model.bmax)
             j++;
         gather(r, r->keys + i, j - i, base, B);
-        block_backward(r, r->Xs, r->Ys, j - i, 1, j == n);
+        dnn_model_set_columns(&r->model, (uint64_t)k, r->keys + i, 0);
+        block_grads(r, r->Xs, r->Ys, j - i, 1, j == n);
+        block_exact(r, j == n);
         i = j;
     }
 }
 
-/* Sum the step's gradients over ranks into model.grads (deterministic: from
- * acc).  With overlap the last bucket starts here (deterministic: then the
- * loss, correct count and flags, once every slice has been checked for the
+/* Sum the step's gradients over ranks into model.grads (exact sums: from
+ * acc).  With overlap the last bucket starts here (exact: then the loss,
+ * correct count and flags, once every slice has been checked for the
  * fixed-point range), and every sum in flight is waited for. */
 static void reduce(run_t *r, int stop)
 {
     size_t P = r->model.nparams, n = P + DNN_GRAD_EXTRA;
-    if (r->o.deterministic) {
+    r->grads_zero = 0;
+    if (r->exact) {
         int64_t *hi = r->acc, *lo = r->acc + n;
         hi[P + 2] = (stop ? 1 : 0) + (r->diverged_fixed ? (int64_t)1 << 40 : 0);
         lo[P + 2] = 0;
@@ -229,11 +318,11 @@ static void reduce(run_t *r, int stop)
         flush(r); /* the extras went with the first bucket */
         if (dnn_dist_wait(&r->comm))
             train_die(r, "MPI_Iallreduce of the gradients failed");
-    } else {
-        real_set(r, r->model.grads, P + 2, stop ? 1 : 0);
-        if (r->d.size > 1 && dnn_dist_sum_real(r->model.grads, n, r->es))
-            train_die(r, "MPI_Allreduce of the gradients failed");
+        return;
     }
+    real_set(r, r->model.grads, P + 2, stop ? 1 : 0);
+    if (r->d.size > 1 && dnn_dist_sum_real(r->model.grads, n, r->es))
+        train_die(r, "MPI_Allreduce of the gradients failed");
 }
 
 /* Examples in step k: B, or what is left for the last batch of an epoch; m in full batch. */
@@ -259,16 +348,18 @@ void train_step(run_t *r, long k, int stop_requested, step_result_t *res)
     size_t P = r->model.nparams;
     long epoch = k / r->spe;
     r->step_stop = stop_requested;
-    if (r->o.deterministic)
+    if (r->exact)
         memset(r->acc, 0, 2 * (P + DNN_GRAD_EXTRA) * sizeof(int64_t));
+    if (!r->grads_zero) /* only after something other than the update used them (e.g. a gradient check) */
+        dnn_model_zero_grads(&r->model);
     if (r->o.batch_size) {
         if (epoch != r->perm_epoch) {
             dnn_rng_permutation(r->perm, r->m, (uint64_t)r->o.seed, (uint64_t)epoch);
             r->perm_epoch = epoch;
         }
-        mini_batch_grads(r, k % r->spe);
+        mini_batch_grads(r, k);
     } else {
-        full_batch_grads(r);
+        full_batch_grads(r, k);
     }
     reduce(r, stop_requested);
     double mb = step_examples(r, k);
@@ -277,10 +368,34 @@ void train_step(run_t *r, long k, int stop_requested, step_result_t *res)
     res->stop = train_real_at(r, r->model.grads, P + 2) > 0;
 }
 
-/* The update of step k from the reduced sums: every rank applies the same. */
+typedef struct {
+    run_t *r;
+    dnn_optim_step_t st;
+} update_t;
+
+/* Parameters [lo, hi) of the update, tile by tile, each tile's bf16 copy of W
+ * refreshed right after it is written (--precision bf16) and its gradients
+ * zeroed once read. */
+static void update_part(void *ctx, size_t lo, size_t hi)
+{
+    update_t *u = ctx;
+    for (size_t a = lo; a < hi; a += TILE) {
+        size_t b = hi - a < TILE ? hi : a + TILE;
+        dnn_optim_apply(&u->r->opt, &u->r->model, &u->st, a, b);
+        dnn_model_bf16_refresh(&u->r->model, a, b);
+        memset((char *)u->r->model.grads + a * u->r->es, 0, (b - a) * u->r->es); /* for the next step's products */
+    }
+}
+
+/* The update of step k from the reduced sums: every rank applies the same,
+ * in parts run by the matrix pool (element-wise, so any split gives the same bits). */
 void train_update(run_t *r, long k)
 {
-    dnn_optim_update(&r->opt, &r->model, train_lr(r, k), 1.0 / step_examples(r, k), r->o.l2, r->o.clip_norm);
+    update_t u = {.r = r};
+    dnn_optim_prepare(&r->opt, &r->model, train_lr(r, k), 1.0 / step_examples(r, k), r->o.l2, r->o.clip_norm, &u.st);
+    dnn_matrix_parallel(update_part, &u, r->model.nparams, 16384);
+    memset((char *)r->model.grads + r->model.nparams * r->es, 0, DNN_GRAD_EXTRA * r->es);
+    r->grads_zero = 1;
 }
 
 /* The L2 term of the cost of the current parameters for step k (0 without --l2). */

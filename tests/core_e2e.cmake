@@ -37,7 +37,31 @@ add_test(NAME e2e_numpy_minibatch
           ${DNN_E2E_MB_CASES})
 add_test(NAME e2e_numpy_minibatch_mpi3
   COMMAND ${DNN_PYTHON} ${DNN_E2E_DIR}/compare_numpy.py --train $<TARGET_FILE:dnn-train>
-          --launcher "${DNN_MPIEXEC} -n 3 --oversubscribe" ${DNN_E2E_MB_CASES})
+          --launcher "${DNN_MPIEXEC} -n 3 --oversubscribe" --no-probe ${DNN_E2E_MB_CASES})
+
+# The optimizers, L2, clipping and learning-rate schedules (DESIGN §11; issue
+# 10 acceptance 1) against the reference written from §11 alone, in full batch
+# and in the same mini-batches, 500 steps, 1e-9; the conditioning probe guards
+# each case.  On 3 ranks a subset (every rule appears in it).
+set(DNN_E2E_OPT_FULL --case opt_momentum --case opt_rmsprop --case opt_adam --case opt_adamw
+    --case opt_l2 --case opt_clip --case opt_inverse --case opt_exponential --case opt_step
+    --case opt_cosine --case opt_adam_all)
+set(DNN_E2E_OPT_MB --case mb_opt_momentum --case mb_opt_rmsprop --case mb_opt_adam
+    --case mb_opt_adamw --case mb_opt_l2 --case mb_opt_clip --case mb_opt_inverse
+    --case mb_opt_exponential --case mb_opt_step --case mb_opt_cosine --case mb_opt_adam_all
+    --case opt_softmax_adam --case opt_mse_momentum)
+add_test(NAME e2e_numpy_optimizers
+  COMMAND ${DNN_PYTHON} ${DNN_E2E_DIR}/compare_numpy.py --train $<TARGET_FILE:dnn-train>
+          ${DNN_E2E_OPT_FULL})
+add_test(NAME e2e_numpy_optimizers_minibatch
+  COMMAND ${DNN_PYTHON} ${DNN_E2E_DIR}/compare_numpy.py --train $<TARGET_FILE:dnn-train>
+          ${DNN_E2E_OPT_MB})
+add_test(NAME e2e_numpy_optimizers_mpi3
+  COMMAND ${DNN_PYTHON} ${DNN_E2E_DIR}/compare_numpy.py --train $<TARGET_FILE:dnn-train>
+          --launcher "${DNN_MPIEXEC} -n 3 --oversubscribe" --no-probe
+          --case opt_adam_all --case mb_opt_adam_all --case mb_opt_adamw --case mb_opt_rmsprop
+          --case mb_opt_momentum --case mb_opt_cosine --case mb_opt_exponential
+          --case mb_opt_inverse --case opt_softmax_adam)
 
 # --deterministic against exact arithmetic: chunk sums quantized as documented,
 # summed with fractions.Fraction and rounded once, matched bit for bit.
@@ -46,6 +70,31 @@ add_test(NAME e2e_deterministic_exact
 add_test(NAME e2e_deterministic_exact_mpi3
   COMMAND ${DNN_PYTHON} ${DNN_E2E_DIR}/deterministic_exact.py --train $<TARGET_FILE:dnn-train>
           --launcher "${DNN_MPIEXEC} -n 3 --oversubscribe")
+
+# Dev sets (DESIGN §12): --validation-split by the README's hash (reimplemented
+# in tests/ref/ref_rng.py) or a separate file; val_cost/val_accuracy at every
+# record and in the final line against numpy; --early-stopping and the best
+# checkpoint against the reference's rule; on 3 ranks the split is the same.
+set(DNN_E2E_DEV_CASES --case dev_split --case dev_file --case mb_dev_split
+    --case mb_dev_split_adam --case dev_early_stop --case mb_dev_early_stop)
+add_test(NAME e2e_numpy_devset
+  COMMAND ${DNN_PYTHON} ${DNN_E2E_DIR}/compare_numpy.py --train $<TARGET_FILE:dnn-train>
+          ${DNN_E2E_DEV_CASES})
+add_test(NAME e2e_numpy_devset_mpi3
+  COMMAND ${DNN_PYTHON} ${DNN_E2E_DIR}/compare_numpy.py --train $<TARGET_FILE:dnn-train>
+          --launcher "${DNN_MPIEXEC} -n 3 --oversubscribe" --no-probe ${DNN_E2E_DEV_CASES})
+
+# Dropout (DESIGN §11) against the reference: masks from the counter-based
+# generator of include/dnn/rng.h reimplemented in numpy, full batch, mini-batch,
+# softmax, Adam with a dev split; on 3 ranks the masks do not depend on N.
+set(DNN_E2E_DROP_CASES --case drop --case mb_drop --case mb_drop_softmax
+    --case mb_drop_adam_split)
+add_test(NAME e2e_numpy_dropout
+  COMMAND ${DNN_PYTHON} ${DNN_E2E_DIR}/compare_numpy.py --train $<TARGET_FILE:dnn-train>
+          ${DNN_E2E_DROP_CASES})
+add_test(NAME e2e_numpy_dropout_mpi3
+  COMMAND ${DNN_PYTHON} ${DNN_E2E_DIR}/compare_numpy.py --train $<TARGET_FILE:dnn-train>
+          --launcher "${DNN_MPIEXEC} -n 3 --oversubscribe" --no-probe ${DNN_E2E_DROP_CASES})
 
 # The course's planar lesson: 4 tanh units >= 0.88, logistic regression < 0.60.
 if(TARGET dnn-planar)
@@ -76,8 +125,18 @@ set_tests_properties(
   e2e_numpy_hidden_activations e2e_numpy_hidden_activations_mpi3
   e2e_numpy_losses_and_inputs e2e_numpy_losses_and_inputs_mpi2
   e2e_numpy_minibatch e2e_numpy_minibatch_mpi3
+  e2e_numpy_optimizers e2e_numpy_optimizers_minibatch e2e_numpy_optimizers_mpi3
+  e2e_numpy_devset e2e_numpy_devset_mpi3 e2e_numpy_dropout e2e_numpy_dropout_mpi3
   e2e_deterministic_exact e2e_deterministic_exact_mpi3
   e2e_planar_lesson e2e_single_vs_double PROPERTIES
   ENVIRONMENT "${DNN_TEST_ENV}" TIMEOUT 300 LABELS "e2e")
 set_tests_properties(e2e_bad_input e2e_bad_input_mpi2 PROPERTIES
   ENVIRONMENT "${DNN_TEST_ENV}" TIMEOUT 600 LABELS "e2e")
+
+# include/dnn/exact.h against fractions.Fraction on its documented format:
+# integer parts and the once-rounded value, bit for bit.
+add_executable(exact_sum ${CMAKE_CURRENT_LIST_DIR}/exact/exact_sum.c)
+target_link_libraries(exact_sum PRIVATE dnn)
+add_test(NAME ref_exact_sums
+  COMMAND ${DNN_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/exact/check_exact.py $<TARGET_FILE:exact_sum>)
+set_tests_properties(ref_exact_sums PROPERTIES ENVIRONMENT "${DNN_TEST_ENV}" TIMEOUT 120 LABELS "ref")

@@ -368,6 +368,7 @@ static void test_cli_validate(void)
         {{"--print-every", "0", NULL}, {"--print-every", NULL}},
         {{"--output", "tanh", NULL}, {"--output", "tanh", NULL}},
         {{"--classes", "1", "--output", NULL}, {"--classes", NULL}},
+        {{"--classes", "1", "--output", "softmax"}, {"--classes", ">= 2", NULL}}, /* one class: nothing to learn */
         {{"--classes", "3", NULL}, {"--classes", "softmax", NULL}},
         {{"--resume", NULL}, {"--resume", "--checkpoint", NULL}},
         {{"--quiet", "--verbose", NULL}, {"--quiet", "--verbose", NULL}},

@@ -16,6 +16,13 @@
  *   (files without them are older: they load as gd with no regularization).
  * Writes are atomic: NAME.tmp is written, flushed, fsynced, closed and renamed
  * over NAME; on any failure the temp file is removed and NAME is untouched.
+ * Integrity (DESIGN §13): every dataset is written by dnn_h5_write (h5.h),
+ * chunked with a Fletcher32 checksum, in HDF5's 1.8 format, whose object
+ * headers (the attributes) carry checksums too.  The readers verify them and
+ * refuse a mismatch or a non-finite parameter, naming the file and the
+ * dataset; a file without checksums is read, with c->note saying so.
+ * New datasets (e.g. /optimizer/v/dW1) are written with dnn_h5_write and
+ * read with dnn_h5_read(..., DNN_H5_FINITE, ...).
  */
 #ifndef DNN_CHECKPOINT_H
 #define DNN_CHECKPOINT_H
@@ -23,6 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dnn/h5.h"
 #include "dnn/model.h"
 #include "dnn/optim.h"
 
@@ -49,6 +57,7 @@ typedef struct {
     int64_t *hist_iter;
     double *hist_cost;
     char config[16384];
+    char note[DNN_MSG_LEN]; /* set by the reader: one line when some datasets carry no checksum, else "" */
     /* course 2; on write, optim may be NULL (no /optimizer group) */
     const dnn_optim_t *optim;
     int has_optim;       /* read: the file has /optimizer */
@@ -70,19 +79,31 @@ int dnn_checkpoint_write(const char *path, const dnn_model_t *m, const dnn_ckpt_
 /*
  * Read the metadata of a checkpoint into *c, validating format, version and
  * the presence and shapes of every W/b.  Allocates c->mean/std and the history
- * (free with dnn_checkpoint_free).  Returns 0, DNN_EIO or DNN_EDATA.
+ * (free with dnn_checkpoint_free), verifying their checksums (and finiteness of
+ * mean/std); c->note is set when datasets lack checksums (print it once).
+ * Returns 0, DNN_EIO or DNN_EDATA.
  */
 int dnn_checkpoint_read(const char *path, dnn_ckpt_t *c, char *msg);
 
-/* Read W/b into an initialized model whose layer sizes and precision match. */
+/*
+ * Read W/b into an initialized model whose layer sizes and precision match.
+ * A checksum mismatch or a NaN/Inf is refused (DNN_EDATA) naming the dataset
+ * ("W2") and, for a non-finite value, its index.
+ */
 int dnn_checkpoint_read_params(const char *path, dnn_model_t *m, char *msg);
 
 /*
  * Read the optimizer moments /optimizer/v/..., /optimizer/s/... and t into o,
  * initialized for the model's layout (only the moments o has).  Returns 0,
- * DNN_EIO or DNN_EDATA (a moment missing or of the wrong shape, named).
+ * DNN_EIO or DNN_EDATA (a moment missing, of the wrong shape, failing its
+ * checksum or holding a NaN/Inf: named, with the index for a value).
  */
 int dnn_checkpoint_read_optim(const char *path, const dnn_model_t *m, dnn_optim_t *o, char *msg);
+
+/* The same three on a file already open (e.g. an in-memory image); path names it in messages. */
+int dnn_checkpoint_read_h5(hid_t f, const char *path, dnn_ckpt_t *c, char *msg);
+int dnn_checkpoint_read_params_h5(hid_t f, const char *path, dnn_model_t *m, char *msg);
+int dnn_checkpoint_read_optim_h5(hid_t f, const char *path, const dnn_model_t *m, dnn_optim_t *o, char *msg);
 
 /* Free what dnn_checkpoint_read allocated; accepts NULL. */
 void dnn_checkpoint_free(dnn_ckpt_t *c);

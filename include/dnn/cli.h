@@ -58,6 +58,7 @@ typedef struct {
     int comm_overlap; /* 0 thread, 1 test (dnn_progress_t), 2 off */
     int quiet, verbose, help;
     char config[DNN_PATH_MAX];
+    int gradient_check; /* dnn-train --gradient-check: check backprop and exit */
     int iterations_set, epochs_set; /* which of the two the user gave */
 } dnn_options_t;
 

@@ -23,7 +23,14 @@ enum {
 
 #define DNN_MSG_LEN 1024
 
-typedef enum { DNN_SINGLE = 0, DNN_DOUBLE = 1 } dnn_precision_t;
+/* bf16: float32 storage and sums, bfloat16 operands of the large products (DESIGN §3). */
+typedef enum { DNN_SINGLE = 0, DNN_DOUBLE = 1, DNN_BF16 = 2 } dnn_precision_t;
+
+/* The --precision / checkpoint name: "single", "double", "bf16". */
+static inline const char *dnn_precision_name(int p)
+{
+    return p == DNN_DOUBLE ? "double" : p == DNN_BF16 ? "bf16" : "single";
+}
 
 /* Text for an error code ("invalid argument", ...). */
 const char *dnn_strerror(int code);

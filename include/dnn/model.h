@@ -58,7 +58,20 @@ typedef struct {
     const uint64_t *drop_g; /* (cols) global example of each column, or NULL: g0 + j */
     void *dropped;          /* A[l] * D[l] / keep_prob for l < L, at off_A[l] like acts */
     uint8_t *mask;          /* D[l] for l < L, at off_A[l] */
+    /* --precision bf16 (the bf16_* functions of model.c): bfloat16 operand
+     * copies for the products of layers with bf16 set; NULL/0 otherwise */
+    uint64_t bf16;         /* bit l: layer l's three products run on bf16 (n[l], n[l-1] >= DNN_BF16_MIN) */
+    uint16_t *wb;          /* (P) bfloat16 copy of params (the W[l] views are read) */
+    uint16_t *ab;          /* bfloat16 copies of what layers 1..L read, A[0..L-1], at off_ab[l] */
+    size_t off_ab[DNN_MAX_LAYERS + 1];
+    uint16_t *dzb;         /* (max n[l], bmax) bfloat16 copy of the current dZ */
+    float *dbp;            /* (max n[l], 8) db of each column range of a parallel pass */
+    const uint16_t *xb;    /* bf16 X given for the next pass (dnn_model_set_input_bf16), or NULL */
+    const uint16_t *x0b;   /* the bf16 X of the current pass */
+    int wb_stale;          /* params changed since wb was written: refresh before the next pass */
 } dnn_model_t;
+
+#define DNN_BF16_MIN 16 /* a product with a smaller side (an output layer of 1) stays on sgemm */
 
 /*
  * Set up a model with L layers of sizes n[0..L], hidden activation for layers
@@ -98,6 +111,13 @@ const void *dnn_model_output(const dnn_model_t *m);
  */
 void dnn_model_evaluate(dnn_model_t *m, const void *X, const void *Y, size_t cols, double *loss,
                         double *correct);
+
+/*
+ * The loss of a training step without its gradients: dnn_model_evaluate with
+ * the dropout of dnn_model_backward (the same keys give the same masks), so
+ * the cost that backward differentiates can be evaluated on its own.
+ */
+void dnn_model_step_loss(dnn_model_t *m, const void *X, const void *Y, size_t cols, double *loss, double *correct);
 
 /*
  * Forward + loss + backward for cols <= bmax examples; ADDS the gradient sums
@@ -142,6 +162,22 @@ void dnn_model_set_columns(dnn_model_t *m, uint64_t step, const uint64_t *g, uin
 
 /* params -= lr * scale * grads (scale = 1 / global m). */
 void dnn_model_update(dnn_model_t *m, double lr, double scale);
+
+/*
+ * --precision bf16.  The model keeps a bfloat16 copy of W, written by
+ * dnn_model_update or by dnn_model_bf16_refresh over the ranges an update
+ * wrote; any other change of params (initialization, a checkpoint read, an
+ * optimizer that does not refresh) must call dnn_model_params_changed, and the
+ * next pass then converts all of W.  dnn_model_set_input_bf16 gives the
+ * bfloat16 copy of the X of the next forward/evaluate/backward call (e.g. made
+ * where X is gathered), which spares the model converting it; NULL = convert.
+ * All three are no-ops for other precisions.
+ */
+void dnn_model_params_changed(dnn_model_t *m);
+void dnn_model_bf16_refresh(dnn_model_t *m, size_t lo, size_t hi);
+void dnn_model_set_input_bf16(dnn_model_t *m, const uint16_t *xb);
+/* 1 when layer 1 reads X in bf16 (then the float X of a pass is not read). */
+int dnn_model_bf16_input(const dnn_model_t *m);
 
 /* Zero the P + DNN_GRAD_EXTRA gradient slots. */
 void dnn_model_zero_grads(dnn_model_t *m);

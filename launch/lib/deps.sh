@@ -13,8 +13,10 @@ DNN_BUILD_PACKAGES=(
   cmake pkg-config gcc libc6-dev make
   libopenmpi-dev openmpi-bin openssh-client
   libopenblas-dev
+  libdnnl-dev
   libhdf5-dev hdf5-tools
   zlib1g-dev
+  protobuf-c-compiler libprotobuf-c-dev
 )
 DNN_TEST_PACKAGES=(
   libcunit1-dev
@@ -25,6 +27,7 @@ DNN_TEST_PACKAGES=(
   procps valgrind
   clang libclang-rt-14-dev
   iproute2 util-linux
+  man-db python3-onnx
 )
 DNN_RUN_PACKAGES=(
   python3-numpy python3-h5py

@@ -25,6 +25,16 @@ Scenarios:
   double_n2              --precision double, N=2 for all three runs
   standardize_det_n2_to_n4  --standardize --deterministic, N=1 / N=2 / N=4
                          (the stored mean/std are reused on resume)
+  opt_<rule>[_<decay>]   every --optimizer (gd, momentum, rmsprop, adam, adamw)
+                         with mini-batches, L2 and clipping, without and with
+                         a learning-rate decay that crosses epochs (the moments
+                         /optimizer/v, /optimizer/s and t must be restored)
+  opt_adam_det_n2_to_n3  adam + step decay + --deterministic mini-batches,
+                         N=1 / N=2 / N=3
+  opt_<rule>_dropout     every rule with --keep-prob 0.8 and exponential decay
+  opt_adamw_dropout_det_n3_to_n2  adamw + dropout + --deterministic, N=1 / 3 / 2
+  dev_early_stopping     --validation-split, --early-stopping, --best-checkpoint:
+                         the dev bookkeeping (best cost, records since) resumes
 """
 import os
 import sys
@@ -116,6 +126,24 @@ SCENARIOS = [
     ("double_n2", ["--precision", "double"], IT(60), IT(100), (2, 2, 2), DATA),
     ("standardize_det_n2_to_n4", ["--standardize", "--deterministic"], IT(60), IT(100), (None, 2, 4), DATA_STD),
 ]
+OPT = ["--batch-size", "64", "--l2", "0.3", "--clip-norm", "0.5", "--lr", "0.02"]
+for rule in ("gd", "momentum", "rmsprop", "adam", "adamw"):
+    wd = ["--weight-decay", "0.05"] if rule == "adamw" else []
+    SCENARIOS.append(("opt_" + rule, OPT + ["--optimizer", rule] + wd, IT(60), IT(100), (None, None, None), DATA))
+    for decay in (["inverse", "0.5"], ["exponential", "0.8"], ["step", "1", "--decay-every", "2"]):
+        if rule in ("gd", "adam") or decay[0] == "step":
+            SCENARIOS.append(("opt_%s_%s" % (rule, decay[0]), OPT + ["--optimizer", rule, "--lr-decay", decay[0],
+                              "--decay-rate"] + decay[1:] + wd, IT(60), IT(100), (None, None, None), DATA))
+SCENARIOS.append(("opt_adam_det_n2_to_n3", OPT + ["--optimizer", "adam", "--lr-decay", "step", "--decay-rate", "1",
+                  "--deterministic"], IT(60), IT(100), (None, 2, 3), DATA))
+for rule in ("gd", "momentum", "rmsprop", "adam", "adamw"):  # dropout: the resumed run draws the same masks
+    SCENARIOS.append(("opt_%s_dropout" % rule, OPT + ["--optimizer", rule, "--keep-prob", "0.8", "--lr-decay",
+                      "exponential", "--decay-rate", "0.9"], IT(60), IT(100), (None, None, None), DATA))
+SCENARIOS.append(("opt_adamw_dropout_det_n3_to_n2", OPT + ["--optimizer", "adamw", "--weight-decay", "0.05",
+                  "--keep-prob", "0.7", "--deterministic"], IT(60), IT(100), (None, 3, 2), DATA))
+SCENARIOS.append(("dev_early_stopping", ["--optimizer", "adam", "--lr", "0.01", "--validation-split", "0.25",
+                  "--early-stopping", "400", "--best-checkpoint", R.path("best.h5")], IT(60), IT(100),
+                  (None, None, None), DATA))
 for sc in SCENARIOS:
     name = sc[0]
     if R.args.only and not any(s in name for s in R.args.only):

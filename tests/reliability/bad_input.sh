@@ -12,7 +12,8 @@
 #     fault and the bad value;
 #   - exactly one line of stderr contains "dnn-train:" (one message,
 #     not one per rank; mpiexec's own banner lines do not carry that prefix);
-#   - the checkpoint named with --checkpoint is not created, nor its .tmp.
+#   - the checkpoint named with --checkpoint is not created, nor its .tmp
+#     (ck_NAME.h5, appended unless the row gives its own --checkpoint).
 # Prints one PASS/FAIL/SKIP line per case with the seconds it took, then
 # "P passed, F failed, S skipped"; exits 1 when a case failed, else 77
 # (ctest's SKIP_RETURN_CODE) when a case was skipped, else 0.
@@ -31,7 +32,9 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/dnn-rel-bad-XXXXXX")
 trap 'chmod -R u+rwx "$work" 2>/dev/null; rm -rf "$work"' EXIT
 "$py" "$here/make_bad_data.py" "$work" || { echo "FAIL: make_bad_data.py"; exit 1; }
 cd "$work" || exit 1
-chmod 755 "$work" # readable by nobody, for the unprivileged case
+# readable by nobody, for the unprivileged cases, and writable (sticky, like
+# /tmp): dnn-train tries every output path before it reads anything
+chmod 1777 "$work"
 
 # An AddressSanitizer build reserves terabytes of address space and cannot
 # start under `ulimit -v`; there, the vmem=KB limit is set through ASan's
@@ -80,6 +83,8 @@ while IFS='|' read -r name args keys keys_mpi flags; do
   ck=ck_$name.h5
   rm -f "$ck" "$ck.tmp"
   read -ra argv <<<"$args"
+  ckargs=(--checkpoint "$ck") # unless the case names its own checkpoint (output-path and resume cases)
+  case " $args " in *" --checkpoint "*) ckargs=() ;; esac
   t0=$(date +%s.%N)
   (
     if [ -n "$vmem" ] && [ $asan = 1 ]; then
@@ -87,7 +92,7 @@ while IFS='|' read -r name args keys keys_mpi flags; do
     elif [ -n "$vmem" ]; then
       ulimit -v "$vmem" || exit 99
     fi
-    exec timeout -k 5 60 "${asuser[@]}" "${launcher[@]}" "$train" "${argv[@]}" --checkpoint "$ck"
+    exec timeout -k 5 60 "${asuser[@]}" "${launcher[@]}" "$train" "${argv[@]}" "${ckargs[@]}"
   ) </dev/null >"$name.out" 2>"$name.err"
   rc=$?
   secs=$(echo "$(date +%s.%N) - $t0" | bc)
@@ -121,7 +126,7 @@ while IFS='|' read -r name args keys keys_mpi flags; do
     lim=
     [ -n "$vmem" ] && lim="ulimit -v $vmem; "
     [ -n "$vmem" ] && [ $asan = 1 ] && lim="ASAN_OPTIONS=...:allocator_may_return_null=1:max_allocation_size_mb=$((vmem / 1024)) "
-    echo "  command: (cd data dir) $lim${asuser[*]:+${asuser[*]} }${launcher[*]} $train $args --checkpoint $ck"
+    echo "  command: (cd data dir) $lim${asuser[*]:+${asuser[*]} }${launcher[*]} $train $args ${ckargs[*]}"
     sed 's/^/  stderr: /' "$name.err" | head -n 20
     sed 's/^/  stdout: /' "$name.out" | head -n 5
     failed=$((failed + 1))

@@ -35,6 +35,39 @@ def write(path, **datasets):
             f[k] = v
 
 
+def flip_byte(path, offset, mask=0xFF):
+    with open(path, "r+b") as f:
+        f.seek(offset)
+        b = f.read(1)[0] ^ mask
+        f.seek(offset)
+        f.write(bytes([b]))
+
+
+def checkpoint(path, inf_at=None):
+    """A dnn checkpoint for good.h5 with --layers 3 (DESIGN §6), every dataset
+    chunked with a Fletcher32 checksum as dnn writes them."""
+    rng = np.random.default_rng(5)
+    W1 = rng.standard_normal((3, 4)).astype(np.float32)
+    if inf_at:
+        W1[inf_at] = np.inf
+    with h5py.File(path, "w") as f:
+        for name, v in (("W1", W1), ("b1", np.zeros((3, 1), np.float32)),
+                        ("W2", rng.standard_normal((1, 3)).astype(np.float32)),
+                        ("b2", np.zeros((1, 1), np.float32))):
+            f.create_dataset(name, data=v, chunks=v.shape, fletcher32=True)
+        a = f.attrs
+        a["format"] = np.bytes_(b"dnn-checkpoint")
+        a["format_version"] = np.int64(1)
+        a["layer_dims"] = np.array([4, 3, 1], np.int64)
+        a["activations"] = np.bytes_(b"relu,sigmoid")
+        a["loss"] = np.bytes_(b"cross_entropy")
+        a["precision"] = np.bytes_(b"single")
+        for k in ("iteration", "epoch", "seed", "standardize"):
+            a[k] = np.int64(5 if k == "iteration" else 0)
+        a["learning_rate"] = 0.0075
+        a["scale"] = 1.0
+
+
 def main():
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
@@ -105,6 +138,36 @@ def main():
     # n_x = 1000 for the 1e11-parameter case
     Xw, Yw = base(m=300, n_x=1000, seed=3)
     write(p("wide.h5"), train_x=Xw, train_y=Yw)
+
+    # DESIGN §13 (integrity).  X compressed with h5py's lzf, which the HDF5 C
+    # library lacks (filter id 32000)
+    with h5py.File(p("lzf.h5"), "w") as f:
+        f.create_dataset("train_x", data=X, compression="lzf")
+        f["train_y"] = Y
+    # labels as an h5py enum (numpy bool is one too), value 2 in rank 2's shard
+    Ye = Y.astype(np.int8)
+    Ye[BIN_BAD_AT] = 2
+    with h5py.File(p("enum2.h5"), "w") as f:
+        f["train_x"] = X
+        f.create_dataset("train_y", data=Ye, dtype=h5py.enum_dtype({"no": 0, "yes": 1, "maybe": 2}, basetype="i1"))
+    # X with Fletcher32 checksums and one byte changed in the chunk holding
+    # example 700 (rank 2's shard at N = 3)
+    with h5py.File(p("badsum.h5"), "w") as f:
+        f.create_dataset("train_x", data=X, chunks=(64, 4), fletcher32=True, compression="gzip", shuffle=True)
+        f["train_y"] = Y
+        off = f["train_x"].id.get_chunk_info_by_coord((NAN_AT[0] // 64 * 64, 0)).byte_offset
+    flip_byte(p("badsum.h5"), off + 5)
+    # a folder nobody may write in (the unprivileged --metrics case)
+    os.makedirs(p("rodir"), exist_ok=True)
+    os.chmod(p("rodir"), 0o555)
+    # checkpoints to --resume from, written here with h5py in the layout of
+    # DESIGN §6 (n_x = 4, --layers 3, sigmoid output), datasets checksummed:
+    # one with a bit of W2 flipped (still a valid float), one with an Inf in W1
+    checkpoint(p("resume_flip.h5"))
+    with h5py.File(p("resume_flip.h5"), "r") as f:
+        off = f["W2"].id.get_chunk_info(0).byte_offset
+    flip_byte(p("resume_flip.h5"), off + 4, 0x01)  # lowest mantissa bit of W2[0, 1]
+    checkpoint(p("resume_inf.h5"), inf_at=(2, 1))
 
     # config files
     with open(p("cfg_unknown.cfg"), "w") as f:
