@@ -130,7 +130,7 @@ typedef struct {
     char names[MAX_NODES + MAX_INITS][32];
     int nnode, ninit, nnames;
     Onnx__StringStringEntryProto meta[MAX_META], *metas[MAX_META];
-    char metaval[MAX_META][1024];
+    char metaval[MAX_META][DNN_MAX_LAYERS * 21 + 64]; /* fits layer_dims of the deepest net */
     int nmeta;
     Onnx__ValueInfoProto io[2], *ios[2];
     Onnx__TypeProto type[2];
@@ -461,7 +461,10 @@ int main(int argc, char **argv)
         add_metadata(o, dnn_net_checkpoint(net), sha);
         build_model(o, model_path);
         len = onnx__model_proto__get_packed_size(&o->model);
-        if (!(buf = malloc(len + 1)))
+        if (len > 0x7fffffff) /* protobuf's limit; bigger ONNX models keep tensors in external files */
+            rc = dnn_fail(msg, DNN_EINVAL, "'%s' makes a %zu-byte ONNX model, over protobuf's 2 GiB limit", model_path,
+                          len);
+        else if (!(buf = malloc(len + 1)))
             rc = dnn_fail(msg, DNN_ENOMEM, "out of memory for a %zu-byte ONNX model", len);
     }
     if (!rc && onnx__model_proto__pack(&o->model, buf) != len)

@@ -86,10 +86,11 @@ int dnn_net_predict(const dnn_net_t *net, const double *X, size_t m, double *P, 
     if (!net || (m && (!X || !P)))
         return dnn_fail(msg, DNN_EINVAL, "dnn_net_predict: net, X and P must not be NULL");
     const dnn_model_t *md = &net->model;
-    size_t nx = md->n[0], nmax = 0, cells, B = m < BLOCK ? m : BLOCK, scratch;
+    size_t nx = md->n[0], nmax = 0, cells, outs, B = m < BLOCK ? m : BLOCK, scratch;
     for (int l = 1; l <= md->L; l++)
         nmax = md->n[l] > nmax ? md->n[l] : nmax;
-    if (dnn_size_mul(&cells, m, nx) || dnn_size_mul(&scratch, nmax, 2 * B) || dnn_size_add(&scratch, scratch, nx * B))
+    if (dnn_size_mul(&cells, m, nx) || dnn_size_mul(&outs, m, md->n[md->L]) || dnn_size_mul(&scratch, nmax, 2 * B) ||
+        dnn_size_add(&scratch, scratch, nx * B))
         return dnn_fail(msg, DNN_ENOMEM, "dnn_net_predict: %zu examples of %zu features overflow the size", m, nx);
     for (size_t k = 0; k < cells; k++)
         if (!isfinite(X[k]))

@@ -73,15 +73,28 @@ add_test(NAME e2e_deterministic_exact_mpi3
 
 # Dev sets (DESIGN §12): --validation-split by the README's hash (reimplemented
 # in tests/ref/ref_rng.py) or a separate file; val_cost/val_accuracy at every
-# record and in the final line against numpy; on 3 ranks the split is the same.
+# record and in the final line against numpy; --early-stopping and the best
+# checkpoint against the reference's rule; on 3 ranks the split is the same.
 set(DNN_E2E_DEV_CASES --case dev_split --case dev_file --case mb_dev_split
-    --case mb_dev_split_adam)
+    --case mb_dev_split_adam --case dev_early_stop --case mb_dev_early_stop)
 add_test(NAME e2e_numpy_devset
   COMMAND ${DNN_PYTHON} ${DNN_E2E_DIR}/compare_numpy.py --train $<TARGET_FILE:dnn-train>
           ${DNN_E2E_DEV_CASES})
 add_test(NAME e2e_numpy_devset_mpi3
   COMMAND ${DNN_PYTHON} ${DNN_E2E_DIR}/compare_numpy.py --train $<TARGET_FILE:dnn-train>
           --launcher "${DNN_MPIEXEC} -n 3 --oversubscribe" --no-probe ${DNN_E2E_DEV_CASES})
+
+# Dropout (DESIGN §11) against the reference: masks from the counter-based
+# generator of include/dnn/rng.h reimplemented in numpy, full batch, mini-batch,
+# softmax, Adam with a dev split; on 3 ranks the masks do not depend on N.
+set(DNN_E2E_DROP_CASES --case drop --case mb_drop --case mb_drop_softmax
+    --case mb_drop_adam_split)
+add_test(NAME e2e_numpy_dropout
+  COMMAND ${DNN_PYTHON} ${DNN_E2E_DIR}/compare_numpy.py --train $<TARGET_FILE:dnn-train>
+          ${DNN_E2E_DROP_CASES})
+add_test(NAME e2e_numpy_dropout_mpi3
+  COMMAND ${DNN_PYTHON} ${DNN_E2E_DIR}/compare_numpy.py --train $<TARGET_FILE:dnn-train>
+          --launcher "${DNN_MPIEXEC} -n 3 --oversubscribe" --no-probe ${DNN_E2E_DROP_CASES})
 
 # The course's planar lesson: 4 tanh units >= 0.88, logistic regression < 0.60.
 if(TARGET dnn-planar)
@@ -113,7 +126,7 @@ set_tests_properties(
   e2e_numpy_losses_and_inputs e2e_numpy_losses_and_inputs_mpi2
   e2e_numpy_minibatch e2e_numpy_minibatch_mpi3
   e2e_numpy_optimizers e2e_numpy_optimizers_minibatch e2e_numpy_optimizers_mpi3
-  e2e_numpy_devset e2e_numpy_devset_mpi3
+  e2e_numpy_devset e2e_numpy_devset_mpi3 e2e_numpy_dropout e2e_numpy_dropout_mpi3
   e2e_deterministic_exact e2e_deterministic_exact_mpi3
   e2e_planar_lesson e2e_single_vs_double PROPERTIES
   ENVIRONMENT "${DNN_TEST_ENV}" TIMEOUT 300 LABELS "e2e")

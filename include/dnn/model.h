@@ -65,6 +65,7 @@ typedef struct {
     uint16_t *ab;          /* bfloat16 copies of what layers 1..L read, A[0..L-1], at off_ab[l] */
     size_t off_ab[DNN_MAX_LAYERS + 1];
     uint16_t *dzb;         /* (max n[l], bmax) bfloat16 copy of the current dZ */
+    float *dbp;            /* (max n[l], 8) db of each column range of a parallel pass */
     const uint16_t *xb;    /* bf16 X given for the next pass (dnn_model_set_input_bf16), or NULL */
     const uint16_t *x0b;   /* the bf16 X of the current pass */
     int wb_stale;          /* params changed since wb was written: refresh before the next pass */

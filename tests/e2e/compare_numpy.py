@@ -24,7 +24,9 @@ recording every 100.  Asserted, per case:
     near zero (a bias that barely moved), where only absolute rounding noise
     of the order eps * max|R| is meaningful;
   - checkpoint layer_dims equal the reference's, /history/cost (if present)
-    matches the recorded costs to tol;
+    matches the recorded costs to tol; /optimizer/v/dW1.. and /optimizer/s/..
+    (when stored) match the reference's moments to tol, and its t attribute
+    the number of updates;
   - the `final` stdout line: iterations = the steps run, cost equal to the
     last recorded cost (relative 1e-6: it is printed with fewer digits);
     train_accuracy and test_accuracy exactly equal to "%.6f" of numpy's
@@ -58,9 +60,9 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REF = os.path.join(HERE, "..", "ref")
-PY = sys.executable
 sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, REF)
+import make_data  # noqa: E402
 import ref_dnn  # noqa: E402
 
 ITERATIONS = 500
@@ -178,8 +180,37 @@ DEV_CASES = {
                                   "--validation-split", "0.25"]),
     "mb_dev_split_adam": (["binary"], OPT_NET + OPT_RULES["adam"]
                           + ["--batch-size", "50", "--validation-split", "0.3"]),
+    # early stopping (K = 4 records of 25 steps) on an over-fitting network
+    # with the best checkpoint: 120 examples, 30% held out
+    "dev_early_stop": (["binary", "--m", "120"],
+                       ["--layers", "30,30", "--hidden-activation", "relu", "--init", "he",
+                        "--lr", "0.3", "--iterations", "3000", "--validation-split", "0.3",
+                        "--early-stopping", "4"], {"print_every": 25}),
+    "mb_dev_early_stop": (["binary", "--m", "120"],
+                          ["--layers", "30,30", "--hidden-activation", "relu", "--init", "he",
+                           "--lr", "0.1", "--iterations", "3000", "--batch-size", "32",
+                           "--validation-split", "0.3", "--early-stopping", "3"],
+                          {"print_every": 20}),
 }
 CASES.update(DEV_CASES)
+# Dropout (DESIGN §11): masks from the counter-based U(seed, k, l, g, i) of
+# include/dnn/rng.h, reimplemented in ref_rng.dropout_uniforms; g is the
+# example's index among the training examples (with a dev split: file order
+# without the dev examples, as the batches number them).
+DROP_CASES = {
+    "drop": (["binary"], ["--layers", "7,5", "--hidden-activation", "tanh", "--init", "xavier",
+                          "--lr", "0.3", "--keep-prob", "0.8"]),
+    "mb_drop": (["binary"], ["--layers", "9,6", "--hidden-activation", "relu", "--init", "he",
+                             "--lr", "0.1", "--keep-prob", "0.7", "--batch-size", "64"]),
+    "mb_drop_softmax": (["softmax", "--classes", "3"],
+                        ["--layers", "12", "--hidden-activation", "sigmoid", "--output",
+                         "softmax", "--classes", "3", "--init", "xavier", "--lr", "0.5",
+                         "--keep-prob", "0.6", "--batch-size", "50"]),
+    "mb_drop_adam_split": (["binary"], OPT_NET + OPT_RULES["adam"]
+                           + ["--keep-prob", "0.85", "--batch-size", "64",
+                              "--validation-split", "0.2"]),
+}
+CASES.update(DROP_CASES)
 OPT_CASES = sorted(c for c in CASES if "opt_" in c)
 # Conditioning: a comparison to 1e-9 only means something if the trajectory
 # does not amplify rounding noise to that level (full-batch Adam near a
@@ -251,7 +282,7 @@ def check_final(fin, ref, ck_acc, problems):
             problems.append("final cost=%s, numpy %.9g" % (fin["cost"], ref["costs"][-1]))
     except (KeyError, ValueError):
         problems.append("final line lacks cost: %s" % fin)
-    if "val_cost" in ref.files:
+    if "val_cost" in ref:
         try:
             if not abs(float(fin["val_cost"]) - ck_acc["val_cost"]) <= 1e-8 * abs(ck_acc["val_cost"]):
                 problems.append("final val_cost=%s, numpy on the checkpoint's parameters %.9g"
@@ -261,10 +292,13 @@ def check_final(fin, ref, ck_acc, problems):
             if int(fin["best_iteration"]) != int(ref["best_iteration"]):
                 problems.append("final best_iteration=%s, reference %d"
                                 % (fin["best_iteration"], ref["best_iteration"]))
+            if fin.get("stopped_early", "0") != str(int(ref["stopped_early"])):
+                problems.append("final stopped_early=%s, reference %d"
+                                % (fin.get("stopped_early"), ref["stopped_early"]))
         except (KeyError, ValueError):
             problems.append("final line lacks val_cost/best_iteration: %s" % fin)
     for key in ("train_accuracy", "test_accuracy", "val_accuracy"):
-        if key not in ref.files or np.isnan(ref[key]):
+        if key not in ref or np.isnan(ref[key]):
             if key in fin:
                 problems.append("final line has %s=%s, none expected" % (key, fin[key]))
             continue
@@ -299,7 +333,7 @@ def check_metrics(metrics, ref, tol, problems, figures):
             problems.append("cost at iteration %d: dnn %.17g numpy %.17g rel %.2e" % (it, c, r, e))
     # accuracies are ratios of counts: equal to rounding, unless a prediction
     # sits within rounding noise of the threshold (never in these cases)
-    if "val_costs" in ref.files:
+    if "val_costs" in ref:
         if "val_cost" not in rows[0]:
             problems.append("metrics lack the val_cost column")
         else:
@@ -312,7 +346,7 @@ def check_metrics(metrics, ref, tol, problems, figures):
                                     % (it, c, r, e))
     for col, key in (("train_accuracy", "accuracies"), ("test_accuracy", "test_accuracies"),
                      ("val_accuracy", "val_accuracies")):
-        if key not in ref.files or not len(ref[key]) or np.all(np.isnan(ref[key])):
+        if key not in ref or not len(ref[key]) or np.all(np.isnan(ref[key])):
             continue
         if col not in rows[0]:
             problems.append("metrics lack the %s column" % col)
@@ -327,7 +361,7 @@ def check_metrics(metrics, ref, tol, problems, figures):
 
 def check_params(ckpt, ref, costs, tol, problems, figures):
     L = len(ref["layer_dims"]) - 1
-    worst = 0.0
+    worst = worst_m = 0.0
     with h5py.File(ckpt, "r") as f:
         dims = list(f.attrs.get("layer_dims", []))
         if dims != list(ref["layer_dims"]):
@@ -347,12 +381,31 @@ def check_params(ckpt, ref, costs, tol, problems, figures):
                 worst = max(worst, e)
                 if not e <= tol:
                     problems.append("/%s max|dnn-numpy|/max|numpy| = %.2e" % (key, e))
+        # the optimizer's moments (the course's v["dW1"], s["dW1"]) and t
+        if "optimizer" in f:
+            t = f["optimizer"].attrs.get("t")
+            if t is not None and int(t) != int(ref["adam_t"]):
+                problems.append("/optimizer t=%s, expected %d" % (t, ref["adam_t"]))
+            for mom in ("v", "s"):
+                for l in range(1, L + 1):
+                    for key in ("dW%d" % l, "db%d" % l):
+                        path = "optimizer/%s/%s" % (mom, key)
+                        if path not in f:
+                            continue
+                        R = ref["%s_%s" % (mom, key)]
+                        P = np.asarray(f[path][...], dtype=np.float64).reshape(R.shape)
+                        e = rel_array(P, R)
+                        worst_m = max(worst_m, e)
+                        if not e <= tol:
+                            problems.append("/%s max|dnn-numpy|/max|numpy| = %.2e" % (path, e))
         if "history/cost" in f and costs is not None:
             h = np.asarray(f["history/cost"][...], dtype=np.float64).reshape(-1)
             if h.shape != costs.shape or not np.all(
                     np.abs(h - ref["costs"]) <= tol * np.abs(ref["costs"])):
                 problems.append("/history/cost %s differs from the recorded costs" % h)
     figures.append("params rel max %.2e" % worst)
+    if worst_m:
+        figures.append("moments rel max %.2e" % worst_m)
 
 
 def make_sets(name, work):
@@ -360,13 +413,12 @@ def make_sets(name, work):
     case's arguments is replaced by a dev set made here."""
     make_args, train_args = CASES[name][:2]
     data = os.path.join(work, name + ".h5")
-    subprocess.run([PY, os.path.join(REF, "make_data.py"), make_args[0], data]
-                   + make_args[1:], check=True)
+    make_data.main([make_args[0], data] + make_args[1:])
     if make_args[0] == "regression":
         return data, None
     test = os.path.join(work, name + "-test.h5")
-    subprocess.run([PY, os.path.join(REF, "make_data.py"), make_args[0], test,
-                    "--m", str(TEST_M), "--seed", str(TEST_SEED)] + make_args[1:], check=True)
+    make_data.main([make_args[0], test, "--m", str(TEST_M), "--seed", str(TEST_SEED)]
+                   + make_args[1:])
     return data, test
 
 
@@ -377,28 +429,21 @@ def run_case(name, a, work):
     data, test = make_sets(name, work)
     if "--validation" in train_args:
         dev = os.path.join(work, name + "-dev.h5")
-        subprocess.run([PY, os.path.join(REF, "make_data.py"), CASES[name][0][0], dev,
-                        "--m", str(DEV_M), "--seed", str(DEV_SEED)] + CASES[name][0][1:],
-                       check=True)
+        make_data.main([CASES[name][0][0], dev, "--m", str(DEV_M), "--seed", str(DEV_SEED)]
+                       + CASES[name][0][1:])
         train_args = [dev if v == "@DEV" else v for v in train_args]
     common = train_args + ["--data", data, "--seed", str(SEED),
-                           "--print-every", str(PRINT_EVERY)]
-    if "--epochs" not in train_args:
+                           "--print-every", str(extra.get("print_every", PRINT_EVERY))]
+    if "--epochs" not in train_args and "--iterations" not in train_args:
         common += ["--iterations", str(ITERATIONS)]
     if test:
         common += ["--test", test, "--test-x", "train_x", "--test-y", "train_y"]
-    ref_out = os.path.join(work, name + "-ref.npz")
-    ref_argv = ["--out", ref_out] + common
-    subprocess.run([PY, os.path.join(REF, "ref_dnn.py")] + ref_argv,
-                   check=True, stdout=subprocess.DEVNULL)
-    ref = np.load(ref_out)
+    ref_argv = ["--out", os.path.join(work, name + "-ref.npz")] + common
+    ref_args = ref_dnn.parse(ref_argv)
+    ref = ref_dnn.run(ref_args)  # in this process: no second numpy start-up
     cond = None
     if name in COND_CASES and not a.no_probe:
-        probe_out = os.path.join(work, name + "-probe.npz")
-        subprocess.run([PY, os.path.join(REF, "ref_dnn.py"), "--perturb", repr(PERTURB)]
-                       + ref_argv[:1] + [probe_out] + ref_argv[2:],
-                       check=True, stdout=subprocess.DEVNULL)
-        probe = np.load(probe_out)
+        probe = ref_dnn.run(ref_dnn.parse(["--perturb", repr(PERTURB)] + ref_argv))
         L = len(ref["layer_dims"]) - 1
         cond = max([rel_array(probe[k], ref[k]) for l in range(1, L + 1)
                     for k in ("W%d" % l, "b%d" % l)]
@@ -406,9 +451,11 @@ def run_case(name, a, work):
 
     metrics = os.path.join(work, name + "-metrics.csv")
     ckpt = os.path.join(work, name + "-ckpt.h5")
+    best_ckpt = os.path.join(work, name + "-best.h5")
     cmd = shlex.split(a.launcher) + [a.train, "--precision", "double", "--rng", "numpy",
                                      "--metrics", metrics, "--checkpoint", ckpt] \
-        + common + extra.get("dnn_args", [])
+        + common + extra.get("dnn_args", []) \
+        + (["--best-checkpoint", best_ckpt] if "best_W1" in ref else [])
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=a.timeout)
     except subprocess.TimeoutExpired:
@@ -430,10 +477,25 @@ def run_case(name, a, work):
     if "--clip-norm" in train_args and not 0 < int(ref["clipped_steps"]) < int(ref["total"]):
         problems.append("guard: clipping acted in %d of %d steps (some, not all, wanted)"
                         % (ref["clipped_steps"], ref["total"]))
-    if len(ref["iterations"]) and int(ref["total"]) < 300:
+    if "--early-stopping" in train_args and not ref["stopped_early"]:
+        problems.append("guard: the reference did not stop early")
+    elif len(ref["iterations"]) and int(ref["total"]) < 300 and "--early-stopping" not in train_args:
         problems.append("guard: only %d steps (at least 300 wanted)" % ref["total"])
     check_params(ckpt, ref, costs, a.tol, problems, figures)
-    ck_acc = checkpoint_accuracies(ckpt, ref_dnn.parse(ref_argv), len(ref["layer_dims"]) - 1)
+    if "best_W1" in ref:  # --best-checkpoint holds the parameters of best_iteration
+        with h5py.File(best_ckpt, "r") as f:
+            L = len(ref["layer_dims"]) - 1
+            e = max(rel_array(f[k][...], ref["best_" + k]) for l in range(1, L + 1)
+                    for k in ("W%d" % l, "b%d" % l))
+            it = f.attrs.get("iteration")
+        figures.append("best checkpoint rel %.2e" % e)
+        if not e <= a.tol:
+            problems.append("--best-checkpoint W/b differ from the parameters of iteration %d: %.2e"
+                            % (ref["best_iteration"], e))
+        if it is None or int(it) != int(ref["best_iteration"]):
+            problems.append("--best-checkpoint iteration attribute %s, expected %d"
+                            % (it, ref["best_iteration"]))
+    ck_acc = checkpoint_accuracies(ckpt, ref_args, len(ref["layer_dims"]) - 1)
     check_final(parse_final(p.stdout), ref, ck_acc, problems)
     msg = ", ".join(figures)
     if problems:

@@ -2,8 +2,9 @@
 """install_consumers: dnn installed into a temporary prefix is usable from
 other projects, through CMake and through pkg-config.
 
-  - `cmake --install BUILD --prefix P` lays out bin/, share/man/man1/,
+  - `cmake --install BUILD --prefix S` lays out bin/, share/man/man1/,
     include/dnn/, lib/libdnn.a, lib/cmake/dnn/ and lib/pkgconfig/dnn.pc;
+    S is then renamed P (the package is relocatable) and only P is used;
   - the README's C program (classify.c), CMakeLists.txt and Makefile -- the
     very blocks of its section "Using a trained model from C, Python and
     ONNX runtimes" -- are copied into two separate projects, built against
@@ -18,7 +19,6 @@ other projects, through CMake and through pkg-config.
     snippet (numpy + h5py).
 """
 import os
-import subprocess
 
 import numpy as np
 
@@ -33,7 +33,10 @@ state = {}
 
 
 def install():
-    out = R.run(["cmake", "--install", R.args.build, "--prefix", PREFIX], what="cmake --install")
+    # installed elsewhere, then moved: the package must not remember where it was put
+    staging = R.path("staging")
+    out = R.run(["cmake", "--install", R.args.build, "--prefix", staging], what="cmake --install")
+    os.rename(staging, PREFIX)
     need = ["bin/dnn-train", "bin/dnn-predict", "bin/dnn-planar", "bin/dnn-fashion-mnist",
             "share/man/man1/dnn-train.1", "share/man/man1/dnn-predict.1", "include/dnn/dnn.h",
             "include/dnn/common.h", "lib/libdnn.a", "lib/cmake/dnn/dnnConfig.cmake",

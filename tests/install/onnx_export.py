@@ -5,7 +5,8 @@ For every output kind (sigmoid, softmax, linear) and every hidden activation
 (sigmoid, tanh, relu, leaky_relu with slope 0.2, linear), each with one of:
 no preprocessing, --scale on uint8 inputs, --standardize (every output kind
 meets all three), in single and double precision, plus one model with both
---scale and --standardize and one logistic regression (no hidden layer):
+--scale and --standardize, one logistic regression (no hidden layer) and
+one of 13 layers:
   - dnn-train makes a checkpoint, dnn-export turns it into OUT.onnx;
   - onnx.checker.check_model(model, full_check=True) accepts it (Debian
     python3-onnx), the default-domain opset is >= 13, the IR version fits it;
@@ -237,5 +238,7 @@ for o_i, out in enumerate(OUTPUTS):
 R.case("export_softmax_relu_scale_and_standardize", export_case, "t_both", "relu", "softmax",
        "scale+standardize", "single")
 R.case("export_logistic_regression", export_case, "t_logreg", "relu", "sigmoid", "scale", "double", layers="")
+R.case("export_deep", export_case, "t_deep", "tanh", "softmax", "standardize", "single",
+       layers="9,8,7,6,5,6,7,8,9,10,11,12")
 R.case("export_errors", errors)
 R.finish()

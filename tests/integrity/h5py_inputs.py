@@ -11,6 +11,7 @@ changes one thing:
   y_enum            Y as an h5py enum of int16 {no: 0, yes: 1}
   x_float16         X float16
   x_big_endian_f4   X '>f4';  x_big_endian_f8  X '>f8';  y_big_endian  Y '>i8'
+  x_longdouble_y_uint64     X numpy longdouble (80-bit in 16 bytes), Y uint64
   x_int_big_endian  X as 64*x in '>i2' with --scale 0.015625 (vs '<i2' plain)
   gzip_shuffle_fletcher32   X and Y chunked (37 rows, not aligned to anything),
                     gzip 4 + shuffle + Fletcher32
@@ -93,6 +94,7 @@ R.case("x_float16", same_model, "x_float16", write("x_float16", X.astype(np.floa
 R.case("x_big_endian_f4", same_model, "x_be4", write("x_be4", X.astype(">f4"), Y))
 R.case("x_big_endian_f8", same_model, "x_be8", write("x_be8", X.astype(">f8"), Y))
 R.case("y_big_endian", same_model, "y_be", write("y_be", X, Y.astype(">i8")))
+R.case("x_longdouble_y_uint64", same_model, "x_ld", write("x_ld", X.astype(np.longdouble), Y.astype(np.uint64)))
 XI = (X * 64).astype(np.int16)
 R.case("x_int_big_endian", same_model, "x_int_be", write("x_int_be", XI.astype(">i2"), Y), ["--scale", "0.015625"],
        None, write("x_int_le", XI.astype("<i2"), Y))

@@ -39,7 +39,7 @@ import numpy as np
 
 sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ref_rng import held_out, permutation  # noqa: E402
+from ref_rng import dropout_uniforms, held_out, permutation  # noqa: E402
 
 
 # ---------------------------------------------------------------- data
@@ -186,18 +186,24 @@ def init_params(dims, init, scale, seed):
     return W, b
 
 
-def forward(W, b, X, hidden, output, slope):
+def forward(W, b, X, hidden, output, slope, masks=None):
+    """masks[l] (hidden layers) = D[l] / keep_prob: inverted dropout,
+    A[l] = g(Z[l]) * D[l] / keep_prob; A[l] is what layer l+1 reads."""
     L = len(W) - 1
     A, Z = [X], [None]
     for l in range(1, L + 1):
         z = W[l] @ A[l - 1] + b[l]
         a = act_forward(hidden, z, slope) if l < L else output_forward(output, z)
+        if masks is not None and l < L:
+            a = a * masks[l]
         Z.append(z)
         A.append(a)
     return Z, A
 
 
-def backward(W, Z, A, Y, hidden, output, slope, m):
+def backward(W, Z, A, Y, hidden, output, slope, m, masks=None):
+    """With masks: dA[l] = dA[l] * D[l] / keep_prob, then times g'(Z[l]) of
+    the undropped activation."""
     L = len(W) - 1
     dW, db = [None] * (L + 1), [None] * (L + 1)
     dZ = output_dZ(output, A[L], Y, m)      # already carries the 1/m
@@ -206,8 +212,20 @@ def backward(W, Z, A, Y, hidden, output, slope, m):
         db[l] = np.sum(dZ, axis=1, keepdims=True)
         if l > 1:
             dA = W[l].T @ dZ
-            dZ = dA * act_derivative(hidden, Z[l - 1], A[l - 1], slope)
+            a = A[l - 1]
+            if masks is not None:
+                dA = dA * masks[l - 1]
+                a = act_forward(hidden, Z[l - 1], slope)
+            dZ = dA * act_derivative(hidden, Z[l - 1], a, slope)
     return dW, db
+
+
+def dropout_masks(dims, seed, step, examples, keep_prob):
+    """D[l] / keep_prob for the hidden layers, from the counter-based uniforms
+    U(seed, k, l, g, i) of include/dnn/rng.h (reimplemented in ref_rng)."""
+    L = len(dims) - 1
+    return [None] + [(dropout_uniforms(seed, step, l, examples, dims[l]) < keep_prob)
+                     / keep_prob for l in range(1, L)]
 
 
 # ------------------------------------------------ optimizers (DESIGN §11)
@@ -319,13 +337,16 @@ def steps_of(m, a):
     return B, spe, total
 
 
-def train(X, Y, dims, a, test=None, dev=None):
+def train(X, Y, dims, a, test=None, dev=None, gindex=None):
     """Gradient descent as DESIGN §5/§11: full batch, or mini-batches of B
     taken in order from the permutation of epoch k // spe (the last one
     partial, averaged over its own size).  Records, before update k, the
     cost (with the L2 term) and the accuracy of the step's batch, and with
     test = (Xt, Yt) the test accuracy of the same parameters, and with
-    dev = (Xv, Yv) the dev cost (no L2 term) and accuracy."""
+    dev = (Xv, Yv) the dev cost (no L2 term) and accuracy.  Dropout masks are
+    keyed by gindex[j] (default j): the index of the example among the
+    training examples, as dnn keys them (with a dev split: the file order
+    with the dev examples removed, the same numbering the batches use)."""
     m = X.shape[1]
     L = len(dims) - 1
     W, b = init_params(dims, a.init, a.init_scale, a.seed)
@@ -336,6 +357,7 @@ def train(X, Y, dims, a, test=None, dev=None):
     iters, costs, accs, taccs, vcosts, vaccs = [], [], [], [], [], []
     perm, perm_epoch = None, -1
     stats = {"clipped": 0}
+    best, since, stop, steps_run = None, 0, False, total
     noise = np.random.RandomState(12345)
     for k in range(total):
         epoch, s = divmod(k, spe)
@@ -348,7 +370,11 @@ def train(X, Y, dims, a, test=None, dev=None):
         else:
             Xb, Yb = X, Y
         mb = Xb.shape[1]
-        Z, A = forward(W, b, Xb, a.hidden_activation, a.output, a.leaky_slope)
+        masks = None
+        if a.keep_prob < 1:
+            gidx = (gindex if gindex is not None else np.arange(m))[idx if B else slice(None)]
+            masks = dropout_masks(dims, a.seed, k, gidx, a.keep_prob)
+        Z, A = forward(W, b, Xb, a.hidden_activation, a.output, a.leaky_slope, masks)
         if (a.print_every > 0 and k % a.print_every == 0) or k == total - 1:
             iters.append(k)
             costs.append(cost_of(a.output, Z[-1], A[-1], Yb, mb) + l2_term(W, a, mb))
@@ -359,8 +385,13 @@ def train(X, Y, dims, a, test=None, dev=None):
             if dev is not None:
                 vcosts.append(set_cost(W, b, dev, a))
                 vaccs.append(set_accuracy(W, b, dev, a))
+                if best is None or vcosts[-1] < best[0]:  # best: the parameters recorded
+                    best, since = (vcosts[-1], k, [p.copy() for p in params]), 0
+                else:
+                    since += 1
+                stop = a.early_stopping > 0 and since >= a.early_stopping
         dW, db = backward(W, Z, A, Yb, a.hidden_activation, a.output,
-                          a.leaky_slope, mb)
+                          a.leaky_slope, mb, masks)
         grads = regularized_grads(W, b, dW, db, a, mb, stats)
         if a.perturb:  # conditioning probe: relative noise of size --perturb
             grads = [g * (1.0 + a.perturb * noise.uniform(-1, 1, g.shape)) for g in grads]
@@ -368,10 +399,14 @@ def train(X, Y, dims, a, test=None, dev=None):
         params = opt.step(params, grads, is_weight, alpha)
         for l in range(1, L + 1):
             W[l], b[l] = params[2 * l - 2], params[2 * l - 1]
+        if stop:  # early stopping: this step's update is the last one
+            steps_run = k + 1
+            break
     _, A = forward(W, b, X, a.hidden_activation, a.output, a.leaky_slope)
     acc = accuracy_of(a.output, A[-1], Y)
     opt.clipped = stats["clipped"]
     opt.dev = (np.array(vcosts), np.array(vaccs))
+    opt.best, opt.steps_run = best, steps_run
     return (W, b, np.array(iters, dtype=np.int64), np.array(costs), acc,
             np.array(accs), np.array(taccs), total, opt)
 
@@ -412,6 +447,7 @@ def parse(argv=None):
     p.add_argument("--epsilon", type=float, default=1e-8)
     p.add_argument("--weight-decay", type=float, default=0.0)
     p.add_argument("--l2", type=float, default=0.0)
+    p.add_argument("--keep-prob", type=float, default=1.0)
     p.add_argument("--clip-norm", type=float, default=0.0)
     p.add_argument("--lr-decay", default="none",
                    choices=["none", "inverse", "exponential", "step", "cosine"])
@@ -425,6 +461,9 @@ def parse(argv=None):
     p.add_argument("--test-x", default="test_x")
     p.add_argument("--test-y", default="test_y")
     p.add_argument("--validation-split", type=float, default=0.0)
+    p.add_argument("--early-stopping", type=int, default=0,
+                   help="stop after the update of the first record that ends K records "
+                        "without a lower dev cost")
     p.add_argument("--validation", help="dev set file (instead of --validation-split)")
     p.add_argument("--validation-x", default="val_x")
     p.add_argument("--validation-y", default="val_y")
@@ -432,9 +471,9 @@ def parse(argv=None):
     return p.parse_args(argv)
 
 
-def main(argv=None):
-    a = parse(argv)
-
+def run(a):
+    """Train as the parsed options say; returns the results as a dict (the
+    keys of the --out file)."""
     X, Y = read_set(a.data, a.x, a.y, a.layout, a.scale, a.output,
                     a.binary_threshold)
     hidden = [int(v) for v in a.layers.split(",") if v.strip()]
@@ -459,7 +498,7 @@ def main(argv=None):
     W, b, iters, costs, acc, accs, taccs, total, opt = train(X, Y, dims, a, test, dev)
 
     res = {"iterations": iters, "costs": costs, "accuracies": accs,
-           "total": np.int64(total),
+           "total": np.int64(opt.steps_run),
            "layer_dims": np.array(dims, dtype=np.int64),
            "train_accuracy": np.float64(acc), "adam_t": np.int64(opt.t),
            "clipped_steps": np.int64(opt.clipped)}
@@ -471,13 +510,23 @@ def main(argv=None):
         res["val_costs"], res["val_accuracies"] = opt.dev
         res["val_cost"] = np.float64(set_cost(W, b, dev, a))
         res["val_accuracy"] = np.float64(set_accuracy(W, b, dev, a))
-        res["best_iteration"] = np.int64(iters[int(np.argmin(opt.dev[0]))])
+        res["best_iteration"] = np.int64(opt.best[1])
+        res["stopped_early"] = np.int64(opt.steps_run < total)
+        for i, P in enumerate(opt.best[2]):
+            res["best_%s%d" % ("Wb"[i % 2], i // 2 + 1)] = P
         res["m_dev"] = np.int64(dev[0].shape[1])
     for l in range(1, len(dims)):
         res["W%d" % l] = W[l]
         res["b%d" % l] = b[l]
         res["v_dW%d" % l], res["v_db%d" % l] = opt.v[2 * l - 2], opt.v[2 * l - 1]
         res["s_dW%d" % l], res["s_db%d" % l] = opt.s[2 * l - 2], opt.s[2 * l - 1]
+    return res
+
+
+def main(argv=None):
+    a = parse(argv)
+    res = run(a)
+    costs, total = res["costs"], int(res["total"])
     if a.out.endswith(".h5") or a.out.endswith(".hdf5"):
         with h5py.File(a.out, "w") as f:
             for k, v in res.items():
@@ -487,7 +536,7 @@ def main(argv=None):
     last = costs[-1] if len(costs) else float("nan")
     line = "final iterations=%d cost=%.9f" % (total, last)
     if a.output != "linear":
-        line += " train_accuracy=%.6f" % acc
+        line += " train_accuracy=%.6f" % res["train_accuracy"]
     if "test_accuracy" in res:
         line += " test_accuracy=%.6f" % res["test_accuracy"]
     if "val_cost" in res:
@@ -495,6 +544,8 @@ def main(argv=None):
         if a.output != "linear":
             line += " val_accuracy=%.6f" % res["val_accuracy"]
         line += " best_iteration=%d" % res["best_iteration"]
+        if res["stopped_early"]:
+            line += " stopped_early=1"
     print(line)
     return 0
 
