@@ -830,20 +830,24 @@ static int run_slurm(sweep_t *s)
         if (alive)
             return 1;
     }
+    install_handlers(); /* a Ctrl-C during the submission stops the job as soon as its id is known */
     if (write_job_script(s, script, sizeof script) || submit(s, script, id, sizeof id))
         return 1;
     char line[300];
     snprintf(line, sizeof line, "%s\n", id);
     write_atomic(idfile, line);
-    install_handlers();
-    int forwarded = 0, gone = 0;
-    while (gone < 2) { /* twice gone in a row: not a passing squeue failure */
-        struct timespec t = {2, 0};
-        nanosleep(&t, NULL);
+    int forwarded = 0, gone = 0, unknown = 0;
+    while (gone < 2 && unknown < 30) { /* gone twice in a row; squeue failing for a minute */
         for (; forwarded < n_signals; forwarded++)
             stop_job(id, last_signal);
-        gone = job_alive(id) > 0 ? 0 : gone + 1;
+        struct timespec t = {2, 0};
+        nanosleep(&t, NULL);
+        int alive = job_alive(id);
+        gone = alive == 0 ? gone + 1 : 0;
+        unknown = alive < 0 ? unknown + 1 : 0;
     }
+    if (unknown)
+        fprintf(stderr, PROG ": squeue keeps failing; no longer waiting for job %s\n", id);
     int failed = 0;
     for (size_t i = 0; i < s->trials.n_trials; i++) {
         char path[DNN_PATH_MAX + 32];
