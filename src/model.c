@@ -86,6 +86,10 @@ int dnn_model_init(dnn_model_t *m, dnn_precision_t prec, int L, const size_t *n,
     m->loss = dnn_loss_for(output);
     m->slope = slope;
     m->bmax = bmax;
+    if (prec == DNN_BF16) { /* bf16 products run on column counts rounded up to bf16_q (few shapes) */
+        m->bf16_q = bmax <= 256 ? 16 : (bmax / 16 + 15) / 16 * 16;
+        bmax = (bmax + m->bf16_q - 1) / m->bf16_q * m->bf16_q; /* the buffers' column capacity */
+    }
     m->keep_prob = 1;
     size_t P = 0, acts = 0, nmax = 0;
     for (int l = 0; l <= L; l++) {
@@ -301,11 +305,21 @@ void dnn_model_zero_grads(dnn_model_t *m)
 
 static int bf16_on(const dnn_model_t *m, int l) { return m->prec == DNN_BF16 && (m->bf16 >> l & 1); }
 
+/* The column count of a bf16 product: cols rounded up to bf16_q.  The extra
+ * columns of the bf16 operands are zeros (so dW's sum over them adds 0) and
+ * those of the outputs are never read. */
+static size_t bf16_cols(const dnn_model_t *m, size_t cols) { return (cols + m->bf16_q - 1) / m->bf16_q * m->bf16_q; }
+
+static void bf16_zero_tail(const dnn_model_t *m, uint16_t *X, size_t rows, size_t cols)
+{
+    memset(X + rows * cols, 0, rows * (bf16_cols(m, cols) - cols) * sizeof *X);
+}
+
 /* Buffers, the choice of layers, and the primitives of full blocks, at set-up. */
 static int bf16_init(dnn_model_t *m, char *msg)
 {
     int rc = dnn_matrix_bf16_init(msg);
-    size_t ab = 0, nmax = 0, B = m->bmax;
+    size_t ab = 0, nmax = 0, B = (m->bmax + m->bf16_q - 1) / m->bf16_q * m->bf16_q;
     for (int l = 1; l <= m->L && !rc; l++) {
         size_t nl = m->n[l], np = m->n[l - 1];
         nmax = nl > nmax ? nl : nmax;
@@ -360,10 +374,17 @@ static void bf16_begin(dnn_model_t *m, const void *X, size_t cols)
     }
     m->x0b = m->xb;
     m->xb = NULL;
-    if (!m->x0b && bf16_on(m, 1)) {
-        dnn_matrix_to_bf16(m->ab + m->off_ab[0], X, m->n[0] * cols);
-        m->x0b = m->ab + m->off_ab[0];
-    }
+    if (!bf16_on(m, 1))
+        return;
+    uint16_t *x0 = m->ab + m->off_ab[0];
+    if (!m->x0b)
+        dnn_matrix_to_bf16(x0, X, m->n[0] * cols);
+    else if (cols % m->bf16_q) /* the given copy has no zero columns after cols: make them here */
+        memcpy(x0, m->x0b, m->n[0] * cols * sizeof *x0);
+    else
+        return;
+    bf16_zero_tail(m, x0, m->n[0], cols);
+    m->x0b = x0;
 }
 
 /* What layer l reads, in bf16. */
@@ -374,7 +395,7 @@ static int bf16_forward(dnn_model_t *m, int l, void *A, size_t cols)
     if (!bf16_on(m, l))
         return 0;
     size_t nl = m->n[l], np = m->n[l - 1];
-    dnn_matrix_gemm_bf16(1, 0, nl, cols, np, 1, m->wb + m->off_W[l], np, bf16_input(m, l), np, 0, A, nl);
+    dnn_matrix_gemm_bf16(1, 0, nl, bf16_cols(m, cols), np, 1, m->wb + m->off_W[l], np, bf16_input(m, l), np, 0, A, nl);
     return 1;
 }
 
@@ -428,20 +449,25 @@ static int bf16_act_forward(dnn_model_t *m, int l, void *A, size_t cols, int dro
         return 0;
     bf16_pass_t q = {m, l, 0, bf16_parts(m->n[l], cols), A, cols};
     dnn_matrix_parallel(bf16_forward_part, &q, (size_t)q.parts, 1);
+    bf16_zero_tail(m, m->ab + m->off_ab[l], m->n[l], cols);
     return 1;
 }
 
 static void bf16_after_dropout(dnn_model_t *m, int l, size_t cols)
 {
-    if (bf16_on(m, l + 1))
-        dnn_matrix_to_bf16(m->ab + m->off_ab[l], (const float *)m->dropped + m->off_A[l], m->n[l] * cols);
+    if (!bf16_on(m, l + 1))
+        return;
+    dnn_matrix_to_bf16(m->ab + m->off_ab[l], (const float *)m->dropped + m->off_A[l], m->n[l] * cols);
+    bf16_zero_tail(m, m->ab + m->off_ab[l], m->n[l], cols);
 }
 
 /* dZ[L] from the loss: its bf16 copy (layers below get theirs in bf16_act_backward). */
 static void bf16_dz(dnn_model_t *m, int l, const void *dZ, size_t cols)
 {
-    if (bf16_on(m, l))
-        dnn_matrix_to_bf16(m->dzb, dZ, m->n[l] * cols);
+    if (!bf16_on(m, l))
+        return;
+    dnn_matrix_to_bf16(m->dzb, dZ, m->n[l] * cols);
+    bf16_zero_tail(m, m->dzb, m->n[l], cols);
 }
 
 static int bf16_dw(dnn_model_t *m, int l, float beta, size_t cols)
@@ -450,7 +476,7 @@ static int bf16_dw(dnn_model_t *m, int l, float beta, size_t cols)
         return 0;
     size_t nl = m->n[l], np = m->n[l - 1];
     float *G = (float *)m->grads + m->off_W[l];
-    dnn_matrix_gemm_bf16(0, 1, np, nl, cols, 1, bf16_input(m, l), np, m->dzb, nl, beta, G, np);
+    dnn_matrix_gemm_bf16(0, 1, np, nl, bf16_cols(m, cols), 1, bf16_input(m, l), np, m->dzb, nl, beta, G, np);
     return 1;
 }
 
@@ -459,7 +485,7 @@ static int bf16_da(dnn_model_t *m, int l, void *dA, size_t cols)
     if (!bf16_on(m, l))
         return 0;
     size_t nl = m->n[l], np = m->n[l - 1];
-    dnn_matrix_gemm_bf16(0, 0, np, cols, nl, 1, m->wb + m->off_W[l], np, m->dzb, nl, 0, dA, np);
+    dnn_matrix_gemm_bf16(0, 0, np, bf16_cols(m, cols), nl, 1, m->wb + m->off_W[l], np, m->dzb, nl, 0, dA, np);
     return 1;
 }
 
@@ -489,6 +515,7 @@ static int bf16_act_backward(dnn_model_t *m, int l, void *dZ, size_t cols, int o
     float *db = (float *)m->grads + m->off_b[l];
     bf16_pass_t q = {m, l, overwrite, bf16_parts(nl, cols), dZ, cols};
     dnn_matrix_parallel(bf16_backward_part, &q, (size_t)q.parts, 1);
+    bf16_zero_tail(m, m->dzb, nl, cols);
     for (int t = 0; t < q.parts; t++) { /* the ranges' sums, in order */
         const float *p = m->dbp + (size_t)t * nl;
         for (size_t i = 0; i < nl; i++)

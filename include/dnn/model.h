@@ -69,6 +69,7 @@ typedef struct {
     const uint16_t *xb;    /* bf16 X given for the next pass (dnn_model_set_input_bf16), or NULL */
     const uint16_t *x0b;   /* the bf16 X of the current pass */
     int wb_stale;          /* params changed since wb was written: refresh before the next pass */
+    size_t bf16_q;         /* bf16 products run on columns rounded up to a multiple of this; buffers hold that many */
 } dnn_model_t;
 
 #define DNN_BF16_MIN 16 /* a product with a smaller side (an output layer of 1) stays on sgemm */

@@ -436,37 +436,31 @@ def parse(argv=None):
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--rng", default="numpy", choices=["numpy"],
                    help="accepted for dnn-train's command lines; numpy's legacy generator")
-    p.add_argument("--lr", type=float, default=0.0075)
-    p.add_argument("--iterations", type=int, default=2500)
-    p.add_argument("--epochs", type=int, default=0)
-    p.add_argument("--batch-size", type=int, default=0)
+    # numeric options: (name, default); the type is the default's
+    for name, default in (("--lr", 0.0075), ("--iterations", 2500), ("--epochs", 0),
+                          ("--batch-size", 0), ("--beta1", 0.9), ("--beta2", 0.999),
+                          ("--epsilon", 1e-8), ("--weight-decay", 0.0), ("--l2", 0.0),
+                          ("--keep-prob", 1.0), ("--clip-norm", 0.0), ("--decay-rate", 0.0),
+                          ("--decay-every", 1), ("--print-every", 100)):
+        p.add_argument(name, type=type(default), default=default)
     p.add_argument("--optimizer", default="gd",
                    choices=["gd", "momentum", "rmsprop", "adam", "adamw"])
-    p.add_argument("--beta1", type=float, default=0.9)
-    p.add_argument("--beta2", type=float, default=0.999)
-    p.add_argument("--epsilon", type=float, default=1e-8)
-    p.add_argument("--weight-decay", type=float, default=0.0)
-    p.add_argument("--l2", type=float, default=0.0)
-    p.add_argument("--keep-prob", type=float, default=1.0)
-    p.add_argument("--clip-norm", type=float, default=0.0)
     p.add_argument("--lr-decay", default="none",
                    choices=["none", "inverse", "exponential", "step", "cosine"])
-    p.add_argument("--decay-rate", type=float, default=0.0)
-    p.add_argument("--decay-every", type=int, default=1)
-    p.add_argument("--print-every", type=int, default=100)
     p.add_argument("--perturb", type=float, default=0.0,
                    help="multiply every gradient by 1 + u*P, u uniform in [-1, 1): a probe "
                         "of how much the trajectory amplifies rounding noise")
-    p.add_argument("--test", help="test set file (accuracy with the final parameters)")
-    p.add_argument("--test-x", default="test_x")
-    p.add_argument("--test-y", default="test_y")
+    # other sets: FILE, --NAME-x, --NAME-y (defaults test_x/test_y, val_x/val_y)
+    for name, short, what in (("test", "test", "test set file (accuracy at each record and "
+                                               "with the final parameters)"),
+                              ("validation", "val", "dev set file (instead of --validation-split)")):
+        p.add_argument("--" + name, help=what)
+        p.add_argument("--%s-x" % name, default=short + "_x")
+        p.add_argument("--%s-y" % name, default=short + "_y")
     p.add_argument("--validation-split", type=float, default=0.0)
     p.add_argument("--early-stopping", type=int, default=0,
                    help="stop after the update of the first record that ends K records "
                         "without a lower dev cost")
-    p.add_argument("--validation", help="dev set file (instead of --validation-split)")
-    p.add_argument("--validation-x", default="val_x")
-    p.add_argument("--validation-y", default="val_y")
     p.add_argument("--out", required=True, help="results, .npz or .h5")
     return p.parse_args(argv)
 
