@@ -67,35 +67,12 @@ static int fsync_path(const char *path, int dir)
 
 static int write_course2(hid_t f, const dnn_model_t *m, const dnn_ckpt_t *c);
 
-int dnn_checkpoint_write(const char *path, const dnn_model_t *m, const dnn_ckpt_t *c, char *msg)
+/* The root attributes of DESIGN §6 (course 1); returns non-zero when one could not be written. */
+static int write_root_attrs(hid_t f, const dnn_model_t *m, const dnn_ckpt_t *c)
 {
-    char tmp[4200];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-        return dnn_fail(msg, DNN_EINVAL, "checkpoint path '%s' is too long", path);
-    dnn_h5_quiet();
-    /* in the 1.10 format every piece of metadata (superblock, object headers with the attributes, chunk
-     * indexes) carries a checksum of its own; HDF5 verifies them on open and read */
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-    H5Pset_libver_bounds(fapl, H5F_LIBVER_V110, H5F_LIBVER_V110);
-    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl), g = -1;
-    H5Pclose(fapl);
-    if (f < 0) {
-        int err = errno;
-        unlink(tmp);
-        return dnn_fail(msg, DNN_EIO, "cannot create checkpoint '%s': %s; the previous checkpoint '%s' is kept", tmp,
-                        err ? strerror(err) : "HDF5 error", path);
-    }
-    hid_t rt = m->prec == DNN_DOUBLE ? H5T_NATIVE_DOUBLE : H5T_NATIVE_FLOAT;
-    int e = 0;
-    char name[32], acts[DNN_MAX_LAYERS * 12];
+    char acts[DNN_MAX_LAYERS * 12];
     int64_t dims[DNN_MAX_LAYERS + 1];
-    for (int l = 1; l <= m->L; l++) {
-        hsize_t wd[2] = {m->n[l], m->n[l - 1]}, bd[2] = {m->n[l], 1};
-        snprintf(name, sizeof name, "W%d", l);
-        e |= dset_write(f, name, rt, 2, wd, dnn_model_W(m, l));
-        snprintf(name, sizeof name, "b%d", l);
-        e |= dset_write(f, name, rt, 2, bd, dnn_model_b(m, l));
-    }
+    int e = 0;
     for (int l = 0; l <= m->L; l++)
         dims[l] = (int64_t)m->n[l];
     activations_string(c, acts, sizeof acts);
@@ -117,6 +94,38 @@ int dnn_checkpoint_write(const char *path, const dnn_model_t *m, const dnn_ckpt_
     e |= attr_i64(f, "standardize", c->standardize);
     e |= attr_f64(f, "binary_threshold", c->binary_threshold);
     e |= attr_str(f, "config", c->config);
+    return e;
+}
+
+int dnn_checkpoint_write(const char *path, const dnn_model_t *m, const dnn_ckpt_t *c, char *msg)
+{
+    char tmp[4200];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+        return dnn_fail(msg, DNN_EINVAL, "checkpoint path '%s' is too long", path);
+    dnn_h5_quiet();
+    /* in the 1.10 format every piece of metadata (superblock, object headers with the attributes, chunk
+     * indexes) carries a checksum of its own; HDF5 verifies them on open and read */
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_libver_bounds(fapl, H5F_LIBVER_V110, H5F_LIBVER_V110);
+    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl), g = -1;
+    H5Pclose(fapl);
+    if (f < 0) {
+        int err = errno;
+        unlink(tmp);
+        return dnn_fail(msg, DNN_EIO, "cannot create checkpoint '%s': %s; the previous checkpoint '%s' is kept", tmp,
+                        err ? strerror(err) : "HDF5 error", path);
+    }
+    hid_t rt = m->prec == DNN_DOUBLE ? H5T_NATIVE_DOUBLE : H5T_NATIVE_FLOAT;
+    int e = 0;
+    char name[32];
+    for (int l = 1; l <= m->L; l++) {
+        hsize_t wd[2] = {m->n[l], m->n[l - 1]}, bd[2] = {m->n[l], 1};
+        snprintf(name, sizeof name, "W%d", l);
+        e |= dset_write(f, name, rt, 2, wd, dnn_model_W(m, l));
+        snprintf(name, sizeof name, "b%d", l);
+        e |= dset_write(f, name, rt, 2, bd, dnn_model_b(m, l));
+    }
+    e |= write_root_attrs(f, m, c);
     if (c->standardize) {
         hsize_t d = m->n[0];
         g = H5Gcreate2(f, "preprocess", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);

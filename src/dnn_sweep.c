@@ -53,7 +53,7 @@ typedef struct {
     dnn_sweep_grid_t grid;
     dnn_sweep_trials_t trials;
     char dir[DNN_PATH_MAX]; /* absolute DIR */
-    dnn_options_t *opts;    /* one per trial */
+    char cwd[DNN_PATH_MAX]; /* relative data paths are taken from here */
     int *done;              /* the trial's log holds a final line */
     int grid_threads;       /* the grid sets threads itself */
 } sweep_t;
@@ -318,19 +318,30 @@ static int log_has_final(const char *log_path)
 
 /* ---- set-up: grid, trials, configs ---- */
 
+/* Trial i's dnn-train options (recomputed: a large grid keeps no options per trial). */
+static int trial_options(const sweep_t *s, size_t i, dnn_options_t *o, char *msg)
+{
+    char dir[DNN_PATH_MAX + 32];
+    trial_path(s, i, NULL, dir, sizeof dir);
+    return dnn_sweep_trial_options(&s->grid, &s->trials, i, dir, s->cwd, o, msg);
+}
+
 static int config_text(const sweep_t *s, size_t i, char **out)
 {
-    char desc[2048], path[DNN_PATH_MAX + 32];
+    char desc[2048], path[DNN_PATH_MAX + 32], msg[DNN_MSG_LEN];
+    dnn_options_t o;
+    if (trial_options(s, i, &o, msg))
+        return die("%s%s", msg, "");
     dnn_sweep_describe(&s->grid, &s->trials, i, desc, sizeof desc);
     trial_path(s, i, "config", path, sizeof path);
-    size_t n = dnn_cli_dump_string(&s->opts[i], NULL, 0);
+    size_t n = dnn_cli_dump_string(&o, NULL, 0);
     size_t head = strlen(desc) + strlen(path) + 128;
     *out = malloc(n + head);
     if (!*out)
         return die("out of memory%s%s", "", "");
     int h = snprintf(*out, head, "# dnn-sweep trial-%03zu%s%s\n# run it by hand: dnn-train --config %s\n", i,
                      *desc ? ": " : "", desc, path);
-    dnn_cli_dump_string(&s->opts[i], *out + h, n + 1);
+    dnn_cli_dump_string(&o, *out + h, n + 1);
     return 0;
 }
 
@@ -355,19 +366,16 @@ static int inputs_readable(const sweep_t *s, const dnn_options_t *o, char *msg)
 /* Every trial's options, checked before anything is written or run. */
 static int check_trials(sweep_t *s)
 {
-    char msg[DNN_MSG_LEN], cwd[DNN_PATH_MAX], dir[DNN_PATH_MAX + 32];
-    if (!getcwd(cwd, sizeof cwd))
+    char msg[DNN_MSG_LEN];
+    if (!getcwd(s->cwd, sizeof s->cwd))
         return die("cannot find the current folder: %s%s", strerror(errno), "");
-    s->opts = calloc(s->trials.n_trials, sizeof *s->opts);
     s->done = calloc(s->trials.n_trials, sizeof *s->done);
-    if (!s->opts || !s->done)
+    if (!s->done)
         return die("out of memory for %s trials%s", "the", "");
-    for (size_t i = 0; i < s->trials.n_trials; i++) {
-        trial_path(s, i, NULL, dir, sizeof dir);
-        if (dnn_sweep_trial_options(&s->grid, &s->trials, i, dir, cwd, &s->opts[i], msg) ||
-            inputs_readable(s, &s->opts[i], msg))
+    dnn_options_t o;
+    for (size_t i = 0; i < s->trials.n_trials; i++)
+        if (trial_options(s, i, &o, msg) || inputs_readable(s, &o, msg))
             return die("%s%s", msg, "");
-    }
     for (size_t p = 0; p < s->grid.n_params; p++)
         s->grid_threads |= !strcmp(s->grid.params[p].key, "threads");
     return 0;
@@ -822,20 +830,24 @@ static int run_slurm(sweep_t *s)
         if (alive)
             return 1;
     }
+    install_handlers(); /* a Ctrl-C during the submission stops the job as soon as its id is known */
     if (write_job_script(s, script, sizeof script) || submit(s, script, id, sizeof id))
         return 1;
     char line[300];
     snprintf(line, sizeof line, "%s\n", id);
     write_atomic(idfile, line);
-    install_handlers();
-    int forwarded = 0, gone = 0;
-    while (gone < 2) { /* twice gone in a row: not a passing squeue failure */
-        struct timespec t = {2, 0};
-        nanosleep(&t, NULL);
+    int forwarded = 0, gone = 0, unknown = 0;
+    while (gone < 2 && unknown < 30) { /* gone twice in a row; squeue failing for a minute */
         for (; forwarded < n_signals; forwarded++)
             stop_job(id, last_signal);
-        gone = job_alive(id) > 0 ? 0 : gone + 1;
+        struct timespec t = {2, 0};
+        nanosleep(&t, NULL);
+        int alive = job_alive(id);
+        gone = alive == 0 ? gone + 1 : 0;
+        unknown = alive < 0 ? unknown + 1 : 0;
     }
+    if (unknown)
+        fprintf(stderr, PROG ": squeue keeps failing; no longer waiting for job %s\n", id);
     int failed = 0;
     for (size_t i = 0; i < s->trials.n_trials; i++) {
         char path[DNN_PATH_MAX + 32];
@@ -869,7 +881,10 @@ static void shell_word(FILE *f, const char *v)
 /* dnn-train with the grid's options as trial i has them (paths made absolute, flags bare). */
 static void print_command(const sweep_t *s, size_t i, FILE *f)
 {
-    const dnn_options_t *o = &s->opts[i];
+    dnn_options_t opts, *o = &opts;
+    char msg[DNN_MSG_LEN];
+    if (trial_options(s, i, o, msg))
+        return;
     size_t n = dnn_cli_dump_string(o, NULL, 0);
     char *dump = malloc(n + 1), line[DNN_SWEEP_KEY_MAX + 16];
     if (!dump)
@@ -1158,7 +1173,6 @@ int main(int argc, char **argv)
         find_programs(&a);
         rc = a.run_trial ? run_trial_here(&a) : setup(&s) ? 1 : sweep(&s);
     }
-    free(s.opts);
     free(s.done);
     dnn_sweep_trials_free(&s.trials);
     dnn_sweep_grid_free(&s.grid);

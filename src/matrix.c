@@ -42,7 +42,7 @@
 #define PART_MIN 96               /* rows or columns per part, at least */
 #define SPLIT_MIN_FLOPS 4000000.0 /* smaller products are one part */
 #define SPIN 20000                /* polls before a waiting helper sleeps */
-#define MAX_PRIMS 256             /* bf16 primitives (part shapes) kept */
+#define MAX_PRIMS 2048            /* bf16 primitives (part shapes) kept */
 
 enum { K_SGEMM = 0, K_DGEMM, K_BF16, K_FOR };
 
@@ -254,7 +254,7 @@ typedef struct {
     size_t M, N, K, lda, ldb, ldc;
     float alpha, beta;
     dnnl_primitive_t prim;
-    dnnl_memory_desc_t md[4]; /* src = op(B)^T, weights = op(A)^T, dst = C^T, scratchpad */
+    dnnl_primitive_desc_t pd; /* its memory descriptors: src = op(B)^T, weights = op(A)^T, dst = C^T, scratchpad */
 } prim_t;
 
 static prim_t prims[MAX_PRIMS];
@@ -321,14 +321,15 @@ static int create_prim(prim_t *p, const job_t *j)
     dnnl_dims_t sd = {N, K}, ss = {j->tb ? 1 : ldb, j->tb ? ldb : 1};
     dnnl_dims_t wd = {K, M}, ws = {j->ta ? 1 : lda, j->ta ? lda : 1};
     dnnl_dims_t dd = {N, M}, ds = {ldc, 1};
+    dnnl_memory_desc_t md[3];
     dnnl_matmul_desc_t desc;
     dnnl_primitive_attr_t attr = NULL;
     dnnl_post_ops_t po = NULL;
     dnnl_primitive_desc_t pd = NULL;
-    int ok = dnnl_memory_desc_init_by_strides(&p->md[0], 2, sd, dnnl_bf16, ss) == dnnl_success &&
-             dnnl_memory_desc_init_by_strides(&p->md[1], 2, wd, dnnl_bf16, ws) == dnnl_success &&
-             dnnl_memory_desc_init_by_strides(&p->md[2], 2, dd, dnnl_f32, ds) == dnnl_success &&
-             dnnl_matmul_desc_init(&desc, &p->md[0], &p->md[1], NULL, &p->md[2]) == dnnl_success &&
+    int ok = dnnl_memory_desc_init_by_strides(&md[0], 2, sd, dnnl_bf16, ss) == dnnl_success &&
+             dnnl_memory_desc_init_by_strides(&md[1], 2, wd, dnnl_bf16, ws) == dnnl_success &&
+             dnnl_memory_desc_init_by_strides(&md[2], 2, dd, dnnl_f32, ds) == dnnl_success &&
+             dnnl_matmul_desc_init(&desc, &md[0], &md[1], NULL, &md[2]) == dnnl_success &&
              dnnl_primitive_attr_create(&attr) == dnnl_success &&
              dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user) == dnnl_success;
     float alpha = (float)j->alpha;
@@ -338,11 +339,10 @@ static int create_prim(prim_t *p, const job_t *j)
         ok = dnnl_post_ops_create(&po) == dnnl_success && dnnl_post_ops_append_sum(po, (float)j->beta) == dnnl_success &&
              dnnl_primitive_attr_set_post_ops(attr, po) == dnnl_success;
     ok = ok && dnnl_primitive_desc_create(&pd, &desc, attr, engine, NULL) == dnnl_success;
-    if (ok) {
-        p->md[3] = *dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
-        ok = dnnl_primitive_create(&p->prim, pd) == dnnl_success;
-    }
-    if (pd)
+    ok = ok && dnnl_primitive_create(&p->prim, pd) == dnnl_success;
+    if (ok)
+        p->pd = pd; /* kept: the memory objects of each thread are made from its descriptors */
+    else if (pd)
         dnnl_primitive_desc_destroy(pd);
     if (po)
         dnnl_post_ops_destroy(po);
@@ -392,9 +392,12 @@ static void run_bf16(const job_t *j)
     dnnl_memory_t *mem = tl_mem[i];
     if (!tl_stream && dnnl_stream_create(&tl_stream, engine, dnnl_stream_default_flags) != dnnl_success)
         bf16_fatal("cannot create a stream", j);
+    static const dnnl_query_t q[4] = {dnnl_query_src_md, dnnl_query_weights_md, dnnl_query_dst_md,
+                                      dnnl_query_scratchpad_md};
     if (!mem[0]) /* this thread's memory objects for this primitive, once */
         for (int k = 0; k < 4; k++)
-            if (dnnl_memory_create(&mem[k], &prims[i].md[k], engine, k == 3 ? DNNL_MEMORY_ALLOCATE : DNNL_MEMORY_NONE))
+            if (dnnl_memory_create(&mem[k], dnnl_primitive_desc_query_md(prims[i].pd, q[k], 0), engine,
+                                   k == 3 ? DNNL_MEMORY_ALLOCATE : DNNL_MEMORY_NONE))
                 bf16_fatal("cannot create its memory objects", j);
     dnnl_memory_set_data_handle(mem[0], (void *)j->B);
     dnnl_memory_set_data_handle(mem[1], (void *)j->A);

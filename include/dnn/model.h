@@ -65,9 +65,11 @@ typedef struct {
     uint16_t *ab;          /* bfloat16 copies of what layers 1..L read, A[0..L-1], at off_ab[l] */
     size_t off_ab[DNN_MAX_LAYERS + 1];
     uint16_t *dzb;         /* (max n[l], bmax) bfloat16 copy of the current dZ */
+    float *dbp;            /* (max n[l], 8) db of each column range of a parallel pass */
     const uint16_t *xb;    /* bf16 X given for the next pass (dnn_model_set_input_bf16), or NULL */
     const uint16_t *x0b;   /* the bf16 X of the current pass */
     int wb_stale;          /* params changed since wb was written: refresh before the next pass */
+    size_t bf16_q;         /* bf16 products run on columns rounded up to a multiple of this; buffers hold that many */
 } dnn_model_t;
 
 #define DNN_BF16_MIN 16 /* a product with a smaller side (an output layer of 1) stays on sgemm */

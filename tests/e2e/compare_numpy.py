@@ -193,6 +193,24 @@ DEV_CASES = {
                           {"print_every": 20}),
 }
 CASES.update(DEV_CASES)
+# Dropout (DESIGN §11): masks from the counter-based U(seed, k, l, g, i) of
+# include/dnn/rng.h, reimplemented in ref_rng.dropout_uniforms; g is the
+# example's index among the training examples (with a dev split: file order
+# without the dev examples, as the batches number them).
+DROP_CASES = {
+    "drop": (["binary"], ["--layers", "7,5", "--hidden-activation", "tanh", "--init", "xavier",
+                          "--lr", "0.3", "--keep-prob", "0.8"]),
+    "mb_drop": (["binary"], ["--layers", "9,6", "--hidden-activation", "relu", "--init", "he",
+                             "--lr", "0.1", "--keep-prob", "0.7", "--batch-size", "64"]),
+    "mb_drop_softmax": (["softmax", "--classes", "3"],
+                        ["--layers", "12", "--hidden-activation", "sigmoid", "--output",
+                         "softmax", "--classes", "3", "--init", "xavier", "--lr", "0.5",
+                         "--keep-prob", "0.6", "--batch-size", "50"]),
+    "mb_drop_adam_split": (["binary"], OPT_NET + OPT_RULES["adam"]
+                           + ["--keep-prob", "0.85", "--batch-size", "64",
+                              "--validation-split", "0.2"]),
+}
+CASES.update(DROP_CASES)
 OPT_CASES = sorted(c for c in CASES if "opt_" in c)
 # Conditioning: a comparison to 1e-9 only means something if the trajectory
 # does not amplify rounding noise to that level (full-batch Adam near a

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Self-check of the numpy reference (ref_dnn.py) before anything is compared
 with it: its analytic gradients must equal central differences of its own
-cost, for every hidden activation and every output/loss pair; its generators
+cost, for every hidden activation and every output/loss pair, with L2 and
+with fixed dropout masks; its optimizers match closed forms; its generators
 (ref_rng.py) reproduce the published SplitMix64 and xoshiro256** outputs.
 
   check_ref.py        exit 0 when every case passes, 1 otherwise
@@ -29,15 +30,16 @@ STEP = 1e-6
 GUARD = 1e-6
 
 
-def cost(W, b, X, Y, hidden, output, slope, reg):
-    Z, A = ref_dnn.forward(W, b, X, hidden, output, slope)
+def cost(W, b, X, Y, hidden, output, slope, reg, masks=None):
+    Z, A = ref_dnn.forward(W, b, X, hidden, output, slope, masks)
     return ref_dnn.cost_of(output, Z[-1], A[-1], Y, X.shape[1]) \
         + ref_dnn.l2_term(W, reg, X.shape[1])
 
 
-def check(hidden, output, l2=0.0):
+def check(hidden, output, l2=0.0, keep_prob=1.0):
     """Analytic gradients (with the L2 term when l2 > 0: dW += l2/m W, b not
-    regularized) against central differences of the cost (with l2/2m sum W^2)."""
+    regularized; with dropout masks held fixed when keep_prob < 1) against
+    central differences of the cost (with l2/2m sum W^2)."""
     reg = argparse.Namespace(l2=l2, clip_norm=0.0)
     rng = np.random.RandomState(11)
     m, dims = 13, [4, 5, 3]
@@ -54,12 +56,17 @@ def check(hidden, output, l2=0.0):
     for l in range(1, len(dims)):
         b[l] = 0.1 * rng.randn(*b[l].shape)
     slope = 0.05
-    Z, A = ref_dnn.forward(W, b, X, hidden, output, slope)
+    masks = None
+    if keep_prob < 1:
+        masks = ref_dnn.dropout_masks(dims, 7, 3, np.arange(m), keep_prob)
+        if not all(0 < np.mean(d == 0) < 1 for d in masks[1:]):
+            return "FAIL: the masks drop nothing or everything"
+    Z, A = ref_dnn.forward(W, b, X, hidden, output, slope, masks)
     kink = min(np.abs(z).min() for z in Z[1:-1])
     if hidden in ("relu", "leaky_relu") and kink < 1e-3:
         # the data are fixed: this cannot happen unless the set-up changed
         return "FAIL: a hidden z is within 1e-3 of the kink; change the seed"
-    dW, db = ref_dnn.backward(W, Z, A, Y, hidden, output, slope, m)
+    dW, db = ref_dnn.backward(W, Z, A, Y, hidden, output, slope, m, masks)
     flat = ref_dnn.regularized_grads(W, b, dW, db, reg, m)
     g, g_num = [], []
     for l in range(1, len(dims)):
@@ -67,9 +74,9 @@ def check(hidden, output, l2=0.0):
             for idx in np.ndindex(P.shape):
                 old = P[idx]
                 P[idx] = old + STEP
-                jp = cost(W, b, X, Y, hidden, output, slope, reg)
+                jp = cost(W, b, X, Y, hidden, output, slope, reg, masks)
                 P[idx] = old - STEP
-                jm = cost(W, b, X, Y, hidden, output, slope, reg)
+                jm = cost(W, b, X, Y, hidden, output, slope, reg, masks)
                 P[idx] = old
                 g.append(dP[idx])
                 g_num.append((jp - jm) / (2 * STEP))
@@ -182,6 +189,11 @@ def main():
     for hidden, output in (("tanh", "sigmoid"), ("relu", "softmax"), ("sigmoid", "linear")):
         res = check(hidden, output, l2=0.7)
         print("%-10s %-8s l2=0.7 %s" % (hidden, output, res))
+        failed += res.startswith("FAIL")
+        checked += 1
+    for hidden, output in (("tanh", "sigmoid"), ("sigmoid", "softmax"), ("relu", "linear")):
+        res = check(hidden, output, l2=0.3, keep_prob=0.7)
+        print("%-10s %-8s l2=0.3 keep_prob=0.7 %s" % (hidden, output, res))
         failed += res.startswith("FAIL")
         checked += 1
     for name, ok, detail in check_optimizers():

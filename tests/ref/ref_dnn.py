@@ -39,7 +39,7 @@ import numpy as np
 
 sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ref_rng import held_out, permutation  # noqa: E402
+from ref_rng import dropout_uniforms, held_out, permutation  # noqa: E402
 
 
 # ---------------------------------------------------------------- data
@@ -186,18 +186,24 @@ def init_params(dims, init, scale, seed):
     return W, b
 
 
-def forward(W, b, X, hidden, output, slope):
+def forward(W, b, X, hidden, output, slope, masks=None):
+    """masks[l] (hidden layers) = D[l] / keep_prob: inverted dropout,
+    A[l] = g(Z[l]) * D[l] / keep_prob; A[l] is what layer l+1 reads."""
     L = len(W) - 1
     A, Z = [X], [None]
     for l in range(1, L + 1):
         z = W[l] @ A[l - 1] + b[l]
         a = act_forward(hidden, z, slope) if l < L else output_forward(output, z)
+        if masks is not None and l < L:
+            a = a * masks[l]
         Z.append(z)
         A.append(a)
     return Z, A
 
 
-def backward(W, Z, A, Y, hidden, output, slope, m):
+def backward(W, Z, A, Y, hidden, output, slope, m, masks=None):
+    """With masks: dA[l] = dA[l] * D[l] / keep_prob, then times g'(Z[l]) of
+    the undropped activation."""
     L = len(W) - 1
     dW, db = [None] * (L + 1), [None] * (L + 1)
     dZ = output_dZ(output, A[L], Y, m)      # already carries the 1/m
@@ -206,8 +212,20 @@ def backward(W, Z, A, Y, hidden, output, slope, m):
         db[l] = np.sum(dZ, axis=1, keepdims=True)
         if l > 1:
             dA = W[l].T @ dZ
-            dZ = dA * act_derivative(hidden, Z[l - 1], A[l - 1], slope)
+            a = A[l - 1]
+            if masks is not None:
+                dA = dA * masks[l - 1]
+                a = act_forward(hidden, Z[l - 1], slope)
+            dZ = dA * act_derivative(hidden, Z[l - 1], a, slope)
     return dW, db
+
+
+def dropout_masks(dims, seed, step, examples, keep_prob):
+    """D[l] / keep_prob for the hidden layers, from the counter-based uniforms
+    U(seed, k, l, g, i) of include/dnn/rng.h (reimplemented in ref_rng)."""
+    L = len(dims) - 1
+    return [None] + [(dropout_uniforms(seed, step, l, examples, dims[l]) < keep_prob)
+                     / keep_prob for l in range(1, L)]
 
 
 # ------------------------------------------------ optimizers (DESIGN §11)
@@ -319,13 +337,16 @@ def steps_of(m, a):
     return B, spe, total
 
 
-def train(X, Y, dims, a, test=None, dev=None):
+def train(X, Y, dims, a, test=None, dev=None, gindex=None):
     """Gradient descent as DESIGN §5/§11: full batch, or mini-batches of B
     taken in order from the permutation of epoch k // spe (the last one
     partial, averaged over its own size).  Records, before update k, the
     cost (with the L2 term) and the accuracy of the step's batch, and with
     test = (Xt, Yt) the test accuracy of the same parameters, and with
-    dev = (Xv, Yv) the dev cost (no L2 term) and accuracy."""
+    dev = (Xv, Yv) the dev cost (no L2 term) and accuracy.  Dropout masks are
+    keyed by gindex[j] (default j): the index of the example among the
+    training examples, as dnn keys them (with a dev split: the file order
+    with the dev examples removed, the same numbering the batches use)."""
     m = X.shape[1]
     L = len(dims) - 1
     W, b = init_params(dims, a.init, a.init_scale, a.seed)
@@ -349,7 +370,11 @@ def train(X, Y, dims, a, test=None, dev=None):
         else:
             Xb, Yb = X, Y
         mb = Xb.shape[1]
-        Z, A = forward(W, b, Xb, a.hidden_activation, a.output, a.leaky_slope)
+        masks = None
+        if a.keep_prob < 1:
+            gidx = (gindex if gindex is not None else np.arange(m))[idx if B else slice(None)]
+            masks = dropout_masks(dims, a.seed, k, gidx, a.keep_prob)
+        Z, A = forward(W, b, Xb, a.hidden_activation, a.output, a.leaky_slope, masks)
         if (a.print_every > 0 and k % a.print_every == 0) or k == total - 1:
             iters.append(k)
             costs.append(cost_of(a.output, Z[-1], A[-1], Yb, mb) + l2_term(W, a, mb))
@@ -366,7 +391,7 @@ def train(X, Y, dims, a, test=None, dev=None):
                     since += 1
                 stop = a.early_stopping > 0 and since >= a.early_stopping
         dW, db = backward(W, Z, A, Yb, a.hidden_activation, a.output,
-                          a.leaky_slope, mb)
+                          a.leaky_slope, mb, masks)
         grads = regularized_grads(W, b, dW, db, a, mb, stats)
         if a.perturb:  # conditioning probe: relative noise of size --perturb
             grads = [g * (1.0 + a.perturb * noise.uniform(-1, 1, g.shape)) for g in grads]
@@ -411,36 +436,31 @@ def parse(argv=None):
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--rng", default="numpy", choices=["numpy"],
                    help="accepted for dnn-train's command lines; numpy's legacy generator")
-    p.add_argument("--lr", type=float, default=0.0075)
-    p.add_argument("--iterations", type=int, default=2500)
-    p.add_argument("--epochs", type=int, default=0)
-    p.add_argument("--batch-size", type=int, default=0)
+    # numeric options: (name, default); the type is the default's
+    for name, default in (("--lr", 0.0075), ("--iterations", 2500), ("--epochs", 0),
+                          ("--batch-size", 0), ("--beta1", 0.9), ("--beta2", 0.999),
+                          ("--epsilon", 1e-8), ("--weight-decay", 0.0), ("--l2", 0.0),
+                          ("--keep-prob", 1.0), ("--clip-norm", 0.0), ("--decay-rate", 0.0),
+                          ("--decay-every", 1), ("--print-every", 100)):
+        p.add_argument(name, type=type(default), default=default)
     p.add_argument("--optimizer", default="gd",
                    choices=["gd", "momentum", "rmsprop", "adam", "adamw"])
-    p.add_argument("--beta1", type=float, default=0.9)
-    p.add_argument("--beta2", type=float, default=0.999)
-    p.add_argument("--epsilon", type=float, default=1e-8)
-    p.add_argument("--weight-decay", type=float, default=0.0)
-    p.add_argument("--l2", type=float, default=0.0)
-    p.add_argument("--clip-norm", type=float, default=0.0)
     p.add_argument("--lr-decay", default="none",
                    choices=["none", "inverse", "exponential", "step", "cosine"])
-    p.add_argument("--decay-rate", type=float, default=0.0)
-    p.add_argument("--decay-every", type=int, default=1)
-    p.add_argument("--print-every", type=int, default=100)
     p.add_argument("--perturb", type=float, default=0.0,
                    help="multiply every gradient by 1 + u*P, u uniform in [-1, 1): a probe "
                         "of how much the trajectory amplifies rounding noise")
-    p.add_argument("--test", help="test set file (accuracy with the final parameters)")
-    p.add_argument("--test-x", default="test_x")
-    p.add_argument("--test-y", default="test_y")
+    # other sets: FILE, --NAME-x, --NAME-y (defaults test_x/test_y, val_x/val_y)
+    for name, short, what in (("test", "test", "test set file (accuracy at each record and "
+                                               "with the final parameters)"),
+                              ("validation", "val", "dev set file (instead of --validation-split)")):
+        p.add_argument("--" + name, help=what)
+        p.add_argument("--%s-x" % name, default=short + "_x")
+        p.add_argument("--%s-y" % name, default=short + "_y")
     p.add_argument("--validation-split", type=float, default=0.0)
     p.add_argument("--early-stopping", type=int, default=0,
                    help="stop after the update of the first record that ends K records "
                         "without a lower dev cost")
-    p.add_argument("--validation", help="dev set file (instead of --validation-split)")
-    p.add_argument("--validation-x", default="val_x")
-    p.add_argument("--validation-y", default="val_y")
     p.add_argument("--out", required=True, help="results, .npz or .h5")
     return p.parse_args(argv)
 

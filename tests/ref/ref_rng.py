@@ -103,6 +103,29 @@ def held_out(seed, g, frac):
     return (splitmix_finalizer(z) >> 11) / 9007199254740992.0 < frac
 
 
+def dropout_uniforms(seed, step, layer, examples, units):
+    """U(seed, k, l, g, i) of include/dnn/rng.h's counter-based generator for
+    the units 0..units-1 (rows) of the global examples g (columns), with
+    numpy uint64 arithmetic (mod 2^64):
+      mix = splitmix64's finalizer
+      c = mix(mix(mix(mix(seed ^ 0x243f6a8885a308d3) ^ k) ^ l) ^ g)
+      x = mix(c ^ ((i + 1) * 0x9e3779b97f4a7c15));  U = (x >> 11) 2^-53"""
+    import numpy as np
+    with np.errstate(over="ignore"):
+        def mix(z):
+            z = (z ^ (z >> np.uint64(30))) * np.uint64(0xbf58476d1ce4e5b9)
+            z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94d049bb133111eb)
+            return z ^ (z >> np.uint64(31))
+        c = mix(np.uint64((seed & MASK) ^ 0x243f6a8885a308d3))
+        c = mix(c ^ np.uint64(step & MASK))
+        c = mix(c ^ np.uint64(layer & MASK))
+        c = mix(c ^ np.asarray(examples, dtype=np.uint64))          # (m,)
+        w = (np.arange(1, units + 1, dtype=np.uint64)
+             * np.uint64(0x9e3779b97f4a7c15))[:, None]               # (units, 1)
+        x = mix(c[None, :] ^ w)
+        return (x >> np.uint64(11)).astype(np.float64) * 2.0 ** -53
+
+
 def selfcheck():
     """0 when the implementations reproduce the published vectors."""
     bad = 0
