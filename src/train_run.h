@@ -22,6 +22,7 @@
 
 #define PROG "dnn-train"
 #define DNN_BLOCK 1024 /* columns per block outside --deterministic */
+#define DNN_FIX_BATCH 4 /* chunk sums converted to fixed point together (one pass over acc for 4 chunks) */
 
 typedef struct {
     dnn_options_t o;
@@ -51,6 +52,8 @@ typedef struct {
     int diverged_fixed; /* a chunk sum overflowed the fixed-point range */
     int exact;          /* sums per chunk added as fixed point: --deterministic, and full batch by default */
     int grads_zero;     /* model.grads holds zeros: a block may add to it (BLAS needs no zeroing pass) */
+    void *gbuf[DNN_FIX_BATCH]; /* exact sums: gradient buffers of consecutive chunks ([0] = the model's own) */
+    int nfix;                  /* of them holding chunk sums not yet added to acc */
     /* dev set and early stopping */
     double last_val_cost, last_val_acc, best_val_cost;
     long best_iteration, records_since_best;

@@ -37,7 +37,8 @@ typedef struct {
     atomic_int bad;
 } fix_t;
 
-/* Part [lo, hi) of the accumulation, tile by tile, each tile zeroed once read. */
+/* Part [lo, hi) of the accumulation, tile by tile: each tile of acc takes the
+ * pending chunks' sums while it is in cache, and their tiles are zeroed once read. */
 static void fix_part(void *ctx, size_t lo, size_t hi)
 {
     fix_t *f = ctx;
@@ -45,23 +46,45 @@ static void fix_part(void *ctx, size_t lo, size_t hi)
     size_t stride = r->model.nparams + DNN_GRAD_EXTRA;
     for (size_t a = lo; a < hi; a += TILE) {
         size_t n = hi - a < TILE ? hi - a : TILE;
-        char *g = (char *)r->model.grads + a * r->es;
-        if (dnn_exact_accumulate(r->acc + a, r->acc + stride + a, g, n, r->es))
-            atomic_store_explicit(&f->bad, 1, memory_order_relaxed);
-        memset(g, 0, n * r->es);
+        for (int b = 0; b < r->nfix; b++) {
+            char *g = (char *)r->gbuf[b] + a * r->es;
+            if (dnn_exact_accumulate(r->acc + a, r->acc + stride + a, g, n, r->es))
+                atomic_store_explicit(&f->bad, 1, memory_order_relaxed);
+            memset(g, 0, n * r->es);
+        }
     }
 }
 
-/* Add the block's gradient sums (and loss, correct count) to the fixed-point
- * sums, on the matrix pool; the gradient buffer is zero afterwards. */
-static void fix_accumulate(run_t *r)
+/* Add the pending chunk sums (gradients, loss, correct count) to the
+ * fixed-point sums, on the matrix pool; every gradient buffer is zero
+ * afterwards and model.grads is the model's own again. */
+static void fix_flush(run_t *r)
 {
+    if (r->nfix == 0)
+        return;
     fix_t f = {.r = r};
     atomic_init(&f.bad, 0);
     dnn_matrix_parallel(fix_part, &f, r->model.nparams + 2, 16384);
     if (atomic_load(&f.bad))
         r->diverged_fixed = 1;
+    r->nfix = 0;
+    r->model.grads = r->gbuf[0];
     r->grads_zero = 1;
+}
+
+/* Before a chunk's backward: it sums into the next free (zeroed) buffer. */
+static void fix_begin(run_t *r)
+{
+    r->model.grads = r->gbuf[r->nfix];
+    if (r->nfix > 0)
+        r->grads_zero = 1;
+}
+
+/* After a chunk's backward: its sum is pending; every DNN_FIX_BATCH, flush. */
+static void fix_accumulate(run_t *r)
+{
+    if (++r->nfix == DNN_FIX_BATCH)
+        fix_flush(r);
 }
 
 /* One block's gradients into model.grads: stored (the first block of a sum)
@@ -83,9 +106,11 @@ static void full_batch_grads(run_t *r, long k)
         if (r->Xb)
             dnn_model_set_input_bf16(&r->model, r->Xb + off * nx);
         dnn_model_set_columns(&r->model, (uint64_t)k, NULL, r->train.lo + off); /* dropout keys */
+        fix_begin(r);
         block_grads(r, (char *)r->train.X + off * nx * r->es, (char *)r->train.Y + off * r->ny * r->es, cols, 1);
         fix_accumulate(r);
     }
+    fix_flush(r);
 }
 
 /* Sort in place without allocating (glibc's qsort mallocs a merge buffer):
@@ -176,10 +201,12 @@ static void mini_batch_grads(run_t *r, long k)
             j++;
         gather(r, r->keys + i, j - i, base, B);
         dnn_model_set_columns(&r->model, (uint64_t)k, r->keys + i, 0);
+        fix_begin(r);
         block_grads(r, r->Xs, r->Ys, j - i, 1);
         fix_accumulate(r);
         i = j;
     }
+    fix_flush(r);
 }
 
 /* Sum the step's gradients over ranks into model.grads (deterministic: from acc). */
