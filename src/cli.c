@@ -122,6 +122,10 @@ static const opt_t opts[] = {
      "0 when the course's difference is below 1e-7, else 1",
      G_RUN},
     {"threads", K_LONG, F(threads), "0", NULL, "T", "BLAS threads per rank (0 = cores / ranks on the node)", G_RUN},
+    {"comm-overlap", K_ENUM, F(comm_overlap), "thread", "thread,test,off", "MODE",
+     "several ranks: sum gradient buckets over the ranks while backward runs, moved on by a progress thread "
+     "(thread) or by MPI_Test calls between products (test); off = one allreduce after backward (bitwise the same with --deterministic)",
+     G_RUN},
     {"quiet", K_FLAG, F(quiet), "false", NULL, NULL, "print only the final line and errors", G_RUN},
     {"verbose", K_FLAG, F(verbose), "false", NULL, NULL, "print set-up details", G_RUN},
     {"config", K_STR, F(config), "", NULL, "FILE", "read options from FILE (key = value); the command line wins", G_RUN},

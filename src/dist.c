@@ -5,17 +5,22 @@
 #include "dnn/dist.h"
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "dnn/common.h"
 
 int dnn_dist_init(dnn_dist_t *d, int *argc, char ***argv)
 {
-    /* FUNNELED: BLAS helper threads (matrix.c) exist, only this thread calls MPI */
+    /* SERIALIZED: BLAS helper threads (matrix.c) never call MPI; the progress
+     * thread below calls it only under the mutex that the main thread holds
+     * for its own calls while sums are in flight, so calls never overlap. */
     int provided;
-    if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
+    if (MPI_Init_thread(argc, argv, MPI_THREAD_SERIALIZED, &provided) != MPI_SUCCESS)
         return DNN_EMPI;
+    d->serialized = provided >= MPI_THREAD_SERIALIZED;
     MPI_Comm_rank(MPI_COMM_WORLD, &d->rank);
     MPI_Comm_size(MPI_COMM_WORLD, &d->size);
     MPI_Comm node;
@@ -108,4 +113,104 @@ int dnn_dist_same_hash(uint64_t h)
     uint64_t v[2] = {h, ~h};
     MPI_Allreduce(MPI_IN_PLACE, v, 2, MPI_UINT64_T, MPI_MAX, MPI_COMM_WORLD);
     return v[0] == h && v[1] == ~h;
+}
+
+/* ---- non-blocking sums and their progress ---- */
+
+static MPI_Datatype sum_type(dnn_sum_type_t t)
+{
+    return t == DNN_SUM_DOUBLE ? MPI_DOUBLE : t == DNN_SUM_I64 ? MPI_INT64_T : MPI_FLOAT;
+}
+
+/* The progress thread: while a table has sums in flight it calls
+ * MPI_Testall every poll_us microseconds, under the table's mutex; otherwise
+ * it sleeps on the condition variable. */
+static void *progress_main(void *arg)
+{
+    dnn_dist_async_t *a = arg;
+    struct timespec nap = {0, a->poll_us * 1000L};
+    pthread_mutex_lock(&a->mu);
+    for (;;) {
+        while (!a->active)
+            pthread_cond_wait(&a->cv, &a->mu);
+        int done = 0;
+        MPI_Testall(a->n, a->req, &done, MPI_STATUSES_IGNORE);
+        if (done)
+            a->active = 0; /* all complete: park until the next sum starts */
+        pthread_mutex_unlock(&a->mu);
+        nanosleep(&nap, NULL);
+        pthread_mutex_lock(&a->mu);
+    }
+    return NULL;
+}
+
+int dnn_dist_async_init(dnn_dist_async_t *a, const dnn_dist_t *d, dnn_progress_t mode, long poll_us)
+{
+    memset(a, 0, sizeof *a);
+    a->mode = mode;
+    a->poll_us = poll_us > 0 && poll_us < 1000000 ? poll_us : 50;
+    if (mode != DNN_PROGRESS_THREAD)
+        return 0;
+    if (!d->serialized) { /* the MPI library cannot take calls from two threads */
+        a->mode = DNN_PROGRESS_TEST;
+        return 0;
+    }
+    if (pthread_mutex_init(&a->mu, NULL) || pthread_cond_init(&a->cv, NULL))
+        return DNN_ENOMEM;
+    pthread_t t;
+    if (pthread_create(&t, NULL, progress_main, a)) {
+        a->mode = DNN_PROGRESS_TEST;
+        return 0;
+    }
+    pthread_detach(t); /* parked on the condition variable until the process ends */
+    a->thread = 1;
+    return 0;
+}
+
+int dnn_dist_isum(dnn_dist_async_t *a, void *x, size_t n, dnn_sum_type_t t)
+{
+    size_t es = t == DNN_SUM_FLOAT ? 4 : 8;
+    char *p = x;
+    int rc = 0;
+    if (a->thread)
+        pthread_mutex_lock(&a->mu);
+    while (n > 0 && !rc) {
+        int k = n > (size_t)INT_MAX / 2 ? INT_MAX / 2 : (int)n;
+        if (a->n == DNN_DIST_MAX_INFLIGHT) { /* full: finish what is in flight first */
+            rc = MPI_Waitall(a->n, a->req, MPI_STATUSES_IGNORE) == MPI_SUCCESS ? 0 : DNN_EMPI;
+            a->n = 0;
+        }
+        if (!rc && MPI_Iallreduce(MPI_IN_PLACE, p, k, sum_type(t), MPI_SUM, MPI_COMM_WORLD, &a->req[a->n]) != MPI_SUCCESS)
+            rc = DNN_EMPI;
+        if (!rc)
+            a->n++;
+        p += (size_t)k * es;
+        n -= (size_t)k;
+    }
+    if (a->thread) {
+        a->active = a->n > 0;
+        pthread_cond_signal(&a->cv);
+        pthread_mutex_unlock(&a->mu);
+    }
+    return rc;
+}
+
+void dnn_dist_poke(dnn_dist_async_t *a)
+{
+    int done;
+    if (a->mode == DNN_PROGRESS_TEST && a->n > 0)
+        MPI_Testall(a->n, a->req, &done, MPI_STATUSES_IGNORE);
+}
+
+int dnn_dist_wait(dnn_dist_async_t *a)
+{
+    if (a->thread)
+        pthread_mutex_lock(&a->mu);
+    int rc = a->n > 0 ? MPI_Waitall(a->n, a->req, MPI_STATUSES_IGNORE) : MPI_SUCCESS;
+    a->n = 0;
+    if (a->thread) {
+        a->active = 0;
+        pthread_mutex_unlock(&a->mu);
+    }
+    return rc == MPI_SUCCESS ? 0 : DNN_EMPI;
 }

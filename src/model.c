@@ -25,6 +25,32 @@
 
 #include "dnn/matrix.h"
 
+#define BAND_ELEMS 32768 /* about this many weights per band (128 KiB in float) */
+
+int dnn_model_bands(const dnn_model_t *m, int l)
+{
+    size_t w = m->n[l] * m->n[l - 1], k = w / BAND_ELEMS;
+    if (k > m->n[l])
+        k = m->n[l];
+    return k < 1 ? 1 : k > DNN_MAX_BANDS ? DNN_MAX_BANDS : (int)k;
+}
+
+/* Rows [*u0, *u1) of W[l] in band t of K. */
+static void band_rows(const dnn_model_t *m, int l, int t, int K, size_t *u0, size_t *u1)
+{
+    *u0 = m->n[l] * (size_t)t / (size_t)K;
+    *u1 = m->n[l] * (size_t)(t + 1) / (size_t)K;
+}
+
+/* Slots [lo, hi) of band t of layer l: its rows of W, and b[l] with the last band. */
+static void band_slots(const dnn_model_t *m, int l, int t, int K, size_t *lo, size_t *hi)
+{
+    size_t u0, u1;
+    band_rows(m, l, t, K, &u0, &u1);
+    *lo = m->off_W[l] + u0 * m->n[l - 1];
+    *hi = t + 1 == K ? m->off_b[l] + m->n[l] : m->off_W[l] + u1 * m->n[l - 1];
+}
+
 static void bf16_begin(dnn_model_t *m, const void *X, size_t cols);
 static int bf16_forward(dnn_model_t *m, int l, void *A, size_t cols);
 static int bf16_act_forward(dnn_model_t *m, int l, void *A, size_t cols, int drop);
@@ -219,10 +245,28 @@ void dnn_model_step_loss(dnn_model_t *m, const void *X, const void *Y, size_t co
 
 void dnn_model_backward(dnn_model_t *m, const void *X, const void *Y, size_t cols, int overwrite)
 {
+    dnn_model_backward_ready(m, X, Y, cols, overwrite, NULL, NULL);
+}
+
+void dnn_model_backward_ready(dnn_model_t *m, const void *X, const void *Y, size_t cols, int overwrite,
+                              dnn_grad_ready_fn fn, void *ctx)
+{
     if (m->prec == DNN_DOUBLE)
-        backward_d(m, X, Y, cols, overwrite);
+        backward_d(m, X, Y, cols, overwrite, fn, ctx);
     else
-        backward_s(m, X, Y, cols, overwrite);
+        backward_s(m, X, Y, cols, overwrite, fn, ctx);
+}
+
+void dnn_model_grad_ranges(const dnn_model_t *m, dnn_grad_ready_fn fn, void *ctx)
+{
+    for (int l = m->L; l >= 1; l--) {
+        int K = dnn_model_bands(m, l);
+        for (int t = K - 1; t >= 0; t--) {
+            size_t lo, hi;
+            band_slots(m, l, t, K, &lo, &hi);
+            fn(ctx, lo, hi);
+        }
+    }
 }
 
 void dnn_model_set_dropout(dnn_model_t *m, double keep_prob, uint64_t seed)
@@ -557,7 +601,30 @@ static void SUF(evaluate)(dnn_model_t *m, const real *X, const real *Y, size_t c
     SUF(dnn_loss_output)(AL, m->dz[0], Y, P + m->off_b[m->L], m->n[m->L], cols, m->output, loss, correct);
 }
 
-static void SUF(backward)(dnn_model_t *m, const real *X, const real *Y, size_t cols, int overwrite)
+/* dW[l]^T (np x nl) += A[l-1] (np x cols) dZ[l]^T, with the A[l-1] that layer l
+ * read, in bands of rows of W[l] (columns of dW^T), each announced when done. */
+static void SUF(dW_bands)(dnn_model_t *m, int l, const real *Aprev, const real *dZ, size_t cols, real beta,
+                          dnn_grad_ready_fn fn, void *ctx)
+{
+    size_t nl = m->n[l], np = m->n[l - 1];
+    real *G = m->grads;
+    int K = dnn_model_bands(m, l);
+    int whole = bf16_dw(m, l, (float)beta, cols); /* --precision bf16 takes the product whole */
+    for (int t = K - 1; t >= 0; t--) { /* from the top: each range lies just below the one before */
+        size_t u0, u1, lo, hi;
+        band_rows(m, l, t, K, &u0, &u1);
+        if (!whole)
+            SUF(dnn_matrix_gemm)(0, 1, np, u1 - u0, cols, 1, Aprev, np, dZ + u0, nl, beta, G + m->off_W[l] + u0 * np,
+                                 np);
+        if (fn) { /* the same ranges either way: every rank starts the same sums */
+            band_slots(m, l, t, K, &lo, &hi);
+            fn(ctx, lo, hi);
+        }
+    }
+}
+
+static void SUF(backward)(dnn_model_t *m, const real *X, const real *Y, size_t cols, int overwrite,
+                          dnn_grad_ready_fn fn, void *ctx)
 {
     const real *P = m->params;
     real *G = m->grads;
@@ -579,16 +646,15 @@ static void SUF(backward)(dnn_model_t *m, const real *X, const real *Y, size_t c
             dbL[i] += dZ[j * m->n[L] + i];
     for (int l = L; l >= 1; l--) {
         size_t nl = m->n[l], np = m->n[l - 1];
-        /* dW[l]^T (np x nl) += A[l-1] (np x cols) dZ[l]^T, with the A[l-1] that layer l read */
-        if (!bf16_dw(m, l, (float)beta, cols))
-            SUF(dnn_matrix_gemm)(0, 1, np, nl, cols, 1, SUF(input)(m, l - 1, X, drop), np, dZ, nl, beta,
-                                 G + m->off_W[l], np);
+        SUF(dW_bands)(m, l, SUF(input)(m, l - 1, X, drop), dZ, cols, beta, fn, ctx);
         if (l == 1)
             break; /* dA[0] is never computed */
         real *dA = m->dz[cur ^ 1];
         /* dA[l-1] (np x cols) = W[l]^T dZ[l]; row-major W is column-major (np x nl) */
         if (!bf16_da(m, l, dA, cols))
             SUF(dnn_matrix_gemm)(0, 0, np, cols, nl, 1, P + m->off_W[l], np, dZ, nl, 0, dA, np);
+        if (fn)
+            fn(ctx, 0, 0); /* between products: let the reductions move */
         if (drop)
             SUF(dropout_backward)(m, l - 1, dA, cols);
         if (!bf16_act_backward(m, l - 1, dA, cols, overwrite))

@@ -460,6 +460,10 @@ static void step_buffers(run_t *r, const dnn_ckpt_t *ck)
     }
     if (!rc)
         rc = bf16_inputs(r, msg);
+    r->overlap = r->d.size > 1 && r->o.comm_overlap != 2;
+    r->bucket = DNN_BUCKET;
+    if (r->overlap && !rc && dnn_dist_async_init(&r->comm, &r->d, (dnn_progress_t)r->o.comm_overlap, DNN_POLL_US))
+        rc = dnn_fail(msg, DNN_ENOMEM, "--comm-overlap thread: cannot set up the progress thread's mutex");
     r->exact = r->o.deterministic || !B; /* full batch: N-independent by default (DESIGN §5) */
     r->grads_zero = 1;                   /* dnn_model_init zeroes them */
     r->gbuf[0] = r->model.grads;

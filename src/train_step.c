@@ -35,10 +35,12 @@ static void real_set(const run_t *r, void *p, size_t i, double v)
 typedef struct {
     run_t *r;
     atomic_int bad;
+    void *const *bufs; /* the gradient buffers to add, each holding one chunk's sums */
+    int nbuf;
 } fix_t;
 
 /* Part [lo, hi) of the accumulation, tile by tile: each tile of acc takes the
- * pending chunks' sums while it is in cache, and their tiles are zeroed once read. */
+ * buffers' sums while it is in cache, and their tiles are zeroed once read. */
 static void fix_part(void *ctx, size_t lo, size_t hi)
 {
     fix_t *f = ctx;
@@ -46,8 +48,8 @@ static void fix_part(void *ctx, size_t lo, size_t hi)
     size_t stride = r->model.nparams + DNN_GRAD_EXTRA;
     for (size_t a = lo; a < hi; a += TILE) {
         size_t n = hi - a < TILE ? hi - a : TILE;
-        for (int b = 0; b < r->nfix; b++) {
-            char *g = (char *)r->gbuf[b] + a * r->es;
+        for (int b = 0; b < f->nbuf; b++) {
+            char *g = (char *)f->bufs[b] + a * r->es;
             if (dnn_exact_accumulate(r->acc + a, r->acc + stride + a, g, n, r->es))
                 atomic_store_explicit(&f->bad, 1, memory_order_relaxed);
             memset(g, 0, n * r->es);
@@ -62,7 +64,7 @@ static void fix_flush(run_t *r)
 {
     if (r->nfix == 0)
         return;
-    fix_t f = {.r = r};
+    fix_t f = {.r = r, .bufs = r->gbuf, .nbuf = r->nfix};
     atomic_init(&f.bad, 0);
     dnn_matrix_parallel(fix_part, &f, r->model.nparams + 2, 16384);
     if (atomic_load(&f.bad))
@@ -72,43 +74,154 @@ static void fix_flush(run_t *r)
     r->grads_zero = 1;
 }
 
-/* Before a chunk's backward: it sums into the next free (zeroed) buffer. */
-static void fix_begin(run_t *r)
+/* Before a chunk's backward: it sums into the next free (zeroed) buffer.
+ * The overlapped last block of a step takes the model's own buffer, with
+ * nothing pending (its slices go to acc during its backward). */
+static void fix_begin(run_t *r, int last)
 {
+    if (last && r->overlap)
+        fix_flush(r);
     r->model.grads = r->gbuf[r->nfix];
     if (r->nfix > 0)
         r->grads_zero = 1;
 }
 
-/* After a chunk's backward: its sum is pending; every DNN_FIX_BATCH, flush. */
+/* After a chunk's backward: its sums are pending; DNN_FIX_BATCH of them are
+ * converted in one pass (each acc tile is then read once for all of them). */
 static void fix_accumulate(run_t *r)
 {
     if (++r->nfix == DNN_FIX_BATCH)
         fix_flush(r);
 }
 
+/* Slots [lo, hi) of one block into the fixed-point sums, zeroed once read
+ * (on this thread: called for one slice at a time during backward). */
+static void fix_slots(run_t *r, size_t lo, size_t hi)
+{
+    fix_t f = {.r = r, .bufs = &r->model.grads, .nbuf = 1};
+    atomic_init(&f.bad, 0);
+    fix_part(&f, lo, hi);
+    if (atomic_load(&f.bad))
+        r->diverged_fixed = 1;
+}
+
+/* ---- the reduction overlapped with backward (DESIGN §5, --comm-overlap) ----
+ * The step's last block announces each slice of the gradients as soon as it
+ * is final (from the top: layer L first); slices are gathered into buckets of
+ * at least DNN_BUCKET slots, and a bucket's sum over the ranks starts at once
+ * and runs while the remaining products are computed, moved on by the
+ * progress thread or by MPI_Testall between the products (dist.h).  With
+ * exact sums (full batch, --deterministic) a slice is first added to the
+ * fixed-point sums and the integers are reduced, so the result is bitwise
+ * that of one allreduce.  Every rank starts the same buckets in the same
+ * order: the slices depend only on the shape (a rank without examples
+ * announces them too). */
+typedef struct {
+    run_t *r;
+    int fresh; /* the slices hold this rank's block: add them to acc first (exact sums) */
+} ready_t;
+
+static void start_sum(run_t *r, size_t lo, size_t hi)
+{
+    size_t stride = r->model.nparams + DNN_GRAD_EXTRA;
+    int rc;
+    if (r->exact)
+        rc = dnn_dist_isum(&r->comm, r->acc + lo, hi - lo, DNN_SUM_I64) ||
+             dnn_dist_isum(&r->comm, r->acc + stride + lo, hi - lo, DNN_SUM_I64);
+    else
+        rc = dnn_dist_isum(&r->comm, (char *)r->model.grads + lo * r->es, hi - lo,
+                           r->es == 8 ? DNN_SUM_DOUBLE : DNN_SUM_FLOAT);
+    if (rc)
+        train_die(r, "MPI_Iallreduce of the gradients failed");
+}
+
+/* Start the sum of the slices announced since the last start. */
+static void flush(run_t *r)
+{
+    if (r->pend_hi > r->pend_lo)
+        start_sum(r, r->pend_lo, r->pend_hi);
+    r->pend_lo = r->pend_hi = 0;
+}
+
+/* A slice [lo, hi) is final: it joins the bucket being gathered (slices come
+ * from the top down, each ending where the last began), which starts once it
+ * holds r->bucket slots.  Float sums: the first bucket also carries the loss,
+ * correct count and stop flag (final since the forward pass). */
+static void grads_ready(void *ctx, size_t lo, size_t hi)
+{
+    ready_t *q = ctx;
+    run_t *r = q->r;
+    if (hi > lo) {
+        size_t P = r->model.nparams;
+        if (r->exact && q->fresh)
+            fix_slots(r, lo, hi);
+        if (r->pend_hi == r->pend_lo) {
+            r->pend_hi = hi;
+            if (hi == P && !r->exact) {
+                real_set(r, r->model.grads, P + 2, r->step_stop ? 1 : 0);
+                r->pend_hi = P + DNN_GRAD_EXTRA;
+            }
+        }
+        r->pend_lo = lo;
+        if (r->pend_hi - r->pend_lo >= r->bucket)
+            flush(r);
+    }
+    dnn_dist_poke(&r->comm);
+}
+
 /* One block's gradients into model.grads: stored (the first block of a sum)
  * or added.  A zeroed buffer is added to, so the float products need no
- * zeroing pass; bf16 stores (oneDNN's beta = 0 costs nothing, beta = 1 reads C). */
-static void block_grads(run_t *r, const void *X, const void *Y, size_t cols, int first)
+ * zeroing pass; bf16 stores (oneDNN's beta = 0 costs nothing, beta = 1 reads C).
+ * With overlap the step's last block starts the sums during its backward. */
+static void block_grads(run_t *r, const void *X, const void *Y, size_t cols, int first, int last)
 {
     int store = first && (!r->grads_zero || r->o.precision == DNN_BF16);
-    dnn_model_backward(&r->model, X, Y, cols, store);
+    ready_t q = {r, 1};
+    if (last && r->overlap)
+        dnn_model_backward_ready(&r->model, X, Y, cols, store, grads_ready, &q);
+    else
+        dnn_model_backward(&r->model, X, Y, cols, store);
     r->grads_zero = 0;
+}
+
+/* After an exact-sum block: its sums into acc (the last block with overlap
+ * did its slices already; the loss and correct count remain). */
+static void block_exact(run_t *r, int last)
+{
+    if (!(last && r->overlap)) {
+        fix_accumulate(r);
+        return;
+    }
+    fix_slots(r, r->model.nparams, r->model.nparams + 2);
+    r->grads_zero = 1;
+}
+
+/* A rank without examples in the step starts the same sums of its zeros. */
+static void no_block(run_t *r)
+{
+    ready_t q = {r, 0};
+    if (!r->exact && !r->grads_zero)
+        dnn_model_zero_grads(&r->model);
+    if (r->overlap)
+        dnn_model_grad_ranges(&r->model, grads_ready, &q);
 }
 
 static void full_batch_grads(run_t *r, long k)
 {
     size_t nx = r->shape.n_x, mloc = r->train.hi - r->train.lo;
     size_t bs = r->model.bmax;
+    if (mloc == 0)
+        no_block(r);
     for (size_t off = 0; off < mloc; off += bs) { /* bs = DNN_CHUNK: each block is a global chunk */
         size_t cols = mloc - off < bs ? mloc - off : bs;
+        int last = off + cols == mloc;
         if (r->Xb)
             dnn_model_set_input_bf16(&r->model, r->Xb + off * nx);
         dnn_model_set_columns(&r->model, (uint64_t)k, NULL, r->train.lo + off); /* dropout keys */
-        fix_begin(r);
-        block_grads(r, (char *)r->train.X + off * nx * r->es, (char *)r->train.Y + off * r->ny * r->es, cols, 1);
-        fix_accumulate(r);
+        fix_begin(r, last);
+        block_grads(r, (char *)r->train.X + off * nx * r->es, (char *)r->train.Y + off * r->ny * r->es, cols, 1,
+                    last);
+        block_exact(r, last);
     }
     fix_flush(r);
 }
@@ -182,14 +295,14 @@ static void mini_batch_grads(run_t *r, long k)
         if (g >= r->train.lo && g < r->train.hi)
             r->keys[n++] = (r->o.deterministic ? (g / DNN_CHUNK) * B : 0) + (p - base);
     }
+    if (n == 0)
+        no_block(r); /* none of this batch is here */
     if (!r->o.deterministic) {
-        if (n == 0 && !r->grads_zero)
-            dnn_model_zero_grads(&r->model); /* none of this batch is here */
         for (size_t off = 0; off < n; off += r->model.bmax) {
             size_t cols = n - off < r->model.bmax ? n - off : r->model.bmax;
             gather(r, r->keys + off, cols, base, B);
             dnn_model_set_columns(&r->model, (uint64_t)k, r->keys + off, 0);
-            block_grads(r, r->Xs, r->Ys, cols, off == 0);
+            block_grads(r, r->Xs, r->Ys, cols, off == 0, off + cols == n);
         }
         return;
     }
@@ -201,15 +314,18 @@ static void mini_batch_grads(run_t *r, long k)
             j++;
         gather(r, r->keys + i, j - i, base, B);
         dnn_model_set_columns(&r->model, (uint64_t)k, r->keys + i, 0);
-        fix_begin(r);
-        block_grads(r, r->Xs, r->Ys, j - i, 1);
-        fix_accumulate(r);
+        fix_begin(r, j == n);
+        block_grads(r, r->Xs, r->Ys, j - i, 1, j == n);
+        block_exact(r, j == n);
         i = j;
     }
     fix_flush(r);
 }
 
-/* Sum the step's gradients over ranks into model.grads (deterministic: from acc). */
+/* Sum the step's gradients over ranks into model.grads (exact sums: from
+ * acc).  With overlap the last bucket starts here (exact: then the loss,
+ * correct count and flags, once every slice has been checked for the
+ * fixed-point range), and every sum in flight is waited for. */
 static void reduce(run_t *r, int stop)
 {
     size_t P = r->model.nparams, n = P + DNN_GRAD_EXTRA;
@@ -218,13 +334,24 @@ static void reduce(run_t *r, int stop)
         int64_t *hi = r->acc, *lo = r->acc + n;
         hi[P + 2] = (stop ? 1 : 0) + (r->diverged_fixed ? (int64_t)1 << 40 : 0);
         lo[P + 2] = 0;
-        if (r->d.size > 1 && dnn_dist_sum_i64(r->acc, 2 * n))
+        if (r->overlap) {
+            flush(r);
+            start_sum(r, P, n); /* last: the divergence flag covers every slice */
+            if (dnn_dist_wait(&r->comm))
+                train_die(r, "MPI_Iallreduce of the gradients failed");
+        } else if (r->d.size > 1 && dnn_dist_sum_i64(r->acc, 2 * n))
             train_die(r, "MPI_Allreduce of the gradients failed");
         for (size_t i = 0; i < P + 2; i++)
             real_set(r, r->model.grads, i, dnn_exact_value(hi[i], lo[i]));
         real_set(r, r->model.grads, P + 2, (double)(hi[P + 2] & (((int64_t)1 << 40) - 1)));
         if (hi[P + 2] >> 40)
             real_set(r, r->model.grads, P, NAN);
+        return;
+    }
+    if (r->overlap) {
+        flush(r); /* the extras went with the first bucket */
+        if (dnn_dist_wait(&r->comm))
+            train_die(r, "MPI_Iallreduce of the gradients failed");
         return;
     }
     real_set(r, r->model.grads, P + 2, stop ? 1 : 0);
@@ -254,6 +381,7 @@ void train_step(run_t *r, long k, int stop_requested, step_result_t *res)
 {
     size_t P = r->model.nparams;
     long epoch = k / r->spe;
+    r->step_stop = stop_requested;
     if (r->exact)
         memset(r->acc, 0, 2 * (P + DNN_GRAD_EXTRA) * sizeof(int64_t));
     if (!r->grads_zero) /* only after something other than the update used them (e.g. a gradient check) */

@@ -205,6 +205,50 @@ static void test_dist_sum_and_max(void)
     CU_ASSERT_EQUAL(mx[2], 1e300);
 }
 
+/* Non-blocking sums of slices started one by one (as the gradient buckets
+ * are), moved on by the progress thread or by pokes, then waited for: every
+ * slice holds the sum over the ranks, exactly (small integers in float), and
+ * slots outside the slices are left alone.  The same table is reused. */
+static void isum_case(dnn_progress_t mode)
+{
+    static dnn_dist_async_t tables[2]; /* large; one per mode (a table's thread keeps using it) */
+    dnn_dist_async_t *ap = &tables[mode == DNN_PROGRESS_THREAD];
+#define a (*ap)
+    enum { N = 70000 };
+    static float x[N];
+    static int64_t k[64];
+    double R = world.size, r = world.rank;
+    CU_ASSERT_EQUAL_FATAL(dnn_dist_async_init(&a, &world, mode, 50), 0);
+    CU_ASSERT_EQUAL(a.thread, mode == DNN_PROGRESS_THREAD); /* Open MPI here gives MPI_THREAD_SERIALIZED */
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < N; i++)
+            x[i] = (float)((i % 97) + r + round);
+        for (int i = 0; i < 64; i++)
+            k[i] = ((int64_t)1 << 50) + i * (int64_t)(r + 1);
+        /* slices from the top down, as backward announces them; [0, 10) is not summed */
+        CU_ASSERT_EQUAL(dnn_dist_isum(&a, x + 40000, N - 40000, DNN_SUM_FLOAT), 0);
+        dnn_dist_poke(&a);
+        CU_ASSERT_EQUAL(dnn_dist_isum(&a, k, 64, DNN_SUM_I64), 0);
+        CU_ASSERT_EQUAL(dnn_dist_isum(&a, x + 10, 40000 - 10, DNN_SUM_FLOAT), 0);
+        dnn_dist_poke(&a);
+        CU_ASSERT_EQUAL_FATAL(dnn_dist_wait(&a), 0);
+        int bad = 0;
+        for (int i = 0; i < N; i++) {
+            double want = i < 10 ? (i % 97) + r + round : R * ((i % 97) + round) + R * (R - 1) / 2;
+            bad += x[i] != (float)want;
+        }
+        CU_ASSERT_EQUAL(bad, 0);
+        for (int i = 0; i < 64; i++)
+            bad += k[i] != (int64_t)world.size * ((int64_t)1 << 50) + i * (int64_t)(R * (R + 1) / 2);
+        CU_ASSERT_EQUAL(bad, 0);
+        CU_ASSERT_EQUAL(a.n, 0);
+    }
+#undef a
+}
+
+static void test_dist_isum_thread(void) { isum_case(DNN_PROGRESS_THREAD); }
+static void test_dist_isum_test(void) { isum_case(DNN_PROGRESS_TEST); }
+
 /* Same hash everywhere -> 1; a rank-dependent hash -> 1 only when alone. */
 static void test_dist_same_hash(void)
 {
@@ -260,6 +304,8 @@ int main(int argc, char **argv)
         T(test_dist_sum_and_max),
         T(test_dist_same_hash),
         T(test_dist_agree),
+        T(test_dist_isum_thread),
+        T(test_dist_isum_test),
     };
 #undef T
     if (dnn_dist_init(&world, &argc, &argv) != 0) {

@@ -378,6 +378,110 @@ static void test_model_backward_blocks_add_up(void)
     dnn_model_free(&m);
 }
 
+/* ---- gradient-ready calls (overlapped reduction) ---- */
+typedef struct {
+    int calls, empty, bad_order;
+    size_t next_hi, covered, lo[64], hi[64];
+    int n;
+    const double *G;
+    double *snap; /* each range's values at the moment it was announced */
+} ready_log_t;
+
+static void ready_rec(void *ctx, size_t lo, size_t hi)
+{
+    ready_log_t *q = ctx;
+    q->calls++;
+    if (hi == lo) {
+        q->empty++;
+        return;
+    }
+    if (hi != q->next_hi)
+        q->bad_order++;
+    q->next_hi = lo;
+    q->covered += hi - lo;
+    if (q->n < 64) {
+        q->lo[q->n] = lo;
+        q->hi[q->n++] = hi;
+    }
+    if (q->snap)
+        memcpy(q->snap + lo, q->G + lo, (hi - lo) * sizeof(double));
+}
+
+/*
+ * A tanh/sigmoid net 300-512-40-3 (W1 large enough to be computed in bands):
+ * backward_ready announces [0, P) exactly once, from the top down, each range
+ * ending where the last began, with empty calls between products; what a range
+ * holds when announced is final (equal to the end result); the gradients are
+ * bitwise those of dnn_model_backward; dnn_model_grad_ranges gives the same
+ * ranges; and the banded dW[1] passes central differences in every band
+ * (rel 1e-6), so a wrong band offset cannot hide.
+ */
+static void test_model_grad_ready_bands(void)
+{
+    enum { COLS = 6 };
+    size_t n[4] = {300, 512, 40, 3};
+    dnn_model_t m;
+    char msg[DNN_MSG_LEN];
+    CU_ASSERT_FATAL(dnn_model_init(&m, DNN_DOUBLE, 3, n, DNN_ACT_TANH, DNN_ACT_SIGMOID, 0.01, COLS, msg) == 0);
+    CU_ASSERT_FATAL(dnn_model_init_params(&m, DNN_INIT_XAVIER, 0, DNN_RNG_NUMPY, 7, msg) == 0);
+    size_t P = m.nparams;
+    int K1 = dnn_model_bands(&m, 1);
+    CU_ASSERT(K1 >= 2 && K1 <= DNN_MAX_BANDS);
+    CU_ASSERT_EQUAL(dnn_model_bands(&m, 3), 1);
+    static double X[300 * COLS], Y[3 * COLS];
+    lcg_seed(99);
+    for (size_t i = 0; i < 300 * COLS; i++)
+        X[i] = lcg_uniform();
+    for (size_t i = 0; i < 3 * COLS; i++)
+        Y[i] = (double)(lcg_uniform() > 0);
+    double *plain = malloc(P * sizeof *plain), *snap = malloc(P * sizeof *snap);
+    CU_ASSERT_FATAL(plain && snap);
+    dnn_model_backward(&m, X, Y, COLS, 1);
+    memcpy(plain, m.grads, P * sizeof *plain);
+    ready_log_t q = {0};
+    q.next_hi = P;
+    q.G = m.grads;
+    q.snap = snap;
+    dnn_model_backward_ready(&m, X, Y, COLS, 1, ready_rec, &q);
+    CU_ASSERT_EQUAL(q.bad_order, 0);
+    CU_ASSERT_EQUAL(q.covered, P);
+    CU_ASSERT_EQUAL(q.next_hi, 0);
+    CU_ASSERT_EQUAL(q.n, K1 + 2);
+    CU_ASSERT(q.empty >= 2); /* after each dA product */
+    CU_ASSERT(memcmp(m.grads, plain, P * sizeof *plain) == 0);
+    CU_ASSERT(memcmp(snap, plain, P * sizeof *plain) == 0);
+    ready_log_t e = {0};
+    e.next_hi = P;
+    dnn_model_grad_ranges(&m, ready_rec, &e);
+    CU_ASSERT_EQUAL(e.n, q.n);
+    CU_ASSERT_EQUAL(e.empty, 0);
+    for (int i = 0; i < q.n && i < e.n; i++)
+        CU_ASSERT(e.lo[i] == q.lo[i] && e.hi[i] == q.hi[i]);
+    /* central differences on rows at both edges of every band of W1 */
+    double *W1 = dnn_model_W(&m, 1), worst = 0;
+    for (int t = 0; t < K1; t++) {
+        size_t u0 = n[1] * (size_t)t / (size_t)K1, u1 = n[1] * (size_t)(t + 1) / (size_t)K1;
+        size_t idx[2] = {u0 * n[0] + 17, (u1 - 1) * n[0] + 250};
+        for (int k = 0; k < 2; k++) {
+            double w = W1[idx[k]], h = 1e-5, jp = 0, jm = 0, c = 0;
+            W1[idx[k]] = w + h;
+            dnn_model_evaluate(&m, X, Y, COLS, &jp, &c);
+            W1[idx[k]] = w - h;
+            dnn_model_evaluate(&m, X, Y, COLS, &jm, &c);
+            W1[idx[k]] = w;
+            double num = (jp - jm) / (2 * h), an = plain[m.off_W[1] + idx[k]];
+            double rel = fabs(num - an) / fmax(fabs(num), 1e-8);
+            worst = rel > worst ? rel : worst;
+        }
+    }
+    CU_ASSERT(worst < 1e-6);
+    if (worst >= 1e-6)
+        fprintf(stderr, "\n  banded dW1 vs central differences: rel %.3g\n", worst);
+    free(plain);
+    free(snap);
+    dnn_model_free(&m);
+}
+
 /*
  * Single precision gradients agree with double ones on the same (float-
  * representable) parameters and inputs: ||g_s - g_d|| / ||g_d|| < 5e-6, and
@@ -919,6 +1023,7 @@ int main(void)
         T(test_model_gradcheck_linear_softmax_ce),
         T(test_model_gradcheck_linear_linear_mse),
         T(test_model_backward_blocks_add_up),
+        T(test_model_grad_ready_bands),
         T(test_model_single_close_to_double),
         T(test_model_update),
         T(test_model_dropout_gradcheck),

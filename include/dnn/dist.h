@@ -10,6 +10,7 @@
 #define DNN_DIST_H
 
 #include <mpi.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,6 +20,7 @@ typedef struct {
     int rank, size;
     int local_rank, local_size; /* ranks on this node */
     char host[MPI_MAX_PROCESSOR_NAME]; /* this node's name, for messages */
+    int serialized;                    /* MPI takes calls from any thread, one at a time */
 } dnn_dist_t;
 
 /* MPI_Init and rank/size/node-local info.  Returns 0 or DNN_EMPI. */
@@ -56,5 +58,50 @@ int dnn_dist_sum_i64(int64_t *x, size_t n);
 
 /* 1 when every rank holds the same 64-bit hash, else 0 (one tiny allreduce). */
 int dnn_dist_same_hash(uint64_t h);
+
+/*
+ * Non-blocking in-place sums of slices of the step's buffers (the gradient
+ * buckets, DESIGN §5): each started as soon as its slice is final, all
+ * completed before the update.  Open MPI moves a non-blocking collective on
+ * only inside MPI calls (over TCP nothing happens in the background), so
+ * something must call it while backward computes:
+ *   DNN_PROGRESS_TEST    the owner calls dnn_dist_poke (MPI_Testall) between
+ *                        its products;
+ *   DNN_PROGRESS_THREAD  a thread calls MPI_Testall every poll_us
+ *                        microseconds while sums are in flight (and sleeps
+ *                        otherwise); dnn_dist_poke does nothing.
+ * Fixed size, nothing allocated per step; when the table is full,
+ * dnn_dist_isum first waits for what is in flight.
+ */
+#define DNN_DIST_MAX_INFLIGHT 1100
+
+typedef enum { DNN_SUM_FLOAT, DNN_SUM_DOUBLE, DNN_SUM_I64 } dnn_sum_type_t;
+typedef enum { DNN_PROGRESS_THREAD = 0, DNN_PROGRESS_TEST } dnn_progress_t;
+
+typedef struct {
+    dnn_progress_t mode;
+    int thread;   /* the progress thread runs */
+    long poll_us; /* its interval */
+    int n;        /* requests in flight */
+    int active;   /* the thread should poll */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    MPI_Request req[DNN_DIST_MAX_INFLIGHT];
+} dnn_dist_async_t;
+
+/* Set up a table (and, for DNN_PROGRESS_THREAD, its thread; without
+ * MPI_THREAD_SERIALIZED support it falls back to DNN_PROGRESS_TEST).
+ * The table must stay at the same address.  Returns 0 or DNN_ENOMEM. */
+int dnn_dist_async_init(dnn_dist_async_t *a, const dnn_dist_t *d, dnn_progress_t mode, long poll_us);
+
+/* Start the sum over all ranks of x[0..n) in place.  Returns 0 or DNN_EMPI. */
+int dnn_dist_isum(dnn_dist_async_t *a, void *x, size_t n, dnn_sum_type_t t);
+
+/* DNN_PROGRESS_TEST: let the sums in flight progress (MPI_Testall); cheap,
+ * call it between products. */
+void dnn_dist_poke(dnn_dist_async_t *a);
+
+/* Wait for every sum in flight.  Returns 0 or DNN_EMPI. */
+int dnn_dist_wait(dnn_dist_async_t *a);
 
 #endif

@@ -131,6 +131,29 @@ void dnn_model_step_loss(dnn_model_t *m, const void *X, const void *Y, size_t co
  */
 void dnn_model_backward(dnn_model_t *m, const void *X, const void *Y, size_t cols, int overwrite);
 
+/*
+ * Gradient-ready calls, so that the reduction of finished layers overlaps the
+ * rest of backward (DESIGN §5).  dW[l] is computed in bands of whole rows of
+ * W[l] (dnn_model_bands; the cut depends only on the shape, so the result is
+ * the same with or without a hook, on any rank count); fn(ctx, lo, hi) is
+ * called when grads[lo..hi) are final for this block: every slot of [0, P)
+ * exactly once, from the top down (bL with the last rows of WL first, W1's
+ * first rows last), each range ending where the one before began, so that
+ * consecutive ranges can be merged into one contiguous bucket.  fn(ctx, lo, lo) (an empty range) marks a point between two
+ * products where nothing new is ready, a chance to let communication move.
+ */
+typedef void (*dnn_grad_ready_fn)(void *ctx, size_t lo, size_t hi);
+void dnn_model_backward_ready(dnn_model_t *m, const void *X, const void *Y, size_t cols, int overwrite,
+                              dnn_grad_ready_fn fn, void *ctx);
+
+/* The same non-empty ranges, in the same order, without computing (a rank
+ * that holds no example of the step must start the same reductions). */
+void dnn_model_grad_ranges(const dnn_model_t *m, dnn_grad_ready_fn fn, void *ctx);
+
+/* Bands of rows dW[l] is computed in (1 for small layers, at most DNN_MAX_BANDS). */
+#define DNN_MAX_BANDS 8
+int dnn_model_bands(const dnn_model_t *m, int l);
+
 /* Inverted dropout on the hidden layers of training steps: keep_prob in (0, 1], 1 = off
  * (then dnn_model_backward is bitwise what it is without dropout). */
 void dnn_model_set_dropout(dnn_model_t *m, double keep_prob, uint64_t seed);

@@ -170,9 +170,10 @@ class Cluster:
             if self.k > 1:
                 sh("ip", "-n", h, "addr", "add", a + "/24", "dev", "eth0")
                 sh("ip", "-n", h, "link", "set", "eth0", "up")
-            else:  # one host: the address on a dummy interface
-                sh("ip", "-n", h, "link", "add", "eth0", "type", "dummy")
+            else:  # one host: the address on one end of a veth pair (no dummy driver here)
+                sh("ip", "-n", h, "link", "add", "eth0", "type", "veth", "peer", "name", "eth1")
                 sh("ip", "-n", h, "addr", "add", a + "/24", "dev", "eth0")
+                sh("ip", "-n", h, "link", "set", "eth1", "up")
                 sh("ip", "-n", h, "link", "set", "eth0", "up")
         if shape and self.k > 1:
             self.shape_note = self._shape(shape)
@@ -277,3 +278,42 @@ def kill_group(p, sig=signal.SIGKILL):
         os.killpg(p.pid, sig)
     except ProcessLookupError:
         pass
+
+
+def main(argv):
+    """mh.py run K [--slots S] [--shape "TC ARGS"] -- CMD...: CMD runs with a
+    K-host cluster up (and removed afterwards), with DNN_MH_HOSTFILE,
+    DNN_MH_MAP, DNN_MH_ENTER (mhhost.sh enter ADDRESS_OF_HOST_1) and run.sh's
+    settings (DNN_NET, DNN_BIND, DNN_MPIRUN_ARGS) in its environment, so that
+    `$DNN_MH_ENTER launch/multinode/run.sh $DNN_MH_HOSTFILE ...` trains on it."""
+    import argparse
+    import tempfile
+    p = argparse.ArgumentParser(prog="mh.py", description=main.__doc__)
+    p.add_argument("verb", choices=["run"])
+    p.add_argument("k", type=int)
+    p.add_argument("--slots", type=int, default=1)
+    p.add_argument("--shape", help='tc qdisc for every host, e.g. "netem delay 50us rate 10gbit"')
+    if "--" not in argv:
+        p.error("no command after --")
+    cut = argv.index("--")
+    a, cmd = p.parse_args(argv[:cut]), argv[cut + 1:]
+    if not cmd:
+        p.error("no command after --")
+    require_root()
+    work = tempfile.mkdtemp(prefix="dnn-mh-")
+    try:
+        with Cluster(a.k, work, slots=a.slots, shape=a.shape) as c:
+            if a.shape:
+                print("mh.py: shaping %s: %s" % (a.shape, c.shape_note or "applied"), file=sys.stderr)
+            env = c.env()
+            env.update(DNN_MH_HOSTFILE=c.hostfile, DNN_MH_ENTER="%s enter %s" % (AGENT, c.addrs[0]),
+                       DNN_MH_DATA=c.mnt, DNN_MH_SHAPED="0" if (not a.shape or c.shape_note) else "1")
+            for i in range(1, c.k + 1):  # the command's files are visible on every host
+                env["DNN_MH_HOST%d" % i] = os.path.join(c.root, c.hosts[i - 1])
+            return subprocess.call(cmd, env=env)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -7,9 +7,10 @@ started through launch/multinode/run.sh over TCP (DESIGN §5, §14).
 Cases (one ctest each, label multihost):
   consistency    2 hosts (veth) and 3 hosts (bridge), one rank each: the final
                  W/b equal a single process's bitwise with --deterministic
-                 (full batch and --batch-size 64), within 1e-6 (max |diff| /
-                 max |W|) without it; every rank ran on its own host (a
-                 wrapper records each rank's hostname and network namespace)
+                 (full batch and --batch-size 64; --comm-overlap thread, test
+                 and off), within 1e-6 (max |diff| / max |W|) without it;
+                 every rank ran on its own host (a wrapper records each
+                 rank's hostname and network namespace)
   kill_resume    SIGKILL of rank 1 -- the dnn-train process in host 2's
                  namespace -- mid-run: the whole job ends within 30 s, non-zero,
                  and mpirun's message names the killed rank's node; --resume
@@ -136,6 +137,10 @@ CONFIGS = [  # name, options, bitwise
     ("det_mini", ["--deterministic", "--batch-size", "64"], True),
     ("default_full", [], False),
     ("default_mini", ["--batch-size", "64"], False),
+    # the reduction's progress modes (the default is --comm-overlap thread)
+    ("det_mini_test", ["--deterministic", "--batch-size", "64", "--comm-overlap", "test"], True),
+    ("det_mini_off", ["--deterministic", "--batch-size", "64", "--comm-overlap", "off"], True),
+    ("default_mini_off", ["--batch-size", "64", "--comm-overlap", "off"], False),
 ]
 
 
