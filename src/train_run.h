@@ -58,6 +58,7 @@ typedef struct {
     int step_stop;            /* this step carries a stop request */
     int exact;          /* sums per chunk added as fixed point: --deterministic, and full batch by default */
     int grads_zero;     /* model.grads holds zeros: a block may add to it (BLAS needs no zeroing pass) */
+    uint16_t *g16;      /* (P) --comm-precision bf16: the gradient sums as sent */
     /* dev set and early stopping */
     double last_val_cost, last_val_acc, best_val_cost;
     long best_iteration, records_since_best;
