@@ -5,17 +5,22 @@
 
 int dnn_exact_accumulate(int64_t *hi, int64_t *lo, const void *x, size_t n, size_t es)
 {
+    return dnn_exact_accumulate_max(hi, lo, x, n, es, DNN_EXACT_MAX);
+}
+
+int dnn_exact_accumulate_max(int64_t *hi, int64_t *lo, const void *x, size_t n, size_t es, double max)
+{
     int bad = 0;
     if (es == 8) {
         const double *X = x;
         for (size_t i = 0; i < n; i++)
-            bad |= dnn_exact_add(&hi[i], &lo[i], X[i]);
+            bad |= !(fabs(X[i]) < max) || dnn_exact_add(&hi[i], &lo[i], X[i]);
     } else { /* dnn_exact_add written branch-free, so that it vectorizes (an out-of-range value adds 0) */
         const float *restrict X = x;
         int64_t *restrict H = hi, *restrict Lo = lo;
         for (size_t i = 0; i < n; i++) {
             double v = (double)X[i];
-            int in = fabs(v) < DNN_EXACT_MAX;
+            int in = fabs(v) < max;
             bad |= !in;
             double t = (in ? v : 0.0) * 0x1p24;
             int64_t h = (int64_t)t;

@@ -51,6 +51,7 @@ typedef struct {
     FILE *metrics;
     double last_cost;
     int diverged_fixed; /* a chunk sum overflowed the fixed-point range */
+    double exact_max;   /* bound of one chunk sum for exact fixed-point totals (exact.h) */
     int overlap;              /* reduce each finished slice of the gradients during backward */
     dnn_dist_async_t comm;    /* those reductions in flight */
     size_t bucket;            /* slots per reduction, at least (the last of a step may be smaller) */

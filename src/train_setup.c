@@ -229,11 +229,11 @@ static void standardize(run_t *r, const dnn_ckpt_t *ck)
                 memset(part, 0, nx * sizeof(double));
                 dnn_data_feature_sums_range(&r->train, j, mloc - j < DNN_CHUNK ? mloc : j + DNN_CHUNK,
                                             pass ? r->mean : NULL, part);
-                for (size_t i = 0; i < nx; i++)
-                    bad |= dnn_exact_add(&acc[i], &acc[nx + i], part[i]);
+                bad |= dnn_exact_accumulate_max(acc, acc + nx, part, nx, sizeof(double), r->exact_max);
             }
             int rc = bad ? dnn_fail(msg, DNN_EDATA, "--standardize: X '%s' in '%s' has values too large to sum exactly "
-                                    "(|chunk sum| >= 2^38); use --scale first", r->o.x, r->o.data) : 0;
+                                    "(a chunk sum of %d examples is beyond %g, the bound for exact sums of this many chunks); use --scale first", r->o.x, r->o.data,
+                                    DNN_CHUNK, r->exact_max) : 0;
             train_check(r, rc, msg);
             if (r->d.size > 1)
                 dnn_dist_sum_i64(acc, 2 * nx);
@@ -568,6 +568,7 @@ int train_setup(run_t *r, int argc, char **argv)
     int L = architecture(r, &ck, n);
     check_sets(r, n[L]);
     count_steps(r);
+    r->exact_max = dnn_exact_limit((r->m + DNN_CHUNK - 1) / DNN_CHUNK); /* one term per global chunk */
     make_model(r, &ck, L, n);
     step_buffers(r, &ck);
     dnn_checkpoint_free(&ck);

@@ -46,7 +46,7 @@ static void fix_part(void *ctx, size_t lo, size_t hi)
     for (size_t a = lo; a < hi; a += TILE) {
         size_t n = hi - a < TILE ? hi - a : TILE;
         char *g = (char *)r->model.grads + a * r->es;
-        if (dnn_exact_accumulate(r->acc + a, r->acc + stride + a, g, n, r->es))
+        if (dnn_exact_accumulate_max(r->acc + a, r->acc + stride + a, g, n, r->es, r->exact_max))
             atomic_store_explicit(&f->bad, 1, memory_order_relaxed);
         memset(g, 0, n * r->es);
     }

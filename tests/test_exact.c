@@ -130,6 +130,59 @@ static void test_exact_accumulate(void)
     CU_ASSERT_EQUAL(dnn_exact_accumulate(hc, lc, badd, 2, sizeof(double)), -1);
 }
 
+/* dnn_exact_limit: totals of n terms below it cannot overflow the int64 parts. */
+static void test_exact_limit(void)
+{
+    CU_ASSERT_EQUAL(dnn_exact_limit(0), 0x1p38);
+    CU_ASSERT_EQUAL(dnn_exact_limit(1), 0x1p38);
+    CU_ASSERT_EQUAL(dnn_exact_limit(2), 0x1p38);
+    CU_ASSERT_EQUAL(dnn_exact_limit(4), 0x1p37);
+    CU_ASSERT_EQUAL(dnn_exact_limit(1000), 0x1p39 / 1000);
+    /* three terms just below 2^38 would overflow hi (3 (2^38 - 1) 2^24 > 2^63): refused for n = 3 */
+    double big = 0x1p38 - 1, lim = dnn_exact_limit(3);
+    int64_t hi = 0, lo = 0;
+    CU_ASSERT_EQUAL(dnn_exact_accumulate_max(&hi, &lo, &big, 1, sizeof(double), lim), -1);
+    CU_ASSERT_EQUAL(hi, 0);
+    float bigf = 0x1p37f;
+    CU_ASSERT_EQUAL(dnn_exact_accumulate_max(&hi, &lo, &bigf, 1, sizeof(float), lim), 0);
+    CU_ASSERT_EQUAL(dnn_exact_accumulate_max(&hi, &lo, &bigf, 1, sizeof(float), 0x1p36), -1);
+    /* the largest allowed terms, n of them, sum exactly (no wrap-around) */
+    double x = nextafter(lim, 0);
+    hi = lo = 0;
+    for (int k = 0; k < 3; k++)
+        CU_ASSERT_EQUAL_FATAL(dnn_exact_accumulate_max(&hi, &lo, &x, 1, sizeof(double), lim), 0);
+    CU_ASSERT(hi > 0);
+    CU_ASSERT_EQUAL(dnn_exact_value(hi, lo), 3 * x);
+}
+
+/* Sums beyond 2^29 (|hi| >= 2^53) are still rounded once: against the 128-bit
+ * total of the terms truncated to multiples of 2^-64, converted once. */
+static void test_exact_value_rounds_once(void)
+{
+    uint64_t s = 12345;
+    int wrong = 0;
+    for (int t = 0; t < 20000; t++) {
+        double x[2];
+        __int128 want = 0;
+        int64_t hi = 0, lo = 0;
+        for (int k = 0; k < 2; k++) {
+            s = s * 6364136223846793005ull + 1442695040888963407ull;
+            double u = (double)(s >> 11) * 0x1p-53;
+            x[k] = k == 0 ? (u - 0.5) * ldexp(1.0, 28 + (int)(s % 9)) : (u - 0.5) * 1e-6;
+            want += (__int128)(x[k] * 0x1p64); /* truncates toward zero, as the format does */
+            CU_ASSERT_EQUAL_FATAL(dnn_exact_add(&hi, &lo, x[k]), 0);
+        }
+        wrong += dnn_exact_value(hi, lo) != (double)want * 0x1p-64;
+    }
+    CU_ASSERT_EQUAL(wrong, 0);
+    /* the case that double rounding got wrong */
+    int64_t hi = 0, lo = 0;
+    dnn_exact_add(&hi, &lo, -669857095.5958618);
+    dnn_exact_add(&hi, &lo, -2.1126e-7);
+    __int128 w = (__int128)(-669857095.5958618 * 0x1p64) + (__int128)(-2.1126e-7 * 0x1p64);
+    CU_ASSERT_EQUAL(dnn_exact_value(hi, lo), (double)w * 0x1p-64);
+}
+
 int main(void)
 {
     static const dnn_test_t tests[] = {
@@ -138,6 +191,8 @@ int main(void)
         DNN_TEST(test_exact_sums_exact),
         DNN_TEST(test_exact_order_independent),
         DNN_TEST(test_exact_accumulate),
+        DNN_TEST(test_exact_limit),
+        DNN_TEST(test_exact_value_rounds_once),
     };
     return dnn_test_run("test_exact", NULL, NULL, tests, sizeof tests / sizeof tests[0]);
 }

@@ -8,8 +8,12 @@
  * integers (associative: the result does not depend on the order or on how
  * the values are spread over ranks), and the sum's value is
  *   hi 2^-24 + lo 2^-64,
- * rounded once to float64 (both conversions are exact while |hi|, |lo| < 2^53,
- * i.e. for fewer than 2^13 terms of magnitude below 2^38).
+ * rounded once to float64 (dnn_exact_value).
+ * The parts must not overflow: a sum of n terms stays exact while every term
+ * is below dnn_exact_limit(n) = min(2^38, 2^39 / n) (then |hi| < 2^63) and
+ * n < 2^23 (then |lo| < 2^63).  Callers that add many terms (one per global
+ * chunk) pass that limit to dnn_exact_accumulate_max and treat a term beyond
+ * it like a non-finite one.
  */
 #ifndef DNN_EXACT_H
 #define DNN_EXACT_H
@@ -32,10 +36,21 @@ static inline int dnn_exact_add(int64_t *hi, int64_t *lo, double x)
     return 0;
 }
 
-/* The value of a sum. */
+/* The value of a sum, rounded once: while |hi| < 2^53 both conversions are
+ * exact and only the addition rounds; beyond, the 128-bit integer
+ * hi 2^40 + lo (in units of 2^-64) is converted, which rounds once. */
 static inline double dnn_exact_value(int64_t hi, int64_t lo)
 {
-    return (double)hi * 0x1p-24 + (double)lo * 0x1p-64;
+    if (hi > -((int64_t)1 << 53) && hi < ((int64_t)1 << 53) && lo > -((int64_t)1 << 53) && lo < ((int64_t)1 << 53))
+        return (double)hi * 0x1p-24 + (double)lo * 0x1p-64;
+    return (double)((__int128)hi * ((__int128)1 << 40) + lo) * 0x1p-64;
+}
+
+/* The largest term magnitude for which a sum of n terms cannot overflow. */
+static inline double dnn_exact_limit(uint64_t n)
+{
+    double m = n > 1 ? 0x1p39 / (double)n : DNN_EXACT_MAX;
+    return m < DNN_EXACT_MAX ? m : DNN_EXACT_MAX;
 }
 
 /*
@@ -43,5 +58,9 @@ static inline double dnn_exact_value(int64_t hi, int64_t lo)
  * hi[0..n) and lo[0..n).  Returns 0, or -1 when some value was out of range.
  */
 int dnn_exact_accumulate(int64_t *hi, int64_t *lo, const void *x, size_t n, size_t es);
+
+/* The same with terms bounded by max (<= 2^38, e.g. dnn_exact_limit(terms)):
+ * returns -1 when some |x| >= max (that term is not added). */
+int dnn_exact_accumulate_max(int64_t *hi, int64_t *lo, const void *x, size_t n, size_t es, double max);
 
 #endif

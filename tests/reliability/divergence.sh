@@ -8,13 +8,15 @@
 #   divergence.sh DNN_TRAIN PYTHON MPIEXEC
 #
 # Cases, each at N = 1 and N = 3 under `timeout -k 5 60`:
-#   linear  - linear regression (MSE), --lr 1e6, --rng numpy: the iteration is
-#             checked against a float64 reference (relcheck.py diverge), and so
-#             are the costs recorded before it (1e-3 relative);
+#   linear  - linear regression (MSE), --lr 1e6, --rng numpy, one mini-batch of
+#             all m (float sums: full batch adds exact fixed-point chunk sums,
+#             which overflow first, as in det): the iteration is checked
+#             against a float64 reference (relcheck.py diverge), and so are the
+#             costs recorded before it (1e-3 relative);
 #   relu    - a 5-8-8-1 relu net with a sigmoid output, --lr 1e6: the iteration
 #             must be the first one missing from the metrics file;
-#   det     - the linear case with --deterministic, whose exact fixed-point sums
-#             overflow (|chunk sum| >= 2^38) long before float32 does: same
+#   det     - the linear case in full batch with --deterministic, whose exact fixed-point sums
+#             overflow (a chunk sum beyond exact.h's bound) long before float32 does: same
 #             checks as relu.
 set -u
 train=${1:?usage: divergence.sh DNN_TRAIN PYTHON MPIEXEC}
@@ -81,7 +83,7 @@ run_case() { # name np data extra-args...
 }
 
 for np in 1 3; do
-  run_case linear "$np" reg.h5 --output linear --rng numpy --init he
+  run_case linear "$np" reg.h5 --output linear --rng numpy --init he --batch-size 1000000000
   run_case relu "$np" cls.h5 --layers 8,8 --hidden-activation relu
   run_case det "$np" reg.h5 --output linear --deterministic
 done
