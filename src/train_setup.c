@@ -473,6 +473,14 @@ static void step_buffers(run_t *r, const dnn_ckpt_t *ck)
     if (r->d.size > 1 && bf16 && !rc && !(r->g16 = dnn_alloc(P, sizeof(uint16_t))))
         rc = dnn_fail(msg, DNN_ENOMEM, "out of memory for the --comm-precision bf16 buffer");
     r->grads_zero = 1;                   /* dnn_model_init zeroes them */
+    r->gbuf[0] = r->model.grads;
+    for (int b = 1; b < DNN_FIX_BATCH && r->exact && !rc; b++) {
+        r->gbuf[b] = dnn_alloc(P + DNN_GRAD_EXTRA, r->es);
+        if (!r->gbuf[b])
+            rc = dnn_fail(msg, DNN_ENOMEM, "out of memory for the chunk gradient buffers");
+        else
+            memset(r->gbuf[b], 0, (P + DNN_GRAD_EXTRA) * r->es);
+    }
     if (r->exact && !rc) {
         r->acc = dnn_alloc(2 * (P + DNN_GRAD_EXTRA), sizeof(int64_t));
         if (!r->acc)
@@ -595,6 +603,8 @@ void train_free(run_t *r)
     free(r->Ys);
     free(r->Xb);
     free(r->Xsb);
+    for (int b = 1; b < DNN_FIX_BATCH; b++)
+        free(r->gbuf[b]);
     free(r->acc);
     free(r->g16);
     free(r->mean);
