@@ -60,6 +60,7 @@ typedef struct {
     int step_stop;            /* this step carries a stop request */
     int exact;          /* sums per chunk added as fixed point: --deterministic, and full batch by default */
     int grads_zero;     /* model.grads holds zeros: a block may add to it (BLAS needs no zeroing pass) */
+    uint16_t *g16;      /* (P) --comm-precision bf16: the gradient sums as sent */
     void *gbuf[DNN_FIX_BATCH]; /* exact sums: gradient buffers of consecutive chunks ([0] = the model's own) */
     int nfix;                  /* of them holding chunk sums not yet added to acc */
     /* dev set and early stopping */

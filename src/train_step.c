@@ -128,7 +128,10 @@ static void start_sum(run_t *r, size_t lo, size_t hi)
     if (r->exact)
         rc = dnn_dist_isum(&r->comm, r->acc + lo, hi - lo, DNN_SUM_I64) ||
              dnn_dist_isum(&r->comm, r->acc + stride + lo, hi - lo, DNN_SUM_I64);
-    else
+    else if (r->g16 && hi <= r->model.nparams) { /* bf16 on the wire; the loss and counts stay float32 */
+        dnn_dist_to_bf16(r->g16 + lo, (const float *)r->model.grads + lo, hi - lo);
+        rc = dnn_dist_isum(&r->comm, r->g16 + lo, hi - lo, DNN_SUM_BF16);
+    } else
         rc = dnn_dist_isum(&r->comm, (char *)r->model.grads + lo * r->es, hi - lo,
                            r->es == 8 ? DNN_SUM_DOUBLE : DNN_SUM_FLOAT);
     if (rc)
@@ -159,7 +162,10 @@ static void grads_ready(void *ctx, size_t lo, size_t hi)
             r->pend_hi = hi;
             if (hi == P && !r->exact) {
                 real_set(r, r->model.grads, P + 2, r->step_stop ? 1 : 0);
-                r->pend_hi = P + DNN_GRAD_EXTRA;
+                if (r->g16)
+                    start_sum(r, P, P + DNN_GRAD_EXTRA); /* alone, in float32 */
+                else
+                    r->pend_hi = P + DNN_GRAD_EXTRA;
             }
         }
         r->pend_lo = lo;
@@ -348,10 +354,17 @@ static void reduce(run_t *r, int stop)
             real_set(r, r->model.grads, P, NAN);
         return;
     }
-    if (r->overlap) {
-        flush(r); /* the extras went with the first bucket */
+    if (r->g16 && !r->overlap) { /* bf16 in one reduction after backward */
+        real_set(r, r->model.grads, P + 2, stop ? 1 : 0);
+        start_sum(r, P, n);
+        start_sum(r, 0, P);
+    } else if (r->overlap)
+        flush(r); /* the extras went with the first bucket, or alone in float32 */
+    if (r->g16 || r->overlap) {
         if (dnn_dist_wait(&r->comm))
             train_die(r, "MPI_Iallreduce of the gradients failed");
+        if (r->g16)
+            dnn_dist_from_bf16(r->model.grads, r->g16, P);
         return;
     }
     real_set(r, r->model.grads, P + 2, stop ? 1 : 0);
