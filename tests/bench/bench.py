@@ -319,13 +319,16 @@ def main():
                 b.dnn(f'dnn {c} float32 1x1', data, case, dnn_epochs[c], threads=1)
             for label, th, world, ac in ([] if a.no_torch else TORCH_CONFIGS):
                 b.torch(f'torch {c} {label}', data, case, torch_epochs[c], th, world, ac)
+        if r + 1 < a.reps:  # a report after every round, so an interrupted run still leaves one
+            report(a, b, cases, dnn_epochs, torch_epochs, core, blas_env, load0, os.getloadavg(),
+                   time.time() - t_start, {}, out_md, rounds=r + 1)
     acc = accuracy_check(b, data, a.accuracy_epochs) if a.accuracy_epochs else {}
     elapsed = time.time() - t_start
     load1 = os.getloadavg()
-    report(a, b, cases, dnn_epochs, torch_epochs, core, blas_env, load0, load1, elapsed, acc, out_md)
+    report(a, b, cases, dnn_epochs, torch_epochs, core, blas_env, load0, load1, elapsed, acc, out_md, a.reps)
 
 
-def report(a, b, cases, dnn_epochs, torch_epochs, core, blas_env, load0, load1, elapsed, acc, out_md):
+def report(a, b, cases, dnn_epochs, torch_epochs, core, blas_env, load0, load1, elapsed, acc, out_md, rounds):
     L = []
     w = L.append
     S = {k: med(v) for k, v in b.samples.items()}
@@ -345,7 +348,7 @@ def report(a, b, cases, dnn_epochs, torch_epochs, core, blas_env, load0, load1, 
     w(f'- command: `{" ".join([sys.executable] + sys.argv)}`')
     built = datetime.datetime.fromtimestamp(os.path.getmtime(b.train)).strftime('%Y-%m-%d %H:%M')
     w(f'- dnn source {src} ({rev}), binary {b.train} built {built}; torch {tv}, {cpu}, {os.cpu_count()} CPUs, load '
-      f'average {load0[0]:.2f} at start, {load1[0]:.2f} at end; {a.reps} rounds in {elapsed / 60:.1f} min')
+      f'average {load0[0]:.2f} at start, {load1[0]:.2f} at end; {rounds} of {a.reps} rounds in {elapsed / 60:.1f} min')
     w(f'- OpenBLAS kernels: {core} (--openblas-coretype {a.openblas_coretype}; environment of every run: '
       f'{blas_env}); the same environment for dnn, torch and sgemm_gflops')
     w('- data: Fashion-MNIST 60000 x 784, scale 1/255; net 784-256-128-1 relu + sigmoid (labels y >= 5) or '
@@ -431,6 +434,11 @@ def report(a, b, cases, dnn_epochs, torch_epochs, core, blas_env, load0, load1, 
         smp = ', '.join(f"{x:.1f} ({e['busy']:.0%})" for x, e in zip(v, b.extra[k]))
         w(f'| {k} | {smp} | {med(v):.1f} | {min(v):.1f} | {ex.get("cost", float("nan")):.4f} | `{ex.get("cmd", "")}` |')
     text = '\n'.join(L) + '\n'
+    if rounds < a.reps:
+        with open(out_md, 'w') as f:
+            f.write(text)
+        log(f'bench: report of {rounds} round(s) written to {out_md}')
+        return
     print(text)
     with open(out_md, 'w') as f:
         f.write(text)
