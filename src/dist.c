@@ -119,7 +119,46 @@ int dnn_dist_same_hash(uint64_t h)
 
 static MPI_Datatype sum_type(dnn_sum_type_t t)
 {
-    return t == DNN_SUM_DOUBLE ? MPI_DOUBLE : t == DNN_SUM_I64 ? MPI_INT64_T : MPI_FLOAT;
+    return t == DNN_SUM_DOUBLE ? MPI_DOUBLE : t == DNN_SUM_I64 ? MPI_INT64_T : t == DNN_SUM_BF16 ? MPI_UINT16_T : MPI_FLOAT;
+}
+
+static inline float bf16_value(uint16_t h)
+{
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static inline uint16_t bf16_round(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    if ((u & 0x7fffffffu) > 0x7f800000u)
+        return (uint16_t)((u >> 16) | 0x40); /* a quiet NaN */
+    u += 0x7fffu + ((u >> 16) & 1);          /* to nearest, ties to even (overflow rounds to Inf) */
+    return (uint16_t)(u >> 16);
+}
+
+void dnn_dist_to_bf16(uint16_t *dst, const float *src, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        dst[i] = bf16_round(src[i]);
+}
+
+void dnn_dist_from_bf16(float *dst, const uint16_t *src, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        dst[i] = bf16_value(src[i]);
+}
+
+static void bf16_sum(void *in, void *inout, int *len, MPI_Datatype *type)
+{
+    (void)type;
+    const uint16_t *a = in;
+    uint16_t *b = inout;
+    for (int i = 0; i < *len; i++)
+        b[i] = bf16_round(bf16_value(a[i]) + bf16_value(b[i]));
 }
 
 /* The progress thread: while a table has sums in flight it calls
@@ -149,6 +188,8 @@ int dnn_dist_async_init(dnn_dist_async_t *a, const dnn_dist_t *d, dnn_progress_t
     memset(a, 0, sizeof *a);
     a->mode = mode;
     a->poll_us = poll_us > 0 && poll_us < 1000000 ? poll_us : 50;
+    if (MPI_Op_create(bf16_sum, 1, &a->bf16_sum) != MPI_SUCCESS)
+        return DNN_EMPI;
     if (mode != DNN_PROGRESS_THREAD)
         return 0;
     if (!d->serialized) { /* the MPI library cannot take calls from two threads */
@@ -169,7 +210,8 @@ int dnn_dist_async_init(dnn_dist_async_t *a, const dnn_dist_t *d, dnn_progress_t
 
 int dnn_dist_isum(dnn_dist_async_t *a, void *x, size_t n, dnn_sum_type_t t)
 {
-    size_t es = t == DNN_SUM_FLOAT ? 4 : 8;
+    size_t es = t == DNN_SUM_BF16 ? 2 : t == DNN_SUM_FLOAT ? 4 : 8;
+    MPI_Op op = t == DNN_SUM_BF16 ? a->bf16_sum : MPI_SUM;
     char *p = x;
     int rc = 0;
     if (a->thread)
@@ -180,7 +222,7 @@ int dnn_dist_isum(dnn_dist_async_t *a, void *x, size_t n, dnn_sum_type_t t)
             rc = MPI_Waitall(a->n, a->req, MPI_STATUSES_IGNORE) == MPI_SUCCESS ? 0 : DNN_EMPI;
             a->n = 0;
         }
-        if (!rc && MPI_Iallreduce(MPI_IN_PLACE, p, k, sum_type(t), MPI_SUM, MPI_COMM_WORLD, &a->req[a->n]) != MPI_SUCCESS)
+        if (!rc && MPI_Iallreduce(MPI_IN_PLACE, p, k, sum_type(t), op, MPI_COMM_WORLD, &a->req[a->n]) != MPI_SUCCESS)
             rc = DNN_EMPI;
         if (!rc)
             a->n++;

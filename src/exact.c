@@ -15,17 +15,22 @@ int dnn_exact_accumulate_max(int64_t *hi, int64_t *lo, const void *x, size_t n, 
         const double *X = x;
         for (size_t i = 0; i < n; i++)
             bad |= !(fabs(X[i]) < max) || dnn_exact_add(&hi[i], &lo[i], X[i]);
-    } else { /* dnn_exact_add written branch-free, so that it vectorizes (an out-of-range value adds 0) */
+    } else {
         const float *restrict X = x;
         int64_t *restrict H = hi, *restrict Lo = lo;
-        for (size_t i = 0; i < n; i++) {
-            double v = (double)X[i];
-            int in = fabs(v) < max;
-            bad |= !in;
-            double t = (in ? v : 0.0) * 0x1p24;
-            int64_t h = (int64_t)t;
-            H[i] += h;
-            Lo[i] += (int64_t)((t - (double)h) * 0x1p40);
+        int out = 0;
+        for (size_t i = 0; i < n; i++) /* a vectorized range check first ... */
+            out |= !(fabs((double)X[i]) < max);
+        if (out) { /* ... and the checked form (a term out of range is not added) only when it fails */
+            for (size_t i = 0; i < n; i++)
+                bad |= !(fabs((double)X[i]) < max) || dnn_exact_add(&hi[i], &lo[i], X[i]);
+        } else { /* dnn_exact_add without its check: this loop vectorizes */
+            for (size_t i = 0; i < n; i++) {
+                double t = (double)X[i] * 0x1p24;
+                int64_t h = (int64_t)t;
+                H[i] += h;
+                Lo[i] += (int64_t)((t - (double)h) * 0x1p40);
+            }
         }
     }
     return bad ? -1 : 0;

@@ -40,6 +40,7 @@
 #define MAX_THREADS 64
 #define MAX_PARTS 8
 #define PART_MIN 96               /* rows or columns per part, at least */
+#define PART_MIN_2 64             /* ... when the product is cut in two (batch 64: the 128 x 64 layer-2 products) */
 #define SPLIT_MIN_FLOPS 4000000.0 /* smaller products are one part */
 #define SPIN 20000                /* polls before a waiting helper sleeps */
 #define MAX_PRIMS 2048            /* bf16 primitives (part shapes) kept */
@@ -158,7 +159,7 @@ static int cut(const job_t *j, job_t *parts)
     int by_rows = j->M >= j->N;
     size_t len = by_rows ? j->M : j->N, align = by_rows ? 32 : 16;
     int P = 1;
-    while (P < MAX_PARTS && len / (size_t)(2 * P) >= PART_MIN)
+    while (P < MAX_PARTS && len / (size_t)(2 * P) >= (P == 1 ? PART_MIN_2 : PART_MIN))
         P *= 2; /* a power of two shares evenly over 2, 4, 8 threads */
     if (flops < SPLIT_MIN_FLOPS)
         P = 1;

@@ -22,6 +22,7 @@
 
 #define PROG "dnn-train"
 #define DNN_BLOCK 1024 /* columns per block outside --deterministic */
+#define DNN_FIX_BATCH 4 /* chunk sums converted to fixed point together (one pass over acc for 4 chunks) */
 #define DNN_BUCKET 65536 /* gradient slots per overlapped reduction, at least (256 KiB in float) */
 #define DNN_POLL_US 50   /* --comm-overlap thread: MPI_Testall interval while sums are in flight */
 
@@ -59,6 +60,9 @@ typedef struct {
     int step_stop;            /* this step carries a stop request */
     int exact;          /* sums per chunk added as fixed point: --deterministic, and full batch by default */
     int grads_zero;     /* model.grads holds zeros: a block may add to it (BLAS needs no zeroing pass) */
+    uint16_t *g16;      /* (P) --comm-precision bf16: the gradient sums as sent */
+    void *gbuf[DNN_FIX_BATCH]; /* exact sums: gradient buffers of consecutive chunks ([0] = the model's own) */
+    int nfix;                  /* of them holding chunk sums not yet added to acc */
     /* dev set and early stopping */
     double last_val_cost, last_val_acc, best_val_cost;
     long best_iteration, records_since_best;

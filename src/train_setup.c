@@ -460,12 +460,27 @@ static void step_buffers(run_t *r, const dnn_ckpt_t *ck)
     }
     if (!rc)
         rc = bf16_inputs(r, msg);
+    r->exact = r->o.deterministic || !B; /* full batch: N-independent by default (DESIGN §5) */
+    int bf16 = r->o.comm_precision == 1;
+    if (bf16 && !rc && (r->o.precision == DNN_DOUBLE || r->exact))
+        rc = dnn_fail(msg, DNN_EINVAL, "--comm-precision bf16 applies to float32 sums: it needs --precision single or "
+                      "bf16, --batch-size > 0 and no --deterministic (exact sums)");
     r->overlap = r->d.size > 1 && r->o.comm_overlap != 2;
     r->bucket = DNN_BUCKET;
-    if (r->overlap && !rc && dnn_dist_async_init(&r->comm, &r->d, (dnn_progress_t)r->o.comm_overlap, DNN_POLL_US))
-        rc = dnn_fail(msg, DNN_ENOMEM, "--comm-overlap thread: cannot set up the progress thread's mutex");
-    r->exact = r->o.deterministic || !B; /* full batch: N-independent by default (DESIGN §5) */
+    if (r->d.size > 1 && (r->overlap || bf16) && !rc &&
+        dnn_dist_async_init(&r->comm, &r->d, (dnn_progress_t)(r->overlap ? r->o.comm_overlap : 1), DNN_POLL_US))
+        rc = dnn_fail(msg, DNN_ENOMEM, "--comm-overlap: cannot set up the non-blocking sums (MPI_Op_create, mutex)");
+    if (r->d.size > 1 && bf16 && !rc && !(r->g16 = dnn_alloc(P, sizeof(uint16_t))))
+        rc = dnn_fail(msg, DNN_ENOMEM, "out of memory for the --comm-precision bf16 buffer");
     r->grads_zero = 1;                   /* dnn_model_init zeroes them */
+    r->gbuf[0] = r->model.grads;
+    for (int b = 1; b < DNN_FIX_BATCH && r->exact && !rc; b++) {
+        r->gbuf[b] = dnn_alloc(P + DNN_GRAD_EXTRA, r->es);
+        if (!r->gbuf[b])
+            rc = dnn_fail(msg, DNN_ENOMEM, "out of memory for the chunk gradient buffers");
+        else
+            memset(r->gbuf[b], 0, (P + DNN_GRAD_EXTRA) * r->es);
+    }
     if (r->exact && !rc) {
         r->acc = dnn_alloc(2 * (P + DNN_GRAD_EXTRA), sizeof(int64_t));
         if (!r->acc)
@@ -588,7 +603,10 @@ void train_free(run_t *r)
     free(r->Ys);
     free(r->Xb);
     free(r->Xsb);
+    for (int b = 1; b < DNN_FIX_BATCH; b++)
+        free(r->gbuf[b]);
     free(r->acc);
+    free(r->g16);
     free(r->mean);
     free(r->std);
     free(r->hist_iter);

@@ -35,9 +35,12 @@ static void real_set(const run_t *r, void *p, size_t i, double v)
 typedef struct {
     run_t *r;
     atomic_int bad;
+    void *const *bufs; /* the gradient buffers to add, each holding one chunk's sums */
+    int nbuf;
 } fix_t;
 
-/* Part [lo, hi) of the accumulation, tile by tile, each tile zeroed once read. */
+/* Part [lo, hi) of the accumulation, tile by tile: each tile of acc takes the
+ * buffers' sums while it is in cache, and their tiles are zeroed once read. */
 static void fix_part(void *ctx, size_t lo, size_t hi)
 {
     fix_t *f = ctx;
@@ -45,30 +48,57 @@ static void fix_part(void *ctx, size_t lo, size_t hi)
     size_t stride = r->model.nparams + DNN_GRAD_EXTRA;
     for (size_t a = lo; a < hi; a += TILE) {
         size_t n = hi - a < TILE ? hi - a : TILE;
-        char *g = (char *)r->model.grads + a * r->es;
-        if (dnn_exact_accumulate_max(r->acc + a, r->acc + stride + a, g, n, r->es, r->exact_max))
-            atomic_store_explicit(&f->bad, 1, memory_order_relaxed);
-        memset(g, 0, n * r->es);
+        for (int b = 0; b < f->nbuf; b++) {
+            char *g = (char *)f->bufs[b] + a * r->es;
+            if (dnn_exact_accumulate_max(r->acc + a, r->acc + stride + a, g, n, r->es, r->exact_max))
+                atomic_store_explicit(&f->bad, 1, memory_order_relaxed);
+            memset(g, 0, n * r->es);
+        }
     }
 }
 
-/* Add the block's gradient sums (and loss, correct count) to the fixed-point
- * sums, on the matrix pool; the gradient buffer is zero afterwards. */
-static void fix_accumulate(run_t *r)
+/* Add the pending chunk sums (gradients, loss, correct count) to the
+ * fixed-point sums, on the matrix pool; every gradient buffer is zero
+ * afterwards and model.grads is the model's own again. */
+static void fix_flush(run_t *r)
 {
-    fix_t f = {.r = r};
+    if (r->nfix == 0)
+        return;
+    fix_t f = {.r = r, .bufs = r->gbuf, .nbuf = r->nfix};
     atomic_init(&f.bad, 0);
     dnn_matrix_parallel(fix_part, &f, r->model.nparams + 2, 16384);
     if (atomic_load(&f.bad))
         r->diverged_fixed = 1;
+    r->nfix = 0;
+    r->model.grads = r->gbuf[0];
     r->grads_zero = 1;
+}
+
+/* Before a chunk's backward: it sums into the next free (zeroed) buffer.
+ * The overlapped last block of a step takes the model's own buffer, with
+ * nothing pending (its slices go to acc during its backward). */
+static void fix_begin(run_t *r, int last)
+{
+    if (last && r->overlap)
+        fix_flush(r);
+    r->model.grads = r->gbuf[r->nfix];
+    if (r->nfix > 0)
+        r->grads_zero = 1;
+}
+
+/* After a chunk's backward: its sums are pending; DNN_FIX_BATCH of them are
+ * converted in one pass (each acc tile is then read once for all of them). */
+static void fix_accumulate(run_t *r)
+{
+    if (++r->nfix == DNN_FIX_BATCH)
+        fix_flush(r);
 }
 
 /* Slots [lo, hi) of one block into the fixed-point sums, zeroed once read
  * (on this thread: called for one slice at a time during backward). */
 static void fix_slots(run_t *r, size_t lo, size_t hi)
 {
-    fix_t f = {.r = r};
+    fix_t f = {.r = r, .bufs = &r->model.grads, .nbuf = 1};
     atomic_init(&f.bad, 0);
     fix_part(&f, lo, hi);
     if (atomic_load(&f.bad))
@@ -98,7 +128,10 @@ static void start_sum(run_t *r, size_t lo, size_t hi)
     if (r->exact)
         rc = dnn_dist_isum(&r->comm, r->acc + lo, hi - lo, DNN_SUM_I64) ||
              dnn_dist_isum(&r->comm, r->acc + stride + lo, hi - lo, DNN_SUM_I64);
-    else
+    else if (r->g16 && hi <= r->model.nparams) { /* bf16 on the wire; the loss and counts stay float32 */
+        dnn_dist_to_bf16(r->g16 + lo, (const float *)r->model.grads + lo, hi - lo);
+        rc = dnn_dist_isum(&r->comm, r->g16 + lo, hi - lo, DNN_SUM_BF16);
+    } else
         rc = dnn_dist_isum(&r->comm, (char *)r->model.grads + lo * r->es, hi - lo,
                            r->es == 8 ? DNN_SUM_DOUBLE : DNN_SUM_FLOAT);
     if (rc)
@@ -129,7 +162,10 @@ static void grads_ready(void *ctx, size_t lo, size_t hi)
             r->pend_hi = hi;
             if (hi == P && !r->exact) {
                 real_set(r, r->model.grads, P + 2, r->step_stop ? 1 : 0);
-                r->pend_hi = P + DNN_GRAD_EXTRA;
+                if (r->g16)
+                    start_sum(r, P, P + DNN_GRAD_EXTRA); /* alone, in float32 */
+                else
+                    r->pend_hi = P + DNN_GRAD_EXTRA;
             }
         }
         r->pend_lo = lo;
@@ -188,10 +224,12 @@ static void full_batch_grads(run_t *r, long k)
         if (r->Xb)
             dnn_model_set_input_bf16(&r->model, r->Xb + off * nx);
         dnn_model_set_columns(&r->model, (uint64_t)k, NULL, r->train.lo + off); /* dropout keys */
+        fix_begin(r, last);
         block_grads(r, (char *)r->train.X + off * nx * r->es, (char *)r->train.Y + off * r->ny * r->es, cols, 1,
                     last);
         block_exact(r, last);
     }
+    fix_flush(r);
 }
 
 /* Sort in place without allocating (glibc's qsort mallocs a merge buffer):
@@ -282,10 +320,12 @@ static void mini_batch_grads(run_t *r, long k)
             j++;
         gather(r, r->keys + i, j - i, base, B);
         dnn_model_set_columns(&r->model, (uint64_t)k, r->keys + i, 0);
+        fix_begin(r, j == n);
         block_grads(r, r->Xs, r->Ys, j - i, 1, j == n);
         block_exact(r, j == n);
         i = j;
     }
+    fix_flush(r);
 }
 
 /* Sum the step's gradients over ranks into model.grads (exact sums: from
@@ -314,10 +354,17 @@ static void reduce(run_t *r, int stop)
             real_set(r, r->model.grads, P, NAN);
         return;
     }
-    if (r->overlap) {
-        flush(r); /* the extras went with the first bucket */
+    if (r->g16 && !r->overlap) { /* bf16 in one reduction after backward */
+        real_set(r, r->model.grads, P + 2, stop ? 1 : 0);
+        start_sum(r, P, n);
+        start_sum(r, 0, P);
+    } else if (r->overlap)
+        flush(r); /* the extras went with the first bucket, or alone in float32 */
+    if (r->g16 || r->overlap) {
         if (dnn_dist_wait(&r->comm))
             train_die(r, "MPI_Iallreduce of the gradients failed");
+        if (r->g16)
+            dnn_dist_from_bf16(r->model.grads, r->g16, P);
         return;
     }
     real_set(r, r->model.grads, P + 2, stop ? 1 : 0);

@@ -246,6 +246,41 @@ static void isum_case(dnn_progress_t mode)
 #undef a
 }
 
+/* bfloat16: round to nearest even, NaN and Inf kept; a bf16 sum of small
+ * integers over the ranks is exact (8 significant bits), and the op adds in
+ * float32 then rounds (1 + 2^-8 per rank rounds back to 1 at each combine). */
+static void test_dist_bf16(void)
+{
+    float in[8] = {1.0f, 1.00390625f, 1.01171875f, -3.0f, 65504.0f, INFINITY, NAN, 1e-40f}, out[8];
+    uint16_t h[8];
+    dnn_dist_to_bf16(h, in, 8);
+    dnn_dist_from_bf16(out, h, 8);
+    CU_ASSERT_EQUAL(h[0], 0x3f80);
+    CU_ASSERT_EQUAL(out[1], 1.0f);          /* 1 + 2^-8: a tie, to even (1.0) */
+    CU_ASSERT_EQUAL(out[2], 1.015625f);     /* 1 + 3 2^-8: a tie, to even (1 + 2^-6) */
+    CU_ASSERT_EQUAL(out[3], -3.0f);
+    CU_ASSERT_EQUAL(out[4], 65536.0f);      /* 65504 rounds up to 2^16 */
+    CU_ASSERT(isinf(out[5]) && out[5] > 0);
+    CU_ASSERT(isnan(out[6]));
+    CU_ASSERT(out[7] > 0 && fabsf(out[7] - 1e-40f) <= 0x1p-134f); /* subnormal: half a bf16 step (2^-133) */
+    static dnn_dist_async_t a;
+    CU_ASSERT_EQUAL_FATAL(dnn_dist_async_init(&a, &world, DNN_PROGRESS_TEST, 50), 0);
+    enum { N = 1000 };
+    static uint16_t x[N];
+    static float f[N];
+    for (int i = 0; i < N; i++)
+        f[i] = (float)(i % 7 + world.rank);
+    dnn_dist_to_bf16(x, f, N);
+    CU_ASSERT_EQUAL(dnn_dist_isum(&a, x, N, DNN_SUM_BF16), 0);
+    CU_ASSERT_EQUAL_FATAL(dnn_dist_wait(&a), 0);
+    dnn_dist_from_bf16(f, x, N);
+    int bad = 0;
+    double R = world.size;
+    for (int i = 0; i < N; i++)
+        bad += f[i] != (float)(R * (i % 7) + R * (R - 1) / 2);
+    CU_ASSERT_EQUAL(bad, 0);
+}
+
 static void test_dist_isum_thread(void) { isum_case(DNN_PROGRESS_THREAD); }
 static void test_dist_isum_test(void) { isum_case(DNN_PROGRESS_TEST); }
 
@@ -306,6 +341,7 @@ int main(int argc, char **argv)
         T(test_dist_agree),
         T(test_dist_isum_thread),
         T(test_dist_isum_test),
+        T(test_dist_bf16),
     };
 #undef T
     if (dnn_dist_init(&world, &argc, &argv) != 0) {

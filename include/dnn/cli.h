@@ -55,7 +55,8 @@ typedef struct {
     long early_stopping;
     char best_checkpoint[DNN_PATH_MAX];
     long threads;
-    int comm_overlap; /* 0 thread, 1 test (dnn_progress_t), 2 off */
+    int comm_overlap;   /* 0 thread, 1 test (dnn_progress_t), 2 off */
+    int comm_precision; /* 0 float32, 1 bf16 */
     int quiet, verbose, help;
     char config[DNN_PATH_MAX];
     int gradient_check; /* dnn-train --gradient-check: check backprop and exit */

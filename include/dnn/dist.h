@@ -75,7 +75,10 @@ int dnn_dist_same_hash(uint64_t h);
  */
 #define DNN_DIST_MAX_INFLIGHT 1100
 
-typedef enum { DNN_SUM_FLOAT, DNN_SUM_DOUBLE, DNN_SUM_I64 } dnn_sum_type_t;
+/* DNN_SUM_BF16: x is uint16_t bfloat16 (the top half of a float32); two
+ * values are added in float32 and the sum rounded to bfloat16 (to nearest,
+ * ties to even) each time Open MPI combines two ranks' parts. */
+typedef enum { DNN_SUM_FLOAT, DNN_SUM_DOUBLE, DNN_SUM_I64, DNN_SUM_BF16 } dnn_sum_type_t;
 typedef enum { DNN_PROGRESS_THREAD = 0, DNN_PROGRESS_TEST } dnn_progress_t;
 
 typedef struct {
@@ -86,12 +89,13 @@ typedef struct {
     int active;   /* the thread should poll */
     pthread_mutex_t mu;
     pthread_cond_t cv;
+    MPI_Op bf16_sum; /* made by dnn_dist_async_init */
     MPI_Request req[DNN_DIST_MAX_INFLIGHT];
 } dnn_dist_async_t;
 
 /* Set up a table (and, for DNN_PROGRESS_THREAD, its thread; without
  * MPI_THREAD_SERIALIZED support it falls back to DNN_PROGRESS_TEST).
- * The table must stay at the same address.  Returns 0 or DNN_ENOMEM. */
+ * The table must stay at the same address.  Returns 0, DNN_EMPI or DNN_ENOMEM. */
 int dnn_dist_async_init(dnn_dist_async_t *a, const dnn_dist_t *d, dnn_progress_t mode, long poll_us);
 
 /* Start the sum over all ranks of x[0..n) in place.  Returns 0 or DNN_EMPI. */
@@ -103,5 +107,9 @@ void dnn_dist_poke(dnn_dist_async_t *a);
 
 /* Wait for every sum in flight.  Returns 0 or DNN_EMPI. */
 int dnn_dist_wait(dnn_dist_async_t *a);
+
+/* float32 <-> bfloat16 (round to nearest even; NaN stays NaN, Inf stays Inf). */
+void dnn_dist_to_bf16(uint16_t *dst, const float *src, size_t n);
+void dnn_dist_from_bf16(float *dst, const uint16_t *src, size_t n);
 
 #endif

@@ -13,9 +13,11 @@
 #            kernel has no sch_netem (the error is printed), with
 #            `tbf rate 10gbit` (rate only, no delay)
 #   local2   mpirun -np 2 on one host (shared memory)
-# Variants (--variants, comma-separated, default "overlap,blocking"):
-#   overlap   the default: gradient slices reduced during backward
-#   blocking  DNN_COMM_OVERLAP=0: one allreduce after backward (as before)
+# Variants (--variants, comma-separated, default "thread,off"): the value of
+# dnn-train's --comm-overlap (thread, the default: buckets reduced during
+# backward, moved on by a progress thread; test: by MPI_Testall between
+# products; off: one allreduce after backward); a "+bf16" suffix adds
+# --comm-precision bf16 (e.g. thread+bf16).
 # The network is 784-256-128-1 relu/sigmoid on Fashion-MNIST (labels y >= 5,
 # X / 255; BUILD/datasets/dnn-fashion-mnist makes the file), float32, lr 0.1,
 # --batch-size 256, one BLAS thread per rank, ranks yielding when idle
@@ -28,7 +30,7 @@ here=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd -- "$here/../.." && pwd)
 
 if [[ "${1:-}" != --inner ]]; then
-  build=$root/build reps=3 epochs=4 batch=256 variants=overlap,blocking data=
+  build=$root/build reps=3 epochs=4 batch=256 variants=thread,off data=
   while [[ $# -gt 0 ]]; do
     case "$1" in
       --build) build=$2; shift 2 ;;
@@ -83,15 +85,16 @@ trap 'rm -f "$samples"' EXIT
 
 ms() { sed -n 's/.*ms_per_epoch=\([0-9.]*\).*/\1/p' | tail -n 1; }
 one() { # CASE VARIANT -> ms per epoch
-  local ov=1 out
-  [[ "$2" == blocking ]] && ov=0
+  local out v=(--comm-overlap "${2%+bf16}")
+  [[ "$2" == *+bf16 ]] && v+=(--comm-precision bf16)
   if [[ "$1" == hosts2 ]]; then
-    out=$(DNN_COMM_OVERLAP=$ov $DNN_MH_ENTER "$root/launch/multinode/run.sh" "$DNN_MH_HOSTFILE" \
-          --data "$DNN_MH_DATA/fm.h5" "${train[@]}" 2>&1) || { echo "hosts2 failed: $out" >&2; return 1; }
+    out=$($DNN_MH_ENTER "$root/launch/multinode/run.sh" "$DNN_MH_HOSTFILE" \
+          --data "$DNN_MH_DATA/fm.h5" "${train[@]}" "${v[@]}" 2>&1) ||
+      { echo "hosts2 failed: $out" >&2; return 1; }
   else
-    out=$(DNN_COMM_OVERLAP=$ov mpirun -np 2 --bind-to none --mca mpi_yield_when_idle 1 \
-          -x OPENBLAS_NUM_THREADS -x DNN_COMM_OVERLAP "$BENCH_BUILD/dnn-train" \
-          --data "$BENCH_DATA" "${train[@]}" 2>&1) || { echo "local2 failed: $out" >&2; return 1; }
+    out=$(mpirun -np 2 --bind-to none --mca mpi_yield_when_idle 1 -x OPENBLAS_NUM_THREADS \
+          "$BENCH_BUILD/dnn-train" --data "$BENCH_DATA" "${train[@]}" "${v[@]}" 2>&1) ||
+      { echo "local2 failed: $out" >&2; return 1; }
   fi
   echo "$out" | ms
 }
