@@ -128,7 +128,8 @@ static const opt_t opts[] = {
      G_RUN},
     {"comm-precision", K_ENUM, F(comm_precision), "float32", "float32,bf16", "P",
      "several ranks: bf16 sends the gradient sums as bfloat16 (half the bytes; added in float32, rounded to bf16 "
-     "at each combine, about 3 significant digits), --precision single without --deterministic only", G_RUN},
+     "at each combine, about 3 significant digits); only for float32 sums: --batch-size > 0, no --deterministic, "
+     "not --precision double", G_RUN},
     {"quiet", K_FLAG, F(quiet), "false", NULL, NULL, "print only the final line and errors", G_RUN},
     {"verbose", K_FLAG, F(verbose), "false", NULL, NULL, "print set-up details", G_RUN},
     {"config", K_STR, F(config), "", NULL, "FILE", "read options from FILE (key = value); the command line wins", G_RUN},

@@ -31,7 +31,7 @@ Scenarios:
                          /optimizer/v, /optimizer/s and t must be restored)
   opt_adam_det_n2_to_n3  adam + step decay + --deterministic mini-batches,
                          N=1 / N=2 / N=3
-  opt_<rule>_dropout     every rule with --keep-prob 0.8 and exponential decay
+  opt_<rule>_dropout[_exponential]  every rule with --keep-prob 0.8, without and with decay
   opt_adamw_dropout_det_n3_to_n2  adamw + dropout + --deterministic, N=1 / 3 / 2
   dev_early_stopping     --validation-split, --early-stopping, --best-checkpoint:
                          the dev bookkeeping (best cost, records since) resumes
@@ -137,8 +137,12 @@ for rule in ("gd", "momentum", "rmsprop", "adam", "adamw"):
 SCENARIOS.append(("opt_adam_det_n2_to_n3", OPT + ["--optimizer", "adam", "--lr-decay", "step", "--decay-rate", "1",
                   "--deterministic"], IT(60), IT(100), (None, 2, 3), DATA))
 for rule in ("gd", "momentum", "rmsprop", "adam", "adamw"):  # dropout: the resumed run draws the same masks
-    SCENARIOS.append(("opt_%s_dropout" % rule, OPT + ["--optimizer", rule, "--keep-prob", "0.8", "--lr-decay",
-                      "exponential", "--decay-rate", "0.9"], IT(60), IT(100), (None, None, None), DATA))
+    wd = ["--weight-decay", "0.05"] if rule == "adamw" else []
+    SCENARIOS.append(("opt_%s_dropout" % rule, OPT + ["--optimizer", rule, "--keep-prob", "0.8"] + wd,
+                      IT(60), IT(100), (None, None, None), DATA))
+    SCENARIOS.append(("opt_%s_dropout_exponential" % rule, OPT + ["--optimizer", rule, "--keep-prob", "0.8",
+                      "--lr-decay", "exponential", "--decay-rate", "0.9"] + wd, IT(60), IT(100), (None, None, None),
+                      DATA))
 SCENARIOS.append(("opt_adamw_dropout_det_n3_to_n2", OPT + ["--optimizer", "adamw", "--weight-decay", "0.05",
                   "--keep-prob", "0.7", "--deterministic"], IT(60), IT(100), (None, 3, 2), DATA))
 SCENARIOS.append(("dev_early_stopping", ["--optimizer", "adam", "--lr", "0.01", "--validation-split", "0.25",

@@ -352,6 +352,11 @@ iters=$(( stopped + EXTRA_ITERATIONS ))
 write_config "$iters"
 if [[ "$mode" == slurm ]]; then
   note "long: requeued after SIGUSR1 at $((SECONDS - t0))s, checkpoint at iteration $stopped; releasing it to run to $iters"
+  # slurmd revoked the first run's job credential when it was killed, and it
+  # refuses ("Job credential revoked", the job FAILS) a new launch whose
+  # credential is from the same second as that revocation (whole seconds):
+  # release it only once the clock has moved on by two seconds.
+  sleep 2
   scontrol update JobId="$id" StartTime=now
   finish long "$id"
 else
