@@ -53,7 +53,7 @@ void dnn_rng_permutation(uint64_t *perm, uint64_t m, uint64_t seed, uint64_t epo
 void dnn_rng_numpy_permutation(uint64_t *perm, uint64_t m, uint32_t seed);
 
 /*
- * The mini-batch order of epoch e (0-based) for the seed S (README, Mini-batches):
+ * The mini-batch order of epoch e (0-based) for the seed S (README, The course's mini-batch order):
  * DNN_RNG_NUMPY gives the course's random_mini_batches order, numpy's
  * permutation seeded by (S + e + 1) mod 2^32 (the course's epochs count from 1);
  * DNN_RNG_DEFAULT gives dnn_rng_permutation(perm, m, S, e).
