@@ -30,3 +30,10 @@ add_test(NAME ref_course_minibatch_mpi3
           --workdir ${CMAKE_CURRENT_BINARY_DIR}/ref_course_minibatch_mpi3)
 set_tests_properties(ref_course_minibatch_mpi3 PROPERTIES ENVIRONMENT "${DNN_TEST_ENV}" TIMEOUT 60
   LABELS "ref;mpi;fast")
+
+# Batch normalization: the numpy reference checks itself (backprop against
+# central differences of its own cost, relu and tanh, with L2; the running
+# statistics' update).
+add_test(NAME ref_bn_selfcheck COMMAND ${DNN_PYTHON} ${DNN_BNREF_DIR}/ref_bn.py selfcheck)
+set_tests_properties(ref_bn_selfcheck PROPERTIES ENVIRONMENT "${DNN_TEST_ENV}" TIMEOUT 60
+  LABELS "ref;bn;fast")
