@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dnn/atomic.h"
 #include "dnn/data.h"
 #include "dnn/h5.h"
 #include "dnn/net.h"
@@ -44,48 +45,46 @@ static void usage(FILE *f)
 
 static int write_h5(const char *path, const double *prob, const int64_t *pred, size_t m, size_t k, char *msg)
 {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    dnn_atomic_t a;
+    int rc = dnn_atomic_open(&a, "--output file", path, 0, msg);
+    if (rc)
+        return rc;
     dnn_h5_quiet();
-    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (f < 0)
-        return dnn_fail(msg, DNN_EIO, "cannot create '%s': %s", tmp, strerror(errno));
+    hid_t f = H5Fcreate(a.tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (f < 0) {
+        rc = dnn_fail(msg, DNN_EIO, "cannot create --output file '%s': %s", a.tmp, strerror(errno));
+        dnn_atomic_abort(&a);
+        return rc;
+    }
     hsize_t d2[2] = {m, k}, d1[1] = {m};
     /* checksummed like every dataset dnn writes (h5.h) */
     int e = dnn_h5_write(f, path, "probabilities", H5T_NATIVE_DOUBLE, 2, d2, prob, msg) ||
             dnn_h5_write(f, path, "predictions", H5T_NATIVE_INT64, 1, d1, pred, msg);
     e |= H5Fclose(f) < 0;
-    if (e || rename(tmp, path) != 0) {
-        unlink(tmp);
+    if (e) {
+        dnn_atomic_abort(&a);
         return dnn_fail(msg, DNN_EIO, "cannot write predictions to '%s'", path);
     }
-    return 0;
+    return dnn_atomic_commit(&a, msg);
 }
 
 static int write_csv(const char *path, const double *prob, const int64_t *pred, size_t m, size_t k, char *msg)
 {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return dnn_fail(msg, DNN_EIO, "cannot create '%s': %s", tmp, strerror(errno));
-    fprintf(f, "index,prediction");
+    dnn_atomic_t a;
+    int rc = dnn_atomic_open(&a, "--output file", path, 1, msg);
+    if (rc)
+        return rc;
+    fprintf(a.f, "index,prediction");
     for (size_t i = 0; i < k; i++)
-        fprintf(f, ",p%zu", i);
-    fputc('\n', f);
+        fprintf(a.f, ",p%zu", i);
+    fputc('\n', a.f);
     for (size_t j = 0; j < m; j++) {
-        fprintf(f, "%zu,%lld", j, (long long)pred[j]);
+        fprintf(a.f, "%zu,%lld", j, (long long)pred[j]);
         for (size_t i = 0; i < k; i++)
-            fprintf(f, ",%.17g", prob[j * k + i]);
-        fputc('\n', f);
+            fprintf(a.f, ",%.17g", prob[j * k + i]);
+        fputc('\n', a.f);
     }
-    int e = ferror(f);
-    e |= fclose(f) != 0;
-    if (e || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return dnn_fail(msg, DNN_EIO, "cannot write predictions to '%s' (disk full?)", path);
-    }
-    return 0;
+    return dnn_atomic_commit(&a, msg); /* a failed write above shows in the stream's error flag */
 }
 
 typedef struct {

@@ -401,7 +401,9 @@ void train_step(run_t *r, long k, int stop_requested, step_result_t *res)
         dnn_model_zero_grads(&r->model);
     if (r->o.batch_size) {
         if (epoch != r->perm_epoch) {
-            dnn_rng_permutation(r->perm, r->m, (uint64_t)r->o.seed, (uint64_t)epoch);
+            /* README, The course's mini-batch order */
+            long S = r->o.shuffle_seed >= 0 ? r->o.shuffle_seed : r->o.seed;
+            dnn_rng_epoch_order(r->perm, r->m, (dnn_rng_kind_t)r->o.rng, (uint64_t)S, (uint64_t)epoch);
             r->perm_epoch = epoch;
         }
         if (r->o.batch_norm)
