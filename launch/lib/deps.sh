@@ -20,7 +20,7 @@ DNN_BUILD_PACKAGES=(
 )
 DNN_TEST_PACKAGES=(
   libcunit1-dev
-  python3-numpy python3-h5py
+  python3-numpy python3-h5py python3-sklearn
   dataset-fashion-mnist
   gnuplot-nox
   slurm-wlm munge
