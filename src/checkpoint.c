@@ -83,6 +83,8 @@ static int write_root_attrs(hid_t f, const dnn_model_t *m, const dnn_ckpt_t *c)
     e |= attr_str(f, "rng", c->rng == DNN_RNG_NUMPY ? "numpy" : "default");
     e |= attr_i64(f, "batch_size", c->batch_size);
     e |= attr_i64(f, "deterministic", c->deterministic);
+    if (c->deterministic_groups > 0)
+        e |= attr_i64(f, "deterministic_groups", c->deterministic_groups);
     e |= attr_f64(f, "leaky_slope", c->leaky_slope);
     e |= attr_f64(f, "scale", c->scale);
     e |= attr_i64(f, "standardize", c->standardize);
@@ -318,6 +320,8 @@ static int read_settings(hid_t f, const char *path, dnn_ckpt_t *c, char *msg)
     attr_read(f, "batch_size", H5T_NATIVE_INT64, &c->batch_size);
     attr_read(f, "deterministic", H5T_NATIVE_INT64, &det);
     c->deterministic = (int)det;
+    c->deterministic_groups = 0;
+    attr_read(f, "deterministic_groups", H5T_NATIVE_INT64, &c->deterministic_groups);
     c->leaky_slope = 0.01;
     attr_read(f, "leaky_slope", H5T_NATIVE_DOUBLE, &c->leaky_slope);
     c->binary_threshold = NAN;

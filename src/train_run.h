@@ -27,6 +27,8 @@
 #define DNN_BUCKET 65536 /* gradient slots per overlapped reduction, at least (256 KiB in float) */
 #define DNN_POLL_US 50   /* --comm-overlap thread: MPI_Testall interval while sums are in flight */
 
+struct det; /* det.c */
+
 typedef struct {
     dnn_options_t o;
     dnn_dist_t d;
@@ -46,6 +48,7 @@ typedef struct {
     void *Xs, *Ys;          /* (n_x, bmax), (ny, bmax) staging for gathered columns */
     uint16_t *Xb, *Xsb;     /* --precision bf16 with a bf16 layer 1: X's bf16 copy (n_x, local m), staging (n_x, bmax) */
     int64_t *acc;           /* (2, P + DNN_GRAD_EXTRA) fixed-point hi, lo sums, --deterministic */
+    struct det *det;        /* --deterministic mini-batch: the column exchange (det.h) */
     double *mean, *std;     /* (n_x) standardization, or NULL */
     int64_t *hist_iter;
     double *hist_cost;
@@ -53,7 +56,7 @@ typedef struct {
     FILE *metrics;
     double last_cost;
     int diverged_fixed; /* a chunk sum overflowed the fixed-point range */
-    double exact_max;   /* bound of one chunk sum for exact fixed-point totals (exact.h) */
+    double exact_max;   /* bound of one chunk (or group) sum for exact fixed-point totals (exact.h) */
     int overlap;              /* reduce each finished slice of the gradients during backward */
     dnn_dist_async_t comm;    /* those reductions in flight */
     size_t bucket;            /* slots per reduction, at least (the last of a step may be smaller) */

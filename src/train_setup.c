@@ -16,6 +16,7 @@
 #include "dnn/gradcheck.h"
 #include "dnn/matrix.h"
 #include "dnn/output.h"
+#include "det.h"
 #include "train_run.h"
 
 static int choose_threads(const run_t *r)
@@ -366,15 +367,17 @@ static void count_steps(run_t *r)
     }
 }
 
-/* Columns per block: one chunk (--deterministic, and full batch, whose chunk
- * sums are added exactly), or B (at most DNN_BLOCK). */
+/* Columns per block: one chunk in full batch (its chunk sums are added
+ * exactly), one group with --deterministic (det.h), or B (at most DNN_BLOCK). */
 static size_t block_columns(const run_t *r)
 {
     uint64_t B = (uint64_t)r->o.batch_size;
     if (r->o.batch_norm) /* a step's local examples go through at once (README, Batch normalization) */
         return train_bn_columns(r);
-    if (r->o.deterministic || !B)
-        return B && B < DNN_CHUNK ? B : DNN_CHUNK;
+    if (!B)
+        return DNN_CHUNK;
+    if (r->o.deterministic)
+        return B < DNN_DET_GROUP ? B : DNN_DET_GROUP;
     return B < DNN_BLOCK ? B : DNN_BLOCK;
 }
 
@@ -493,6 +496,8 @@ static void step_buffers(run_t *r, const dnn_ckpt_t *ck)
         if (!r->acc)
             rc = dnn_fail(msg, DNN_ENOMEM, "out of memory for the --deterministic accumulators");
     }
+    if (r->o.deterministic && B && !rc && !r->o.batch_norm) /* batch norm: train_bn.c's groups */
+        rc = det_init(r, ck, msg);
     if (r->o.batch_norm && !rc)
         rc = train_bn_setup(r, msg);
     r->hist_cap = (size_t)((r->total - r->start) / r->o.print_every + 2) + ck->nhist;
@@ -615,6 +620,7 @@ void train_free(run_t *r)
     for (int b = 1; b < DNN_FIX_BATCH; b++)
         free(r->gbuf[b]);
     free(r->acc);
+    det_free(r);
     train_bn_free(r);
     free(r->g16);
     free(r->mean);

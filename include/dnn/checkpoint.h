@@ -53,6 +53,7 @@ typedef struct {
     int rng;
     int64_t batch_size;
     int deterministic;
+    int64_t deterministic_groups; /* --deterministic mini-batch: batch positions per exactly added group (0: none, or an older file) */
     double scale;
     int standardize;
     double binary_threshold; /* NaN when unused */
