@@ -7,6 +7,7 @@
  */
 #include "dnn/cli.h"
 
+#include "dnn/bn.h"
 #include "dnn/optim.h"
 
 #include <ctype.h>
@@ -84,6 +85,14 @@ static const opt_t opts[] = {
     {"freeze", K_LONG, F(freeze), "0", NULL, "K",
      "never update layers 1..K (transferred by --init-from); their outputs are computed once and the steps run "
      "layers K+1..L only (without --keep-prob)", G_MODEL},
+    {"batch-norm", K_FLAG, F(batch_norm), "false", NULL, NULL,
+     "batch normalization of every hidden layer (not the output): z_norm = (z - mu) / sqrt(var + E) over the step's "
+     "batch on all ranks, A = g(gamma z_norm + beta); b[l] is dropped, gamma starts at 1 and beta at 0; evaluation "
+     "and prediction use the running mean and var (README, Batch normalization)", G_MODEL},
+    {"bn-momentum", K_DBL, F(bn_momentum), "0.9", NULL, "B",
+     "--batch-norm: after each step running = B running + (1-B) batch, for the mean and the (biased) var; "
+     "0 <= B < 1 (PyTorch's momentum is 1-B)", G_MODEL},
+    {"bn-epsilon", K_DBL, F(bn_epsilon), "1e-5", NULL, "E", "--batch-norm: the E of sqrt(var + E); E > 0", G_MODEL},
 
     {"lr", K_DBL, F(lr), "0.0075", NULL, "A", "learning rate alpha", G_TRAIN},
     {"iterations", K_LONG, F(iterations), "2500", NULL, "N", "gradient-descent steps in the whole run", G_TRAIN},
@@ -425,6 +434,9 @@ static int in_range(double v, double lo, double hi, int hi_open)
 /* Optimizer, regularization, schedule and dev-set options (DESIGN §11, §12). */
 static int validate_course2(const dnn_options_t *o, char *msg)
 {
+    int rc = dnn_bn_check(o->bn_momentum, o->bn_epsilon, o->batch_norm ? o->n_layers : 1, msg);
+    if (rc)
+        return rc;
     if (!in_range(o->beta1, 0, 1, 1))
         return dnn_fail(msg, DNN_EINVAL, "--beta1 must be in [0, 1), got %g", o->beta1);
     if (!in_range(o->beta2, 0, 1, 1))
@@ -515,6 +527,8 @@ int dnn_cli_validate(const dnn_options_t *o, char *msg)
         return dnn_fail(msg, DNN_EINVAL, "--transfer-layers %ld is beyond L = %d", o->transfer_layers, o->n_layers + 1);
     if ((o->freeze || o->transfer_layers) && !o->init_from[0])
         return dnn_fail(msg, DNN_EINVAL, "--%s needs --init-from CKPT", o->freeze ? "freeze" : "transfer-layers");
+    if ((o->freeze || o->init_from[0]) && o->batch_norm)
+        return dnn_fail(msg, DNN_EINVAL, "--%s with --batch-norm is not supported yet", o->freeze ? "freeze" : "init-from");
     if (o->freeze && o->transfer_layers && o->freeze > o->transfer_layers)
         return dnn_fail(msg, DNN_EINVAL, "--freeze %ld exceeds --transfer-layers %ld (only transferred layers can be frozen)",
                         o->freeze, o->transfer_layers);

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "det.h"
 #include "dnn/net.h"
 #include "train_run.h"
 
@@ -56,6 +57,10 @@ void train_transfer_source(run_t *r)
     r->xfer = x;
     train_check(r, rc, msg);
     const dnn_ckpt_t *c = dnn_net_checkpoint(x->src);
+    if (r->o.batch_norm || dnn_net_model(x->src)->bn)
+        rc = dnn_fail(msg, DNN_EINVAL, "--init-from '%s': transfer learning with batch normalization (%s) is not "
+                      "supported yet", r->o.init_from, r->o.batch_norm ? "--batch-norm" : "the checkpoint's");
+    train_check(r, rc, msg);
     if (r->d.rank == 0 && c->note[0])
         dnn_log_error(&r->log, c->note);
     if (c->scale != r->o.scale && r->o.scale != 1.0)
@@ -203,6 +208,15 @@ void train_transfer_freeze(run_t *r)
     x->cached = bad == 0;
     for (size_t off = 0; x->cached && off < mloc; off += r->model.bmax)
         cache_block(r, x, off, mloc - off < r->model.bmax ? mloc - off : r->model.bmax);
+    if (x->cached && r->det) { /* --deterministic mini-batch: its column exchange moves A[K] instead of X */
+        dnn_ckpt_t *none = calloc(1, sizeof *none); /* its resume note was given already */
+        det_free(r);
+        train_transfer_enter(r);
+        rc = none ? det_init(r, none, msg) : dnn_fail(msg, DNN_ENOMEM, "out of memory");
+        train_transfer_leave(r);
+        free(none);
+        train_check(r, rc, msg);
+    }
     if (!x->cached)
         dnn_log_info(&r->log, 0, "--freeze %d: %s; every step runs all layers and drops the frozen layers' gradients",
                      x->frozen, r->o.keep_prob < 1 ? "with --keep-prob < 1 the frozen outputs are dropped anew at each step"
