@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "dnn/bn.h"
 #include "dnn/checkpoint.h"
 #include "dnn/cli.h"
 #include "dnn/data.h"
@@ -71,6 +72,11 @@ typedef struct {
     long best_iteration, records_since_best;
     int stopped_early;
     int status; /* exit status when train_setup ends the run (--help 0, --gradient-check 0 or 1) */
+    /* --batch-norm (train_bn.c) */
+    dnn_bn_plan_t bn_plan;
+    size_t *bn_ends;  /* (columns) the step's groups */
+    int64_t *bn_acc;  /* (4 max n[l] + 1) fixed-point partial sums and an overflow flag (exact sums) */
+    double *bn_dsum;  /* (2 max n[l]) partial sums in double (otherwise) */
 } run_t;
 
 /* A step's cost and accuracy, from the reduced sums. */
@@ -94,6 +100,12 @@ void train_step(run_t *r, long k, int stop_requested, step_result_t *res);
 void train_update(run_t *r, long k);
 double train_l2_cost(const run_t *r, long k);
 double train_lr(const run_t *r, long k);
+
+/* train_bn.c */
+size_t train_bn_columns(const run_t *r); /* the model's columns: the step's local examples, at most */
+int train_bn_setup(run_t *r, char *msg);
+void train_bn_free(run_t *r);
+void train_bn_grads(run_t *r, long k);
 
 /* train_record.c */
 void train_evaluate(run_t *r, const dnn_data_t *data, double out[2]);

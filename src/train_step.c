@@ -410,7 +410,12 @@ void train_step(run_t *r, long k, int stop_requested, step_result_t *res)
             dnn_rng_epoch_order(r->perm, r->m, (dnn_rng_kind_t)r->o.rng, (uint64_t)S, (uint64_t)epoch);
             r->perm_epoch = epoch;
         }
-        mini_batch_grads(r, k);
+        if (r->o.batch_norm)
+            train_bn_grads(r, k);
+        else
+            mini_batch_grads(r, k);
+    } else if (r->o.batch_norm) {
+        train_bn_grads(r, k);
     } else {
         full_batch_grads(r, k);
     }
@@ -449,6 +454,7 @@ void train_update(run_t *r, long k)
     dnn_matrix_parallel(update_part, &u, r->model.nparams, 16384);
     memset((char *)r->model.grads + r->model.nparams * r->es, 0, DNN_GRAD_EXTRA * r->es);
     r->grads_zero = 1;
+    dnn_bn_update_running(&r->model); /* --batch-norm: with this step's batch statistics */
 }
 
 /* The L2 term of the cost of the current parameters for step k (0 without --l2). */
