@@ -17,8 +17,9 @@ rounds, with the programs alternating inside every round):
    reference (threads 1, threads 2, DDP world 2 x 1 thread, and bf16 autocast
    with threads 1 and 2);
 3. --deterministic at batch 256 and 64 (float32 and bf16, 1x2, every round);
-   Adam at batch 256 (the update's share of the
-   epoch); the float32 vs bf16 test accuracy of 784-256-128-10 softmax;
+   Adam at batch 256 (the update's share of the epoch); --batch-norm at batch
+   256 (its cost over case (b)); the float32 vs bf16 test accuracy of
+   784-256-128-10 softmax;
 4. prints a table per case: dnn float32 (best of 1x2 and 2x1) / floor, bf16 /
    float32, dnn's best / PyTorch's best, each against issue 11's targets, every
    configuration's median and minimum, and every raw sample; the same text
@@ -244,6 +245,7 @@ BF16_TARGET = {'a': 0.55, 'b': 0.65, 'c': 0.65}
 TORCH_TARGET = 0.65
 DET_TARGET = {'b': 1.5, 'd': 2.0}  # --deterministic / default, 1x2 (issue 24)
 DET_CONFIGS = [('float32 1x2', 'single'), ('bf16 1x2', 'bf16')]
+BN_TARGET = 0.15  # issue 22: --batch-norm adds at most 15% to a batch-256 epoch
 # dnn configurations: (label, ranks, threads per rank or None = default, precision)
 DNN_CONFIGS = [('float32 1x2', 1, None, 'single'), ('float32 2x1', 2, 1, 'single'),
                ('bf16 1x2', 1, None, 'bf16'), ('bf16 2x1', 2, 1, 'bf16')]
@@ -319,6 +321,9 @@ def main():
                 for label, prec in DET_CONFIGS:
                     b.dnn(f'dnn {c} {label} deterministic', data, case, dnn_epochs[c], deterministic=True,
                           precision=prec)
+            if c == 'b':  # --batch-norm's cost at batch 256 (README, Batch normalization): every round
+                b.dnn('dnn b float32 1x2 batch-norm', data, dict(case, dnn=case['dnn'] + ['--batch-norm']),
+                      dnn_epochs[c])
             if c in 'ab' and r == 0:
                 b.dnn(f'dnn {c} float32 1x1', data, case, dnn_epochs[c], threads=1)
             for label, th, world, ac in ([] if a.no_torch else TORCH_CONFIGS):
@@ -410,6 +415,11 @@ def report(a, b, cases, dnn_epochs, torch_epochs, core, blas_env, load0, load1, 
             w(f'Adam at batch 256 (float32, 1x2): {ad:.1f} ms per epoch against {gd:.1f} with gradient descent; the '
               f'Adam update (beyond the plain one) is {(ad - gd) / ad:.1%} of the epoch.')
             w('')
+    if 'dnn b float32 1x2 batch-norm' in S and 'dnn b float32 1x2' in S:
+        g0, g1 = S['dnn b float32 1x2'], S['dnn b float32 1x2 batch-norm']
+        w(f'--batch-norm, batch 256 (float32, 1x2): {g1:.1f} ms per epoch against {g0:.1f}: +{(g1 - g0) / g0:.1%} '
+          f'(target <= {BN_TARGET:.0%}: {"met" if (g1 - g0) / g0 <= BN_TARGET else "NOT met"}).')
+        w('')
     for c in DET_TARGET:
         for label, _ in DET_CONFIGS:
             d0, d1 = S.get(f'dnn {c} {label}'), S.get(f'dnn {c} {label} deterministic')
