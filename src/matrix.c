@@ -307,6 +307,50 @@ static void dot_portable(const dot_t *q, size_t j0, size_t j1)
 #define DOT_AVX512 1
 #define AVX512 __attribute__((target("avx512f,avx512dq")))
 
+/* The 16 sums of a 4 x 4 tile (acc[r][c] for C[i + r][j + c]) reduced
+ * together: each step adds two halves of pairs of vectors, which is the
+ * pairwise tree of dot_reduce_s for every one of them (lanes l and l + 8,
+ * then l + 4, l + 2, l + 1); the result comes out as the tile's columns. */
+static inline __attribute__((always_inline)) AVX512 void dot_reduce16_s(__m512 acc[4][4], float *C, size_t ldc)
+{
+    __m512 v1[8], v2[4], v3[2];
+    for (int p = 0; p < 8; p++) { /* lanes 0-7: s8 of sum 2p, lanes 8-15: of 2p + 1 */
+        __m512 a = acc[(2 * p) / 4][(2 * p) % 4], b = acc[(2 * p + 1) / 4][(2 * p + 1) % 4];
+        v1[p] = _mm512_add_ps(_mm512_shuffle_f32x4(a, b, 0x44), _mm512_shuffle_f32x4(a, b, 0xee));
+    }
+    for (int p = 0; p < 4; p++) /* quarter r: s4 of sum 4p + r */
+        v2[p] = _mm512_add_ps(_mm512_shuffle_f32x4(v1[2 * p], v1[2 * p + 1], 0x88),
+                              _mm512_shuffle_f32x4(v1[2 * p], v1[2 * p + 1], 0xdd));
+    for (int p = 0; p < 2; p++) /* quarter r: s2 of sums 8p + r, 8p + 4 + r */
+        v3[p] = _mm512_add_ps(_mm512_shuffle_ps(v2[2 * p], v2[2 * p + 1], 0x44),
+                              _mm512_shuffle_ps(v2[2 * p], v2[2 * p + 1], 0xee));
+    /* quarter r: sums r, 4 + r, 8 + r, 12 + r, i.e. column r of the tile */
+    __m512 res = _mm512_add_ps(_mm512_shuffle_ps(v3[0], v3[1], 0x88), _mm512_shuffle_ps(v3[0], v3[1], 0xdd));
+    _mm_storeu_ps(C, _mm512_extractf32x4_ps(res, 0));
+    _mm_storeu_ps(C + ldc, _mm512_extractf32x4_ps(res, 1));
+    _mm_storeu_ps(C + 2 * ldc, _mm512_extractf32x4_ps(res, 2));
+    _mm_storeu_ps(C + 3 * ldc, _mm512_extractf32x4_ps(res, 3));
+}
+
+static inline __attribute__((always_inline)) AVX512 void dot_reduce16_d(__m512d acc[4][4], double *C, size_t ldc)
+{
+    __m512d v1[8], v2[4], v3[2];
+    for (int p = 0; p < 8; p++) { /* lanes 0-3: s4 of sum 2p, lanes 4-7: of 2p + 1 */
+        __m512d a = acc[(2 * p) / 4][(2 * p) % 4], b = acc[(2 * p + 1) / 4][(2 * p + 1) % 4];
+        v1[p] = _mm512_add_pd(_mm512_shuffle_f64x2(a, b, 0x44), _mm512_shuffle_f64x2(a, b, 0xee));
+    }
+    for (int p = 0; p < 4; p++) /* quarter r: s2 of sum 4p + r */
+        v2[p] = _mm512_add_pd(_mm512_shuffle_f64x2(v1[2 * p], v1[2 * p + 1], 0x88),
+                              _mm512_shuffle_f64x2(v1[2 * p], v1[2 * p + 1], 0xdd));
+    for (int p = 0; p < 2; p++) /* quarter r: sums 8p + r and 8p + 4 + r */
+        v3[p] = _mm512_add_pd(_mm512_unpacklo_pd(v2[2 * p], v2[2 * p + 1]),
+                              _mm512_unpackhi_pd(v2[2 * p], v2[2 * p + 1]));
+    for (int c = 0; c < 4; c++) { /* sum 4r + c is C[i + r][j + c] */
+        _mm_storeu_pd(C + (size_t)c * ldc, _mm512_extractf64x2_pd(v3[0], c));
+        _mm_storeu_pd(C + (size_t)c * ldc + 2, _mm512_extractf64x2_pd(v3[1], c));
+    }
+}
+
 /* An ri x rj tile of C (ri, rj <= 4) from rows i of A^T and columns j of B. */
 static inline __attribute__((always_inline)) AVX512 void
 dot_tile_s(const dot_t *q, size_t i, size_t j, int ri, int rj)
@@ -337,6 +381,10 @@ dot_tile_s(const dot_t *q, size_t i, size_t j, int ri, int rj)
             for (int r = 0; r < ri; r++)
                 acc[r][c] = _mm512_fmadd_ps(a[r], b, acc[r][c]);
         }
+    }
+    if (ri == 4 && rj == 4) { /* all 16 at once, each by the same pairwise tree */
+        dot_reduce16_s(acc, (float *)q->C + j * q->ldc + i, q->ldc);
+        return;
     }
     for (int r = 0; r < ri; r++)
         for (int c = 0; c < rj; c++) {
@@ -378,6 +426,10 @@ dot_tile_d(const dot_t *q, size_t i, size_t j, int ri, int rj)
                 acc[r][c] = _mm512_fmadd_pd(a[r], b, acc[r][c]);
         }
     }
+    if (ri == 4 && rj == 4) {
+        dot_reduce16_d(acc, (double *)q->C + j * q->ldc + i, q->ldc);
+        return;
+    }
     for (int r = 0; r < ri; r++)
         for (int c = 0; c < rj; c++) {
             __m256d s4 = _mm256_add_pd(_mm512_castpd512_pd256(acc[r][c]), _mm512_extractf64x4_pd(acc[r][c], 1));
@@ -387,24 +439,29 @@ dot_tile_d(const dot_t *q, size_t i, size_t j, int ri, int rj)
         }
 }
 
-/* Columns [j0, j1) of C in 4 x 4 tiles; the edges in smaller ones. */
+/* Columns [j0, j1) of C in 4 x 4 tiles, the edges in smaller ones; the
+ * columns go in panels of DOT_NB, so that a panel of B stays in cache
+ * while every row of A^T passes over it. */
+#define DOT_NB 64
 #define DOT_COLUMNS(NAME, TILE)                                                                                        \
     static AVX512 void NAME(const dot_t *q, size_t j0, size_t j1)                                                      \
     {                                                                                                                  \
-        size_t j = j0;                                                                                                 \
-        for (; j + DOT_RJ <= j1; j += DOT_RJ) {                                                                        \
-            size_t i = 0;                                                                                              \
-            for (; i + DOT_RI <= q->M; i += DOT_RI)                                                                    \
-                TILE(q, i, j, DOT_RI, DOT_RJ);                                                                         \
-            for (; i < q->M; i++)                                                                                      \
-                TILE(q, i, j, 1, DOT_RJ);                                                                              \
-        }                                                                                                              \
-        for (; j < j1; j++) {                                                                                          \
-            size_t i = 0;                                                                                              \
-            for (; i + DOT_RI <= q->M; i += DOT_RI)                                                                    \
-                TILE(q, i, j, DOT_RI, 1);                                                                              \
-            for (; i < q->M; i++)                                                                                      \
-                TILE(q, i, j, 1, 1);                                                                                   \
+        for (size_t p0 = j0; p0 < j1; p0 += DOT_NB) {                                                                  \
+            size_t p1 = j1 - p0 < DOT_NB ? j1 : p0 + DOT_NB, i = 0;                                                    \
+            for (; i + DOT_RI <= q->M; i += DOT_RI) {                                                                  \
+                size_t j = p0;                                                                                         \
+                for (; j + DOT_RJ <= p1; j += DOT_RJ)                                                                  \
+                    TILE(q, i, j, DOT_RI, DOT_RJ);                                                                     \
+                for (; j < p1; j++)                                                                                    \
+                    TILE(q, i, j, DOT_RI, 1);                                                                          \
+            }                                                                                                          \
+            for (; i < q->M; i++) {                                                                                    \
+                size_t j = p0;                                                                                         \
+                for (; j + DOT_RJ <= p1; j += DOT_RJ)                                                                  \
+                    TILE(q, i, j, 1, DOT_RJ);                                                                          \
+                for (; j < p1; j++)                                                                                    \
+                    TILE(q, i, j, 1, 1);                                                                               \
+            }                                                                                                          \
         }                                                                                                              \
     }
 DOT_COLUMNS(dot_avx512_s, dot_tile_s)
