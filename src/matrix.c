@@ -345,10 +345,15 @@ static inline __attribute__((always_inline)) AVX512 void dot_reduce16_d(__m512d 
     for (int p = 0; p < 2; p++) /* quarter r: sums 8p + r and 8p + 4 + r */
         v3[p] = _mm512_add_pd(_mm512_unpacklo_pd(v2[2 * p], v2[2 * p + 1]),
                               _mm512_unpackhi_pd(v2[2 * p], v2[2 * p + 1]));
-    for (int c = 0; c < 4; c++) { /* sum 4r + c is C[i + r][j + c] */
-        _mm_storeu_pd(C + (size_t)c * ldc, _mm512_extractf64x2_pd(v3[0], c));
-        _mm_storeu_pd(C + (size_t)c * ldc + 2, _mm512_extractf64x2_pd(v3[1], c));
-    }
+    /* sum 4r + c is C[i + r][j + c]: quarter c of v3[0] holds rows 0-1, of v3[1] rows 2-3 */
+    _mm_storeu_pd(C, _mm512_extractf64x2_pd(v3[0], 0));
+    _mm_storeu_pd(C + 2, _mm512_extractf64x2_pd(v3[1], 0));
+    _mm_storeu_pd(C + ldc, _mm512_extractf64x2_pd(v3[0], 1));
+    _mm_storeu_pd(C + ldc + 2, _mm512_extractf64x2_pd(v3[1], 1));
+    _mm_storeu_pd(C + 2 * ldc, _mm512_extractf64x2_pd(v3[0], 2));
+    _mm_storeu_pd(C + 2 * ldc + 2, _mm512_extractf64x2_pd(v3[1], 2));
+    _mm_storeu_pd(C + 3 * ldc, _mm512_extractf64x2_pd(v3[0], 3));
+    _mm_storeu_pd(C + 3 * ldc + 2, _mm512_extractf64x2_pd(v3[1], 3));
 }
 
 /* An ri x rj tile of C (ri, rj <= 4) from rows i of A^T and columns j of B. */
