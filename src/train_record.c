@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "det.h"
 #include "train_run.h"
 
 /* Loss sum and correct count of the current parameters over a data set, summed over ranks. */
@@ -54,6 +55,7 @@ static void fill_ckpt(run_t *r, dnn_ckpt_t *c, long steps_done)
     c->rng = r->o.rng;
     c->batch_size = r->o.batch_size;
     c->deterministic = r->o.deterministic;
+    c->deterministic_groups = r->det ? DNN_DET_GROUP : 0; /* --batch-norm sums per chunk (train_bn.c) */
     c->scale = r->o.scale;
     c->standardize = r->o.standardize;
     c->binary_threshold = r->o.binary_threshold;

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "dnn/bn.h"
 #include "dnn/checkpoint.h"
 #include "dnn/cli.h"
 #include "dnn/data.h"
@@ -25,6 +26,8 @@
 #define DNN_FIX_BATCH 4 /* chunk sums converted to fixed point together (one pass over acc for 4 chunks) */
 #define DNN_BUCKET 65536 /* gradient slots per overlapped reduction, at least (256 KiB in float) */
 #define DNN_POLL_US 50   /* --comm-overlap thread: MPI_Testall interval while sums are in flight */
+
+struct det; /* det.c */
 
 typedef struct {
     dnn_options_t o;
@@ -45,6 +48,7 @@ typedef struct {
     void *Xs, *Ys;          /* (n_x, bmax), (ny, bmax) staging for gathered columns */
     uint16_t *Xb, *Xsb;     /* --precision bf16 with a bf16 layer 1: X's bf16 copy (n_x, local m), staging (n_x, bmax) */
     int64_t *acc;           /* (2, P + DNN_GRAD_EXTRA) fixed-point hi, lo sums, --deterministic */
+    struct det *det;        /* --deterministic mini-batch: the column exchange (det.h) */
     double *mean, *std;     /* (n_x) standardization, or NULL */
     int64_t *hist_iter;
     double *hist_cost;
@@ -52,7 +56,7 @@ typedef struct {
     FILE *metrics;
     double last_cost;
     int diverged_fixed; /* a chunk sum overflowed the fixed-point range */
-    double exact_max;   /* bound of one chunk sum for exact fixed-point totals (exact.h) */
+    double exact_max;   /* bound of one chunk (or group) sum for exact fixed-point totals (exact.h) */
     int overlap;              /* reduce each finished slice of the gradients during backward */
     dnn_dist_async_t comm;    /* those reductions in flight */
     size_t bucket;            /* slots per reduction, at least (the last of a step may be smaller) */
@@ -68,6 +72,11 @@ typedef struct {
     long best_iteration, records_since_best;
     int stopped_early;
     int status; /* exit status when train_setup ends the run (--help 0, --gradient-check 0 or 1) */
+    /* --batch-norm (train_bn.c) */
+    dnn_bn_plan_t bn_plan;
+    size_t *bn_ends;  /* (columns) the step's groups */
+    int64_t *bn_acc;  /* (4 max n[l] + 1) fixed-point partial sums and an overflow flag (exact sums) */
+    double *bn_dsum;  /* (2 max n[l]) partial sums in double (otherwise) */
 } run_t;
 
 /* A step's cost and accuracy, from the reduced sums. */
@@ -91,6 +100,12 @@ void train_step(run_t *r, long k, int stop_requested, step_result_t *res);
 void train_update(run_t *r, long k);
 double train_l2_cost(const run_t *r, long k);
 double train_lr(const run_t *r, long k);
+
+/* train_bn.c */
+size_t train_bn_columns(const run_t *r); /* the model's columns: the step's local examples, at most */
+int train_bn_setup(run_t *r, char *msg);
+void train_bn_free(run_t *r);
+void train_bn_grads(run_t *r, long k);
 
 /* train_record.c */
 void train_evaluate(run_t *r, const dnn_data_t *data, double out[2]);

@@ -16,6 +16,7 @@
 #include "dnn/gradcheck.h"
 #include "dnn/matrix.h"
 #include "dnn/output.h"
+#include "det.h"
 #include "train_run.h"
 
 static int choose_threads(const run_t *r)
@@ -366,13 +367,17 @@ static void count_steps(run_t *r)
     }
 }
 
-/* Columns per block: one chunk (--deterministic, and full batch, whose chunk
- * sums are added exactly), or B (at most DNN_BLOCK). */
+/* Columns per block: one chunk in full batch (its chunk sums are added
+ * exactly), one group with --deterministic (det.h), or B (at most DNN_BLOCK). */
 static size_t block_columns(const run_t *r)
 {
     uint64_t B = (uint64_t)r->o.batch_size;
-    if (r->o.deterministic || !B)
-        return B && B < DNN_CHUNK ? B : DNN_CHUNK;
+    if (r->o.batch_norm) /* a step's local examples go through at once (README, Batch normalization) */
+        return train_bn_columns(r);
+    if (!B)
+        return DNN_CHUNK;
+    if (r->o.deterministic)
+        return B < DNN_DET_GROUP ? B : DNN_DET_GROUP;
     return B < DNN_BLOCK ? B : DNN_BLOCK;
 }
 
@@ -398,6 +403,11 @@ static void make_model(run_t *r, const dnn_ckpt_t *ck, int L, const size_t *n)
     char msg[DNN_MSG_LEN] = "";
     int rc = dnn_model_init(&r->model, (dnn_precision_t)r->o.precision, L, n, (dnn_act_t)r->o.hidden,
                             (dnn_act_t)r->o.output, r->o.leaky_slope, block_columns(r), msg);
+    if (!rc && r->o.resume && ck->batch_norm != r->o.batch_norm)
+        rc = dnn_fail(msg, DNN_EDATA, "checkpoint '%s' was trained %s --batch-norm; this run asks %s it", r->o.checkpoint,
+                      ck->batch_norm ? "with" : "without", r->o.batch_norm ? "for" : "to go without");
+    if (!rc && r->o.batch_norm)
+        rc = dnn_bn_init(&r->model, r->o.bn_momentum, r->o.bn_epsilon, msg);
     train_check(r, rc, msg);
     dnn_model_set_dropout(&r->model, r->o.keep_prob, (uint64_t)r->o.seed);
     if (r->o.standardize)
@@ -465,7 +475,7 @@ static void step_buffers(run_t *r, const dnn_ckpt_t *ck)
     if (bf16 && !rc && (r->o.precision == DNN_DOUBLE || r->exact))
         rc = dnn_fail(msg, DNN_EINVAL, "--comm-precision bf16 applies to float32 sums: it needs --precision single or "
                       "bf16, --batch-size > 0 and no --deterministic (exact sums)");
-    r->overlap = r->d.size > 1 && r->o.comm_overlap != 2;
+    r->overlap = r->d.size > 1 && r->o.comm_overlap != 2 && !r->o.batch_norm; /* batch norm reduces layer by layer */
     r->bucket = DNN_BUCKET;
     if (r->d.size > 1 && (r->overlap || bf16) && !rc &&
         dnn_dist_async_init(&r->comm, &r->d, (dnn_progress_t)(r->overlap ? r->o.comm_overlap : 1), DNN_POLL_US))
@@ -486,6 +496,10 @@ static void step_buffers(run_t *r, const dnn_ckpt_t *ck)
         if (!r->acc)
             rc = dnn_fail(msg, DNN_ENOMEM, "out of memory for the --deterministic accumulators");
     }
+    if (r->o.deterministic && B && !rc && !r->o.batch_norm) /* batch norm: train_bn.c's groups */
+        rc = det_init(r, ck, msg);
+    if (r->o.batch_norm && !rc)
+        rc = train_bn_setup(r, msg);
     r->hist_cap = (size_t)((r->total - r->start) / r->o.print_every + 2) + ck->nhist;
     r->hist_iter = malloc(r->hist_cap * sizeof(int64_t));
     r->hist_cost = malloc(r->hist_cap * sizeof(double));
@@ -606,6 +620,8 @@ void train_free(run_t *r)
     for (int b = 1; b < DNN_FIX_BATCH; b++)
         free(r->gbuf[b]);
     free(r->acc);
+    det_free(r);
+    train_bn_free(r);
     free(r->g16);
     free(r->mean);
     free(r->std);

@@ -3,10 +3,11 @@
  *   gradient sums of the step's examples held here (blocks of bmax columns)
  *   -> one allreduce of the sums (plus loss, correct count, stop flag)
  *   -> the optimizer update with the step's learning rate, L2 and clipping.
- * In full batch (always) and with --deterministic the sums are taken per fixed
- * global chunk of DNN_CHUNK examples and added exactly as fixed point
- * (exact.h), so the result does not depend on the number of ranks or the
- * order of the chunks, bit for bit.  The gradient buffer is left zeroed by
+ * In full batch (always) the sums are taken per fixed global chunk of
+ * DNN_CHUNK examples, with --deterministic per group of DNN_DET_GROUP batch
+ * positions (det.h), and added exactly as fixed point (exact.h), so the
+ * result does not depend on the number of ranks or the order of the chunks
+ * or groups, bit for bit.  The gradient buffer is left zeroed by
  * the passes that read it last (the fixed-point accumulation, the update), so
  * the next block's float products add to it (beta = 1) and OpenBLAS needs no
  * zeroing pass of its own.
@@ -20,6 +21,7 @@
 #include "dnn/exact.h"
 #include "dnn/matrix.h"
 #include "dnn/rng.h"
+#include "det.h"
 #include "train_run.h"
 
 static void real_set(const run_t *r, void *p, size_t i, double v)
@@ -232,30 +234,6 @@ static void full_batch_grads(run_t *r, long k)
     fix_flush(r);
 }
 
-/* Sort in place without allocating (glibc's qsort mallocs a merge buffer):
- * heapsort of n keys. */
-static void sort_u64(uint64_t *a, size_t n)
-{
-    for (size_t end = n, start = n / 2; end > 1;) {
-        if (start > 0)
-            start--; /* build the heap */
-        else {
-            uint64_t t = a[0]; /* move the largest to the end */
-            a[0] = a[--end];
-            a[end] = t;
-        }
-        for (size_t i = start, c; (c = 2 * i + 1) < end; i = c) { /* sift down */
-            if (c + 1 < end && a[c + 1] > a[c])
-                c++;
-            if (a[i] >= a[c])
-                break;
-            uint64_t t = a[i];
-            a[i] = a[c];
-            a[c] = t;
-        }
-    }
-}
-
 typedef struct {
     run_t *r;
     uint64_t *keys;
@@ -290,42 +268,66 @@ static void gather(run_t *r, uint64_t *keys, size_t n, uint64_t base, uint64_t B
         dnn_model_set_input_bf16(&r->model, r->Xsb);
 }
 
+/* --deterministic (det.h): every group of batch positions this rank owns is
+ * one block, summed into its own buffer and added exactly.  The overlapped
+ * block is the rank's last in the final round (the column exchanges, being
+ * collectives, must all come before any sum starts); a rank without a group
+ * there sends its finished fixed-point sums like a rank without examples. */
+static void det_grads(run_t *r, long k, uint64_t base, uint64_t nb)
+{
+    if (!r->exact) { /* one group (det_step): its owner's float sum, quantized, plus the others' zeros */
+        const void *X, *Y;
+        if (det_exchange(r, base, nb, 0)) {
+            size_t cols = det_group(r, k, 0, &X, &Y);
+            block_grads(r, X, Y, cols, 1, 1);
+            det_quantize(r);
+        } else
+            no_block(r);
+        return;
+    }
+    size_t rounds = det_rounds(r, nb);
+    int tail = 0;
+    for (size_t t = 0; t < rounds; t++) {
+        size_t ng = det_exchange(r, base, nb, t);
+        for (size_t i = 0; i < ng; i++) {
+            const void *X, *Y;
+            size_t cols = det_group(r, k, i, &X, &Y);
+            int last = t + 1 == rounds && i + 1 == ng;
+            fix_begin(r, last);
+            block_grads(r, X, Y, cols, 1, last);
+            block_exact(r, last);
+            tail |= last;
+        }
+    }
+    if (!tail) {
+        fix_flush(r);
+        no_block(r);
+    }
+    fix_flush(r);
+}
+
 static void mini_batch_grads(run_t *r, long k)
 {
     uint64_t B = (uint64_t)r->o.batch_size, base = (uint64_t)(k % r->spe) * B;
     uint64_t end = base + B < r->m ? base + B : r->m;
-    size_t n = 0;
-    /* keys = position in the batch, or (chunk, position) when deterministic */
+    if (r->o.deterministic) {
+        det_grads(r, k, base, end - base);
+        return;
+    }
+    size_t n = 0; /* keys = position in the batch */
     for (uint64_t p = base; p < end; p++) {
         uint64_t g = r->perm[p];
         if (g >= r->train.lo && g < r->train.hi)
-            r->keys[n++] = (r->o.deterministic ? (g / DNN_CHUNK) * B : 0) + (p - base);
+            r->keys[n++] = p - base;
     }
     if (n == 0)
         no_block(r); /* none of this batch is here */
-    if (!r->o.deterministic) {
-        for (size_t off = 0; off < n; off += r->model.bmax) {
-            size_t cols = n - off < r->model.bmax ? n - off : r->model.bmax;
-            gather(r, r->keys + off, cols, base, B);
-            dnn_model_set_columns(&r->model, (uint64_t)k, r->keys + off, 0);
-            block_grads(r, r->Xs, r->Ys, cols, off == 0, off + cols == n);
-        }
-        return;
+    for (size_t off = 0; off < n; off += r->model.bmax) {
+        size_t cols = n - off < r->model.bmax ? n - off : r->model.bmax;
+        gather(r, r->keys + off, cols, base, B);
+        dnn_model_set_columns(&r->model, (uint64_t)k, r->keys + off, 0);
+        block_grads(r, r->Xs, r->Ys, cols, off == 0, off + cols == n);
     }
-    /* one group per global chunk, each summed alone, then added exactly */
-    sort_u64(r->keys, n);
-    for (size_t i = 0; i < n;) {
-        size_t j = i;
-        while (j < n && r->keys[j] / B == r->keys[i] / B && j - i < r->model.bmax)
-            j++;
-        gather(r, r->keys + i, j - i, base, B);
-        dnn_model_set_columns(&r->model, (uint64_t)k, r->keys + i, 0);
-        fix_begin(r, j == n);
-        block_grads(r, r->Xs, r->Ys, j - i, 1, j == n);
-        block_exact(r, j == n);
-        i = j;
-    }
-    fix_flush(r);
 }
 
 /* Sum the step's gradients over ranks into model.grads (exact sums: from
@@ -395,16 +397,25 @@ void train_step(run_t *r, long k, int stop_requested, step_result_t *res)
     size_t P = r->model.nparams;
     long epoch = k / r->spe;
     r->step_stop = stop_requested;
+    if (r->det)
+        det_step(r, (uint64_t)step_examples(r, k));
     if (r->exact)
         memset(r->acc, 0, 2 * (P + DNN_GRAD_EXTRA) * sizeof(int64_t));
     if (!r->grads_zero) /* only after something other than the update used them (e.g. a gradient check) */
         dnn_model_zero_grads(&r->model);
     if (r->o.batch_size) {
         if (epoch != r->perm_epoch) {
-            dnn_rng_permutation(r->perm, r->m, (uint64_t)r->o.seed, (uint64_t)epoch);
+            /* README, The course's mini-batch order */
+            long S = r->o.shuffle_seed >= 0 ? r->o.shuffle_seed : r->o.seed;
+            dnn_rng_epoch_order(r->perm, r->m, (dnn_rng_kind_t)r->o.rng, (uint64_t)S, (uint64_t)epoch);
             r->perm_epoch = epoch;
         }
-        mini_batch_grads(r, k);
+        if (r->o.batch_norm)
+            train_bn_grads(r, k);
+        else
+            mini_batch_grads(r, k);
+    } else if (r->o.batch_norm) {
+        train_bn_grads(r, k);
     } else {
         full_batch_grads(r, k);
     }
@@ -443,6 +454,7 @@ void train_update(run_t *r, long k)
     dnn_matrix_parallel(update_part, &u, r->model.nparams, 16384);
     memset((char *)r->model.grads + r->model.nparams * r->es, 0, DNN_GRAD_EXTRA * r->es);
     r->grads_zero = 1;
+    dnn_bn_update_running(&r->model); /* --batch-norm: with this step's batch statistics */
 }
 
 /* The L2 term of the cost of the current parameters for step k (0 without --l2). */

@@ -1,0 +1,165 @@
+/*
+ * train_bn.c - the gradients of a dnn-train step with --batch-norm (README,
+ * "Batch normalization"; the passes are bn.c's).
+ *
+ * The step's local examples go through the model at once, layer by layer:
+ * full batch the rank's shard (its global chunks), mini-batch the rank's
+ * members of the batch, gathered (with --deterministic sorted by global
+ * chunk, so that each chunk's members are one run).  The groups of the plan
+ * are those chunks (exact sums: full batch, --deterministic) or the whole
+ * local batch.  With exact sums every group's partial sums (the batch
+ * statistics, dbeta and dgamma) and its gradient sums are added as fixed
+ * point (exact.h) and the integers are summed over the ranks, so W, gamma,
+ * beta and the running statistics are the same bits for any number of
+ * ranks; otherwise the partial sums are added in double and summed over the
+ * ranks in one allreduce per use.  Nothing here allocates after
+ * train_bn_setup.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dnn/bn.h"
+#include "dnn/exact.h"
+#include "train_run.h"
+
+/* plan->add: one group's partial sums into the step's running totals. */
+static void bn_add(void *ctx, const double *part, size_t n)
+{
+    run_t *r = ctx;
+    if (!r->exact) {
+        for (size_t i = 0; i < n; i++)
+            r->bn_dsum[i] += part[i];
+        return;
+    }
+    if (dnn_exact_accumulate_max(r->bn_acc, r->bn_acc + n, part, n, sizeof(double), r->exact_max))
+        r->bn_acc[2 * n] = 1; /* out of the fixed-point range: the sums become NaN on every rank */
+}
+
+/* plan->total: the sums over the groups of every rank; the totals restart. */
+static void bn_total(void *ctx, double *out, size_t n)
+{
+    run_t *r = ctx;
+    if (!r->exact) {
+        if (r->d.size > 1 && dnn_dist_sum_d(r->bn_dsum, n))
+            train_die(r, "MPI_Allreduce of the batch-normalization sums failed");
+        memcpy(out, r->bn_dsum, n * sizeof *out);
+        memset(r->bn_dsum, 0, n * sizeof *r->bn_dsum);
+        return;
+    }
+    int64_t *hi = r->bn_acc, *lo = r->bn_acc + n;
+    hi[2 * n] = hi[2 * n] ? 1 : 0;
+    if (r->d.size > 1 && dnn_dist_sum_i64(hi, 2 * n + 1))
+        train_die(r, "MPI_Allreduce of the batch-normalization sums failed");
+    for (size_t i = 0; i < n; i++)
+        out[i] = hi[2 * n] ? NAN : dnn_exact_value(hi[i], lo[i]);
+    memset(r->bn_acc, 0, (2 * n + 1) * sizeof *r->bn_acc);
+}
+
+/* plan->absorb (exact sums): a group's gradient sums grads[lo, hi) into the
+ * step's fixed-point sums, then zeroed. */
+static void bn_absorb(void *ctx, size_t lo, size_t hi)
+{
+    run_t *r = ctx;
+    size_t stride = r->model.nparams + DNN_GRAD_EXTRA;
+    char *g = (char *)r->model.grads + lo * r->es;
+    if (dnn_exact_accumulate_max(r->acc + lo, r->acc + stride + lo, g, hi - lo, r->es, r->exact_max))
+        r->diverged_fixed = 1;
+    memset(g, 0, (hi - lo) * r->es);
+}
+
+size_t train_bn_columns(const run_t *r)
+{
+    size_t mloc = (size_t)(r->train.hi - r->train.lo);
+    size_t c = r->o.batch_size ? (size_t)r->o.batch_size : mloc;
+    return c ? c : 1;
+}
+
+int train_bn_setup(run_t *r, char *msg)
+{
+    size_t nmax = 0, cols = train_bn_columns(r);
+    for (int l = 1; l <= r->model.L; l++)
+        nmax = r->model.n[l] > nmax ? r->model.n[l] : nmax;
+    r->bn_ends = dnn_alloc(cols, sizeof *r->bn_ends);
+    r->bn_acc = dnn_alloc(4 * nmax + 1, sizeof *r->bn_acc);
+    r->bn_dsum = dnn_alloc(2 * nmax, sizeof *r->bn_dsum);
+    if (!r->bn_ends || !r->bn_acc || !r->bn_dsum)
+        return dnn_fail(msg, DNN_ENOMEM, "out of memory for the --batch-norm sums");
+    memset(r->bn_acc, 0, (4 * nmax + 1) * sizeof *r->bn_acc);
+    memset(r->bn_dsum, 0, 2 * nmax * sizeof *r->bn_dsum);
+    r->bn_plan = (dnn_bn_plan_t){r->bn_ends, 0, 0, bn_add, bn_total, r->exact ? bn_absorb : NULL, r};
+    dnn_bn_set_plan(&r->model, &r->bn_plan);
+    return 0;
+}
+
+void train_bn_free(run_t *r)
+{
+    free(r->bn_ends);
+    free(r->bn_acc);
+    free(r->bn_dsum);
+    r->bn_ends = NULL;
+    r->bn_acc = NULL;
+    r->bn_dsum = NULL;
+}
+
+/* Shell sort in place (Ciura's gaps), without allocating. */
+static void sort_keys(uint64_t *a, size_t n)
+{
+    static const size_t gaps[] = {701, 301, 132, 57, 23, 10, 4, 1};
+    for (size_t t = 0; t < sizeof gaps / sizeof gaps[0]; t++)
+        for (size_t h = gaps[t], i = h; i < n; i++) {
+            uint64_t v = a[i];
+            size_t j = i;
+            for (; j >= h && a[j - h] > v; j -= h)
+                a[j] = a[j - h];
+            a[j] = v;
+        }
+}
+
+/* The rank's members of the batch of step k in the staging buffers (sorted
+ * by global chunk with --deterministic), their global indices in keys, the
+ * groups in bn_ends; returns their count. */
+static size_t gather_batch(run_t *r, long k)
+{
+    uint64_t B = (uint64_t)r->o.batch_size, base = (uint64_t)(k % r->spe) * B;
+    uint64_t end = base + B < r->m ? base + B : r->m;
+    size_t n = 0, nx = r->shape.n_x, ny = r->ny, es = r->es, ng = 0;
+    for (uint64_t p = base; p < end; p++) {
+        uint64_t g = r->perm[p];
+        if (g >= r->train.lo && g < r->train.hi)
+            r->keys[n++] = g;
+    }
+    if (r->o.deterministic) /* by global index: each chunk's members together, in a fixed order */
+        sort_keys(r->keys, n);
+    for (size_t j = 0; j < n; j++) {
+        uint64_t c = r->keys[j] - r->train.lo;
+        memcpy((char *)r->Xs + j * nx * es, (char *)r->train.X + c * nx * es, nx * es);
+        memcpy((char *)r->Ys + j * ny * es, (char *)r->train.Y + c * ny * es, ny * es);
+        if (r->exact && j > 0 && r->keys[j] / DNN_CHUNK != r->keys[j - 1] / DNN_CHUNK)
+            r->bn_ends[ng++] = j;
+    }
+    if (n)
+        r->bn_ends[ng++] = n;
+    r->bn_plan.ngroups = ng;
+    r->bn_plan.m = (double)(end - base);
+    return n;
+}
+
+void train_bn_grads(run_t *r, long k)
+{
+    size_t n;
+    if (r->o.batch_size) {
+        n = gather_batch(r, k);
+        dnn_model_set_columns(&r->model, (uint64_t)k, r->keys, 0); /* dropout keys */
+        dnn_model_backward(&r->model, r->Xs, r->Ys, n, 1);
+        return;
+    }
+    n = (size_t)(r->train.hi - r->train.lo);
+    size_t ng = 0;
+    for (size_t off = 0; off < n; off += DNN_CHUNK) /* the shard's global chunks */
+        r->bn_ends[ng++] = n - off < DNN_CHUNK ? n : off + DNN_CHUNK;
+    r->bn_plan.ngroups = ng;
+    r->bn_plan.m = (double)r->m;
+    dnn_model_set_columns(&r->model, (uint64_t)k, NULL, r->train.lo);
+    dnn_model_backward(&r->model, r->train.X, r->train.Y, n, 1);
+}
