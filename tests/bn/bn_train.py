@@ -67,6 +67,7 @@ def gradcheck(data, args, dims):
     require(len(d) == 1 and float(d[0]) < 1e-7, "difference %s: %s" % (d, tail(out)))
     P = sum(dims[l] * dims[l - 1] + dims[l] for l in range(1, len(dims))) + sum(dims[1:-1])
     require(" %d of %d parameters" % (P, P) in out, "report does not say all %d parameters: %s" % (P, tail(out)))
+    require("batch norm" in out.splitlines()[0], "report does not say batch norm: %s" % out.splitlines()[0])
     print("# gradient check %s: difference %s" % (" ".join(args), d[0]))
 
 
