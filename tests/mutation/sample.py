@@ -3,6 +3,7 @@
 
   sample.py [--seed S] [--per-file N] [--total T] [--only-file PATTERN]...
             [--list] [--report FILE] [--keep] [--no-baseline] [--timeout SECS]
+            [--skip-test NAME]...
 
 Every C file in src/ (.c and .h) is scanned for mutation sites outside
 comments and string literals, of five kinds:
@@ -287,6 +288,8 @@ def main():
     p.add_argument("--keep", action="store_true")
     p.add_argument("--no-baseline", action="store_true")
     p.add_argument("--timeout", type=int, default=300, help="per test (seconds)")
+    p.add_argument("--skip-test", action="append", default=[],
+                   help="leave this test out of every selection (one that fails on the unmutated tree)")
     a = p.parse_args()
 
     files, sample, queues = draw(ROOT, a.seed, a.per_file, a.total, a.only_file)
@@ -324,8 +327,8 @@ def main():
         def tests_for(f):
             for pat, names in cover:
                 if fnmatch.fnmatch(f, pat):
-                    return [t for t in names.split() if t in all_tests] or all_tests
-            return all_tests
+                    return [t for t in names.split() if t in all_tests and t not in a.skip_test] or all_tests
+            return [t for t in all_tests if t not in a.skip_test]
 
         def run_tests(names, tag):
             """Runs names in order; returns the first failing test or None."""
@@ -400,8 +403,9 @@ def report(a, results, files, secs):
     count = {k: sum(r["status"] == k for r in valid) for k in ("killed", "survived", "equivalent")}
     per_file = {f: sum(r["file"] == f for r in valid) for f in files}
     judged = count["killed"] + count["survived"]
-    lines = ["mutation sample: seed %d, %d per file, %s" % (a.seed, a.per_file, time.strftime("%Y-%m-%d %H:%M UTC",
-                                                                                            time.gmtime())),
+    lines = ["mutation sample: seed %d, %d per file, %s%s" % (
+        a.seed, a.per_file, time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "; tests left out: " + " ".join(a.skip_test) if a.skip_test else ""),
              "%-4s %-28s %-11s %-10s %6s  %s" % ("#", "file:line", "kind", "result", "secs", "mutated line / killed by")]
     for n, r in enumerate(results):
         lines.append("%-4d %-28s %-11s %-10s %6.0f  %s" % (n, "%s:%d" % (r["file"], r["line"]), r["kind"],
