@@ -13,6 +13,9 @@
                   a single partial chunk)
   bitwise_minibatch
                   the same with --batch-size 96 --deterministic, Adam and dropout
+  bitwise_options the same for N = 1 and 3 with momentum, clipping, L2,
+                  dropout, --validation-split and early stopping (full batch
+                  and --deterministic mini-batch)
   resume          stopping at 60% (--iterations 12 of 20) and resuming gives the
                   bits of a straight run: full batch on 1 rank, full batch from
                   2 ranks to 3, mini-batch (--deterministic) from 2 ranks to 3
@@ -93,6 +96,20 @@ def bitwise_minibatch():
     bitwise(MINI + ["--iterations", "15"], "mini")
 
 
+OPTS = ["--optimizer", "momentum", "--clip-norm", "0.5", "--l2", "0.2", "--keep-prob", "0.9",
+        "--validation-split", "0.2", "--early-stopping", "50", "--print-every", "5", "--iterations", "12"]
+
+
+def bitwise_options():
+    for extra, tag in (([], "opt_full"), (["--batch-size", "100", "--deterministic"], "opt_mini")):
+        got = {}
+        for n in (1, 3):
+            ck = R.path("%s_np%d.h5" % (tag, n))
+            R.train(BASE + OPTS + extra + ["--checkpoint", ck], n=n)
+            got[n] = digest(ck)
+        require(len(set(got.values())) == 1, "%s: digests differ by rank count: %s" % (tag, got))
+
+
 def resume_case(extra, n1, n2, tag):
     straight = R.path("%s_straight.h5" % tag)
     R.train(BASE + extra + ["--iterations", "20", "--checkpoint", straight], n=n1)
@@ -153,6 +170,7 @@ R.case("gradcheck_relu", gradcheck_relu)
 R.case("gradcheck_tanh", gradcheck_tanh)
 R.case("bitwise_full", bitwise_full)
 R.case("bitwise_minibatch", bitwise_minibatch)
+R.case("bitwise_options", bitwise_options)
 R.case("resume", resume)
 R.case("running_stats", running_stats)
 R.case("bad_input", bad_input)
