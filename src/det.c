@@ -5,6 +5,7 @@
  */
 #include "det.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +25,7 @@ struct det {
     int *owner;          /* (DNN_DET_ROUND N) owner of each group of a round */
     dnn_dist_exchange_t x;
     size_t ncols;        /* columns staged in the current round */
+    int overlap;         /* the run's --comm-overlap (steps of one group go without) */
 };
 
 static size_t min_sz(size_t a, size_t b) { return a < b ? a : b; }
@@ -31,6 +33,51 @@ static size_t min_sz(size_t a, size_t b) { return a < b ? a : b; }
 static uint64_t groups(uint64_t nb) { return (nb + DNN_DET_GROUP - 1) / DNN_DET_GROUP; }
 
 double det_exact_max(uint64_t B) { return dnn_exact_limit(groups(B)); }
+
+void det_step(run_t *r, uint64_t nb)
+{
+    r->exact = groups(nb) > 1;
+    r->overlap = r->exact && r->det->overlap;
+}
+
+typedef struct {
+    run_t *r;
+    int bad;
+} quant_t;
+
+static void quantize_part(void *ctx, size_t lo, size_t hi)
+{
+    quant_t *q = ctx;
+    double max = q->r->exact_max;
+    int bad = 0;
+    if (q->r->es == 8) {
+        double *x = q->r->model.grads;
+        for (size_t i = lo; i < hi; i++) {
+            double v = x[i], t = v * 0x1p64; /* |v| >= 2^-2: already a multiple of 2^-64 */
+            bad |= !(fabs(v) < max);
+            x[i] = (fabs(t) < 0x1p62 ? (double)(int64_t)t * 0x1p-64 : v) + 0.0;
+        }
+    } else {
+        float *x = q->r->model.grads;
+        for (size_t i = lo; i < hi; i++) {
+            double v = (double)x[i], t = v * 0x1p64;
+            bad |= !(fabs(v) < max);
+            x[i] = (float)((fabs(t) < 0x1p62 ? (double)(int64_t)t * 0x1p-64 : v) + 0.0);
+        }
+    }
+    if (bad)
+        __atomic_store_n(&q->bad, 1, __ATOMIC_RELAXED);
+}
+
+void det_quantize(run_t *r)
+{
+    quant_t q = {r, 0};
+    dnn_matrix_parallel(quantize_part, &q, r->model.nparams + 2, 16384);
+    if (q.bad && r->es == 8)
+        ((double *)r->model.grads)[r->model.nparams] = NAN;
+    else if (q.bad)
+        ((float *)r->model.grads)[r->model.nparams] = NAN;
+}
 
 size_t det_rounds(const run_t *r, uint64_t nb)
 {
@@ -81,11 +128,17 @@ int det_init(run_t *r, const dnn_ckpt_t *ck, char *msg)
     if (big || alloc_all(r, d))
         return dnn_fail(msg, DNN_ENOMEM, "out of memory for the --deterministic exchange (%zu columns of %zu bytes)",
                         d->cap + d->scap, d->rec);
-    if (N > 1 && (dnn_dist_gather_u64(&r->train.lo, 1, d->lo) || dnn_dist_gather_u64(&r->train.hi, 1, d->hi) ||
-                  dnn_dist_exchange_init(&d->x, d->rec)))
-        return dnn_fail(msg, DNN_EMPI, "--deterministic: cannot set up the column exchange (MPI_Allgather, a record "
-                        "type of %zu bytes)", d->rec);
+    for (int s = 0; s < r->d.size; s++) /* the shard plan (no collective here: a failure is agreed on later) */
+        dnn_dist_shard(r->m, r->d.size, s, &d->lo[s], &d->hi[s]);
+    if (d->lo[r->d.rank] != r->train.lo || d->hi[r->d.rank] != r->train.hi)
+        return dnn_fail(msg, DNN_EINVAL, "--deterministic: this rank holds training examples [%llu, %llu), the shard "
+                        "plan says [%llu, %llu)", (unsigned long long)r->train.lo, (unsigned long long)r->train.hi,
+                        (unsigned long long)d->lo[r->d.rank], (unsigned long long)d->hi[r->d.rank]);
+    if (N > 1 && dnn_dist_exchange_init(&d->x, d->rec))
+        return dnn_fail(msg, DNN_EMPI, "--deterministic: cannot make the MPI record type of the column exchange "
+                        "(%zu bytes per column)", d->rec);
     r->exact_max = det_exact_max(B); /* one term per group of a batch */
+    d->overlap = r->overlap;
     if (r->o.resume && ck->deterministic && ck->batch_size > 0 && ck->deterministic_groups != DNN_DET_GROUP &&
         r->d.rank == 0) {
         char note[DNN_MSG_LEN];

@@ -19,6 +19,13 @@
  * layer l+1 and dA[l] = dA[l] * D[l] / keep_prob.  A column's mask depends
  * only on its key, never on the block it is processed in.  acts keeps A[l]
  * before dropout (g'(Z) is computed from it); dropped holds the dropped copy.
+ *
+ * With batch normalization (bn.h, set up by dnn_bn_init after dnn_model_init)
+ * the buffer grows by gamma[l] of the hidden layers after bL, b[l]'s slot
+ * holds beta[l], dnn_model_backward and dnn_model_step_loss run bn.c's
+ * training passes over all their columns at once (batch statistics), and
+ * dnn_model_forward / dnn_model_evaluate normalize with the running
+ * statistics.
  */
 #ifndef DNN_MODEL_H
 #define DNN_MODEL_H
@@ -114,6 +121,10 @@ void *dnn_model_b(const dnn_model_t *m, int l);
 /*
  * Forward pass for cols <= bmax examples.  X: (n[0], cols) column-major in the
  * model precision.  On return dnn_model_output() holds A[L] (n[L], cols).
+ * This and dnn_model_evaluate are evaluation passes: their products are
+ * dnn_matrix_dot's (float32 for --precision bf16), so an example's outputs
+ * are the same bits whichever examples share the call (README, Batch
+ * invariance).  Training steps use the faster ?gemm / bf16 products.
  */
 void dnn_model_forward(dnn_model_t *m, const void *X, size_t cols);
 const void *dnn_model_output(const dnn_model_t *m);
@@ -126,8 +137,8 @@ void dnn_model_evaluate(dnn_model_t *m, const void *X, const void *Y, size_t col
                         double *correct);
 
 /*
- * The loss of a training step without its gradients: dnn_model_evaluate with
- * the dropout of dnn_model_backward (the same keys give the same masks), so
+ * The loss of a training step without its gradients: the products of
+ * dnn_model_backward and its dropout (the same keys give the same masks), so
  * the cost that backward differentiates can be evaluated on its own.
  */
 void dnn_model_step_loss(dnn_model_t *m, const void *X, const void *Y, size_t cols, double *loss, double *correct);
