@@ -555,7 +555,8 @@ static void check_outputs(run_t *r)
     int rc = 0;
     if (r->d.rank == 0 && !(rc = dnn_output_check("--checkpoint", r->o.checkpoint, msg)) &&
         !(rc = dnn_output_check("--best-checkpoint", r->o.best_checkpoint, msg)))
-        rc = dnn_output_check("--metrics", r->o.metrics, msg);
+        if (!(rc = dnn_output_check("--metrics", r->o.metrics, msg)))
+            rc = dnn_output_check("--report", r->o.report, msg);
     train_check(r, rc, msg);
 }
 
