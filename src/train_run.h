@@ -72,6 +72,7 @@ typedef struct {
     long best_iteration, records_since_best;
     int stopped_early;
     int status; /* exit status when train_setup ends the run (--help 0, --gradient-check 0 or 1) */
+    struct train_xfer *xfer; /* --init-from / --freeze (train_transfer.c), or NULL */
     /* --batch-norm (train_bn.c) */
     dnn_bn_plan_t bn_plan;
     size_t *bn_ends;  /* (columns) the step's groups */
@@ -101,6 +102,15 @@ void train_update(run_t *r, long k);
 double train_l2_cost(const run_t *r, long k);
 double train_lr(const run_t *r, long k);
 
+/* train_transfer.c (README, Transfer learning) */
+void train_transfer_source(run_t *r);             /* before the data: load --init-from, take its preprocessing */
+const dnn_ckpt_t *train_transfer_ckpt(const run_t *r);
+void train_transfer_params(run_t *r);             /* after the initialization: the transferred layers */
+void train_transfer_freeze(run_t *r);             /* after the step buffers: cache A[K] for --freeze K */
+size_t train_transfer_first(const run_t *r);      /* first parameter the update may change */
+void train_transfer_enter(run_t *r);              /* around a step's gradients: run layers K+1..L on A[K] */
+void train_transfer_leave(run_t *r);
+void train_transfer_free(run_t *r);
 /* train_bn.c */
 size_t train_bn_columns(const run_t *r); /* the model's columns: the step's local examples, at most */
 int train_bn_setup(run_t *r, char *msg);

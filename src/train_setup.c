@@ -411,7 +411,7 @@ static void make_model(run_t *r, const dnn_ckpt_t *ck, int L, const size_t *n)
     train_check(r, rc, msg);
     dnn_model_set_dropout(&r->model, r->o.keep_prob, (uint64_t)r->o.seed);
     if (r->o.standardize)
-        standardize(r, r->o.resume ? ck : NULL);
+        standardize(r, r->o.resume ? ck : train_transfer_ckpt(r));
     if (r->o.resume) {
         rc = dnn_checkpoint_read_params(r->o.checkpoint, &r->model, msg);
         dnn_model_params_changed(&r->model); /* bf16: W's copy follows */
@@ -425,6 +425,7 @@ static void make_model(run_t *r, const dnn_ckpt_t *ck, int L, const size_t *n)
         rc = dnn_model_init_params(&r->model, (dnn_init_t)r->o.init, r->o.init_scale, (dnn_rng_kind_t)r->o.rng,
                                    (uint64_t)r->o.seed, msg);
         train_check(r, rc, msg);
+        train_transfer_params(r);
     }
     make_optimizer(r, ck);
 }
@@ -585,6 +586,7 @@ int train_setup(run_t *r, int argc, char **argv)
         if (r->d.rank == 0 && ck.note[0])
             dnn_log_error(&r->log, ck.note);
     }
+    train_transfer_source(r);
     load_data(r);
     size_t n[DNN_MAX_LAYERS + 1];
     int L = architecture(r, &ck, n);
@@ -593,6 +595,7 @@ int train_setup(run_t *r, int argc, char **argv)
     r->exact_max = dnn_exact_limit((r->m + DNN_CHUNK - 1) / DNN_CHUNK); /* one term per global chunk */
     make_model(r, &ck, L, n);
     step_buffers(r, &ck);
+    train_transfer_freeze(r);
     dnn_checkpoint_free(&ck);
     if (r->d.size > 1 && !dnn_dist_same_hash(train_params_hash(r)))
         train_die(r, "ranks start from different parameters");
@@ -606,6 +609,7 @@ void train_free(run_t *r)
     if (r->metrics)
         fclose(r->metrics);
     r->metrics = NULL;
+    train_transfer_free(r);
     dnn_optim_free(&r->opt);
     dnn_model_free(&r->model);
     dnn_data_free(&r->train);

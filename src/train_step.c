@@ -401,6 +401,8 @@ void train_step(run_t *r, long k, int stop_requested, step_result_t *res)
         det_step(r, (uint64_t)step_examples(r, k));
     if (r->exact)
         memset(r->acc, 0, 2 * (P + DNN_GRAD_EXTRA) * sizeof(int64_t));
+    train_transfer_enter(r); /* --freeze: the trainable layers alone (README, Transfer learning) */
+    P = r->model.nparams;
     if (!r->grads_zero) /* only after something other than the update used them (e.g. a gradient check) */
         dnn_model_zero_grads(&r->model);
     if (r->o.batch_size) {
@@ -424,11 +426,13 @@ void train_step(run_t *r, long k, int stop_requested, step_result_t *res)
     res->cost = train_real_at(r, r->model.grads, P) / mb;
     res->acc = r->o.output == DNN_ACT_LINEAR ? NAN : train_real_at(r, r->model.grads, P + 1) / mb;
     res->stop = train_real_at(r, r->model.grads, P + 2) > 0;
+    train_transfer_leave(r);
 }
 
 typedef struct {
     run_t *r;
     dnn_optim_step_t st;
+    size_t first; /* parameters before it are frozen (--freeze) */
 } update_t;
 
 /* Parameters [lo, hi) of the update, tile by tile, each tile's bf16 copy of W
@@ -437,6 +441,8 @@ typedef struct {
 static void update_part(void *ctx, size_t lo, size_t hi)
 {
     update_t *u = ctx;
+    lo += u->first;
+    hi += u->first;
     for (size_t a = lo; a < hi; a += TILE) {
         size_t b = hi - a < TILE ? hi : a + TILE;
         dnn_optim_apply(&u->r->opt, &u->r->model, &u->st, a, b);
@@ -449,9 +455,9 @@ static void update_part(void *ctx, size_t lo, size_t hi)
  * in parts run by the matrix pool (element-wise, so any split gives the same bits). */
 void train_update(run_t *r, long k)
 {
-    update_t u = {.r = r};
+    update_t u = {.r = r, .first = train_transfer_first(r)};
     dnn_optim_prepare(&r->opt, &r->model, train_lr(r, k), 1.0 / step_examples(r, k), r->o.l2, r->o.clip_norm, &u.st);
-    dnn_matrix_parallel(update_part, &u, r->model.nparams, 16384);
+    dnn_matrix_parallel(update_part, &u, r->model.nparams - u.first, 16384);
     memset((char *)r->model.grads + r->model.nparams * r->es, 0, DNN_GRAD_EXTRA * r->es);
     r->grads_zero = 1;
     dnn_bn_update_running(&r->model); /* --batch-norm: with this step's batch statistics */
