@@ -16,6 +16,8 @@
 #ifndef DNN_TMPL
 #include "dnn/net.h"
 
+#include "dnn/bn.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
