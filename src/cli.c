@@ -9,6 +9,7 @@
 
 #include "dnn/bn.h"
 #include "dnn/optim.h"
+#include "dnn/report.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -128,6 +129,9 @@ static const opt_t opts[] = {
     {"validation-y", K_STR, F(validation_y), "val_y", NULL, "NAME", "dev-set labels", G_DEV},
     {"early-stopping", K_LONG, F(early_stopping), "0", NULL, "K",
      "stop when the dev-set cost has not improved for K records; 0 = off", G_DEV},
+    {"report", K_STR, F(report), "", NULL, "FILE",
+     "at the end, the error analysis of the dev set (.md or .json): confusion matrix, precision, recall, F1 "
+     "per class and averaged, as dnn-predict --report", G_DEV},
     {"best-checkpoint", K_STR, F(best_checkpoint), "", NULL, "FILE.h5",
      "write the parameters with the best dev-set cost here (atomically, when it improves)", G_DEV},
 
@@ -527,6 +531,12 @@ int dnn_cli_validate(const dnn_options_t *o, char *msg)
         return dnn_fail(msg, DNN_EINVAL, "--transfer-layers %ld is beyond L = %d", o->transfer_layers, o->n_layers + 1);
     if ((o->freeze || o->transfer_layers) && !o->init_from[0])
         return dnn_fail(msg, DNN_EINVAL, "--%s needs --init-from CKPT", o->freeze ? "freeze" : "transfer-layers");
+    if (o->report[0] && !dnn_report_name_ok(o->report))
+        return dnn_fail(msg, DNN_EINVAL, "--report '%s': the name must end in .md or .json", o->report);
+    if (o->report[0] && !o->validation[0] && !(o->validation_split > 0))
+        return dnn_fail(msg, DNN_EINVAL, "--report needs a dev set: --validation FILE or --validation-split F");
+    if (o->report[0] && o->output == DNN_ACT_LINEAR)
+        return dnn_fail(msg, DNN_EINVAL, "--report needs a classifier (--output sigmoid or softmax)");
     if ((o->freeze || o->init_from[0]) && o->batch_norm)
         return dnn_fail(msg, DNN_EINVAL, "--%s with --batch-norm is not supported yet", o->freeze ? "freeze" : "init-from");
     if (o->freeze && o->transfer_layers && o->freeze > o->transfer_layers)
@@ -638,6 +648,9 @@ void dnn_cli_usage(FILE *f)
             "  mpirun -np 2 dnn-train --data fmnist.h5 --scale 0.00392156862745098 --layers 256,128 \\\n"
             "            --output softmax --lr 0.1 --batch-size 256 --epochs 10 --test fmnist.h5 \\\n"
             "            --metrics fmnist.csv --checkpoint fmnist-ckpt.h5\n\n"
+            "  # transfer learning: a new output layer on the two trained hidden layers, kept frozen\n"
+            "  dnn-train --data new-task.h5 --layers 256,128 --output softmax --init-from fmnist-ckpt.h5 \\\n"
+            "            --freeze 2 --validation-split 0.1 --report dev-errors.md --checkpoint new-ckpt.h5\n\n"
             "  # on a cluster: Slurm batch job with resume and requeue on preemption\n"
             "  DNN_ARGS='--data /scratch/fmnist.h5 --layers 256,128 --output softmax --epochs 50' \\\n"
             "      sbatch --nodes 2 --ntasks-per-node 8 launch/slurm/dnn-train.sbatch\n\n"

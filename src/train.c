@@ -163,6 +163,7 @@ int dnn_train_main(int argc, char **argv)
                           ? (t_end - c.t_epoch1) / (double)(epochs_done - 1) * 1e3
                           : seconds / (double)(k - r->start > 0 ? k - r->start : 1) * r->spe * 1e3;
     train_final_line(r, k, seconds, ms_epoch);
+    train_report(r);
     train_free(r);
     dnn_dist_finalize();
     return 0;
