@@ -275,13 +275,18 @@ static void gather(run_t *r, uint64_t *keys, size_t n, uint64_t base, uint64_t B
  * there sends its finished fixed-point sums like a rank without examples. */
 static void det_grads(run_t *r, long k, uint64_t base, uint64_t nb)
 {
-    if (!r->exact) { /* one group (det_step): its owner's float sum, quantized, plus the others' zeros */
-        const void *X, *Y;
-        if (det_exchange(r, base, nb, 0)) {
-            size_t cols = det_group(r, k, 0, &X, &Y);
-            block_grads(r, X, Y, cols, 1, 1);
-            det_quantize(r);
-        } else
+    if (!r->exact) { /* det_step: every group of the batch is here, or there is one: added in one pass */
+        size_t ng = det_exchange(r, base, nb, 0);
+        for (size_t i = 0; i < ng; i++) {
+            const void *X, *Y;
+            size_t cols = det_group(r, k, i, &X, &Y);
+            fix_begin(r, 0);
+            block_grads(r, X, Y, cols, 1, 0);
+            r->nfix++;
+        }
+        if (ng)
+            det_fuse(r); /* one group on several ranks: then the float sum adds the others' zeros */
+        else
             no_block(r);
         return;
     }
@@ -330,6 +335,19 @@ static void mini_batch_grads(run_t *r, long k)
     }
 }
 
+/* Slots [lo, hi) of the fixed-point totals, rounded once, into model.grads. */
+static void exact_part(void *ctx, size_t lo, size_t hi)
+{
+    run_t *r = ctx;
+    const int64_t *H = r->acc, *L = r->acc + r->model.nparams + DNN_GRAD_EXTRA;
+    if (r->es == 8)
+        for (size_t i = lo; i < hi; i++)
+            ((double *)r->model.grads)[i] = dnn_exact_value(H[i], L[i]);
+    else
+        for (size_t i = lo; i < hi; i++)
+            ((float *)r->model.grads)[i] = (float)dnn_exact_value(H[i], L[i]);
+}
+
 /* Sum the step's gradients over ranks into model.grads (exact sums: from
  * acc).  With overlap the last bucket starts here (exact: then the loss,
  * correct count and flags, once every slice has been checked for the
@@ -349,8 +367,7 @@ static void reduce(run_t *r, int stop)
                 train_die(r, "MPI_Iallreduce of the gradients failed");
         } else if (r->d.size > 1 && dnn_dist_sum_i64(r->acc, 2 * n))
             train_die(r, "MPI_Allreduce of the gradients failed");
-        for (size_t i = 0; i < P + 2; i++)
-            real_set(r, r->model.grads, i, dnn_exact_value(hi[i], lo[i]));
+        dnn_matrix_parallel(exact_part, r, P + 2, 16384);
         real_set(r, r->model.grads, P + 2, (double)(hi[P + 2] & (((int64_t)1 << 40) - 1)));
         if (hi[P + 2] >> 40)
             real_set(r, r->model.grads, P, NAN);
