@@ -30,10 +30,12 @@ void dnn_report_free(dnn_report_t *r)
     if (!r)
         return;
     free(r->cm);
-    if (r->wrong)
-        fclose(r->wrong);
+    if (r->wrong_file) /* an unfinished --misclassified list is dropped */
+        dnn_atomic_abort(r->wrong_file);
+    free(r->wrong_file);
     r->cm = NULL;
     r->wrong = NULL;
+    r->wrong_file = NULL;
 }
 
 /* The label of an entry: -1 when unlabelled (NaN or negative). */
@@ -226,29 +228,31 @@ static int write_body(const dnn_report_t *r, FILE *f, int json)
 
 int dnn_report_write(const dnn_report_t *r, const char *path, char *msg)
 {
-    char tmp[DNN_MSG_LEN];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return dnn_fail(msg, DNN_EIO, "--report '%s': cannot create '%s': %s", path, tmp, strerror(errno));
+    dnn_atomic_t a;
+    int rc = dnn_atomic_open(&a, "--report file", path, 1, msg);
+    if (rc)
+        return rc;
     size_t n = strlen(path);
-    int rc = write_body(r, f, n > 5 && !strcmp(path + n - 5, ".json"));
-    fputc('\n', f);
-    int e = rc || fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0;
-    e |= fclose(f) != 0;
-    if (e || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return dnn_fail(msg, rc ? rc : DNN_EIO, "--report '%s': cannot write the report (disk full?)", path);
+    rc = write_body(r, a.f, n > 5 && !strcmp(path + n - 5, ".json"));
+    fputc('\n', a.f);
+    if (rc) {
+        dnn_atomic_abort(&a);
+        return dnn_fail(msg, rc, "--report '%s': cannot write the report", path);
     }
-    return 0;
+    return dnn_atomic_commit(&a, msg);
 }
 
 int dnn_report_open_wrong(dnn_report_t *r, const char *path, char *msg)
 {
-    char tmp[DNN_MSG_LEN];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    if (!(r->wrong = fopen(tmp, "w")))
-        return dnn_fail(msg, DNN_EIO, "--misclassified '%s': cannot create '%s': %s", path, tmp, strerror(errno));
+    if (!(r->wrong_file = malloc(sizeof *r->wrong_file)))
+        return dnn_fail(msg, DNN_ENOMEM, "--misclassified '%s': out of memory", path);
+    int rc = dnn_atomic_open(r->wrong_file, "--misclassified file", path, 1, msg);
+    if (rc) {
+        free(r->wrong_file);
+        r->wrong_file = NULL;
+        return rc;
+    }
+    r->wrong = r->wrong_file->f;
     fprintf(r->wrong, "%s", !r->softmax && r->tasks > 1 ? "index,task,label,prediction,probability\n"
                                                          : "index,label,prediction,probability\n");
     return 0;
@@ -256,15 +260,10 @@ int dnn_report_open_wrong(dnn_report_t *r, const char *path, char *msg)
 
 int dnn_report_close_wrong(dnn_report_t *r, const char *path, char *msg)
 {
-    char tmp[DNN_MSG_LEN];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = r->wrong;
+    (void)path; /* the file named at dnn_report_open_wrong */
+    int rc = dnn_atomic_commit(r->wrong_file, msg);
+    free(r->wrong_file);
+    r->wrong_file = NULL;
     r->wrong = NULL;
-    int e = fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0;
-    e |= fclose(f) != 0;
-    if (e || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return dnn_fail(msg, DNN_EIO, "--misclassified '%s': cannot write the file (disk full?)", path);
-    }
-    return 0;
+    return rc;
 }

@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "dnn/atomic.h"
 #include "dnn/common.h"
 
 typedef struct {
@@ -32,6 +33,7 @@ typedef struct {
     uint64_t examples;       /* examples seen */
     uint64_t labelled, right; /* examples with a labelled entry; of them, right in every entry */
     FILE *wrong;              /* --misclassified CSV being written, or NULL */
+    dnn_atomic_t *wrong_file; /* its atomic write (atomic.h) */
 } dnn_report_t;
 
 /* Metrics of one task, from its confusion matrix. */
@@ -61,8 +63,9 @@ int dnn_report_write(const dnn_report_t *r, const char *path, char *msg);
 /* 1 when path ends in .json or .md. */
 int dnn_report_name_ok(const char *path);
 
-/* --misclassified FILE.csv: open FILE.tmp and write the header (index,label,prediction,probability,
- * with a task column first for several sigmoid units); dnn_report_close_wrong renames it into place. */
+/* --misclassified FILE.csv: start its atomic write (atomic.h) with the header (index,label,prediction,
+ * probability, with a task column first for several sigmoid units); dnn_report_close_wrong puts it in
+ * place, dnn_report_free drops an unfinished one. */
 int dnn_report_open_wrong(dnn_report_t *r, const char *path, char *msg);
 int dnn_report_close_wrong(dnn_report_t *r, const char *path, char *msg);
 
