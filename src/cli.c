@@ -100,7 +100,9 @@ static const opt_t opts[] = {
     {"epochs", K_LONG, F(epochs), "0", NULL, "N", "passes over the data instead of --iterations", G_TRAIN},
     {"batch-size", K_LONG, F(batch_size), "0", NULL, "B", "examples per step over all ranks; 0 = full batch", G_TRAIN},
     {"deterministic", K_FLAG, F(deterministic), "false", NULL, NULL,
-     "bitwise-identical results for any number of ranks (exact fixed-point gradient sums)", G_TRAIN},
+     "bitwise-identical results for any number of ranks and threads, also across a resume on another N "
+     "(mini-batch: each group of 64 batch positions summed on one rank, the groups added exactly as fixed point)",
+     G_TRAIN},
 
     {"optimizer", K_ENUM, F(optimizer), "gd", "gd,momentum,rmsprop,adam,adamw", "O",
      "update rule: gd (W -= lr dW), momentum, rmsprop, adam, adamw (adam + decoupled --weight-decay)", G_OPTIM},

@@ -285,7 +285,7 @@ static int run(const args_t *a, char *msg)
             printf("predictions written to %s\n", a->out);
     }
 fail:
-    dnn_report_free(&rep); /* a failed run leaves no half-written --misclassified list */
+    dnn_report_free(&rep); /* a failed run leaves no half-written list */
     free(prob);
     free(pred);
     dnn_net_free(net);

@@ -6,11 +6,11 @@
  */
 #include "dnn/report.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+
+#include "dnn/atomic.h"
 
 int dnn_report_init(dnn_report_t *r, int softmax, size_t n_out, char *msg)
 {
@@ -30,12 +30,13 @@ void dnn_report_free(dnn_report_t *r)
     if (!r)
         return;
     free(r->cm);
-    if (r->wrong_file) /* an unfinished --misclassified list is dropped */
-        dnn_atomic_abort(r->wrong_file);
-    free(r->wrong_file);
+    if (r->atom) { /* a list never committed: NAME.tmp goes */
+        dnn_atomic_abort(r->atom);
+        free(r->atom);
+    }
     r->cm = NULL;
+    r->atom = NULL;
     r->wrong = NULL;
-    r->wrong_file = NULL;
 }
 
 /* The label of an entry: -1 when unlabelled (NaN or negative). */
@@ -233,26 +234,26 @@ int dnn_report_write(const dnn_report_t *r, const char *path, char *msg)
     if (rc)
         return rc;
     size_t n = strlen(path);
-    rc = write_body(r, a.f, n > 5 && !strcmp(path + n - 5, ".json"));
-    fputc('\n', a.f);
-    if (rc) {
+    if ((rc = write_body(r, a.f, n > 5 && !strcmp(path + n - 5, ".json")))) {
         dnn_atomic_abort(&a);
-        return dnn_fail(msg, rc, "--report '%s': cannot write the report", path);
+        return dnn_fail(msg, rc, "--report '%s': out of memory", path);
     }
+    fputc('\n', a.f);
     return dnn_atomic_commit(&a, msg);
 }
 
 int dnn_report_open_wrong(dnn_report_t *r, const char *path, char *msg)
 {
-    if (!(r->wrong_file = malloc(sizeof *r->wrong_file)))
+    dnn_atomic_t *a = malloc(sizeof *a);
+    if (!a)
         return dnn_fail(msg, DNN_ENOMEM, "--misclassified '%s': out of memory", path);
-    int rc = dnn_atomic_open(r->wrong_file, "--misclassified file", path, 1, msg);
+    int rc = dnn_atomic_open(a, "--misclassified file", path, 1, msg);
     if (rc) {
-        free(r->wrong_file);
-        r->wrong_file = NULL;
+        free(a);
         return rc;
     }
-    r->wrong = r->wrong_file->f;
+    r->atom = a;
+    r->wrong = a->f;
     fprintf(r->wrong, "%s", !r->softmax && r->tasks > 1 ? "index,task,label,prediction,probability\n"
                                                          : "index,label,prediction,probability\n");
     return 0;
@@ -260,10 +261,11 @@ int dnn_report_open_wrong(dnn_report_t *r, const char *path, char *msg)
 
 int dnn_report_close_wrong(dnn_report_t *r, const char *path, char *msg)
 {
-    (void)path; /* the file named at dnn_report_open_wrong */
-    int rc = dnn_atomic_commit(r->wrong_file, msg);
-    free(r->wrong_file);
-    r->wrong_file = NULL;
+    (void)path;
+    dnn_atomic_t *a = r->atom;
+    int rc = dnn_atomic_commit(a, msg);
+    free(a);
+    r->atom = NULL;
     r->wrong = NULL;
     return rc;
 }

@@ -9,10 +9,10 @@
  */
 #include "dnn/report.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+
+#include "dnn/atomic.h"
 
 /* CRC-32 of the PNG chunks, bit by bit (the pictures are small). */
 static uint32_t crc(uint32_t c, const unsigned char *p, size_t n)
