@@ -3,11 +3,11 @@
  * "Batch normalization"; the passes are bn.c's).
  *
  * The step's local examples go through the model at once, layer by layer:
- * full batch the rank's shard (its global chunks), mini-batch the rank's
- * members of the batch, gathered (with --deterministic sorted by global
- * chunk, so that each chunk's members are one run).  The groups of the plan
- * are those chunks (exact sums: full batch, --deterministic) or the whole
- * local batch.  With exact sums every group's partial sums (the batch
+ * full batch the rank's shard, whose global chunks are the plan's groups;
+ * mini-batch with --deterministic the rank's groups of 64 batch positions,
+ * brought to it by det.h's exchange (batches of at most 1024), or its
+ * members sorted by global chunk, each chunk's members a group (larger
+ * batches); otherwise the rank's members of the batch, gathered, one group.  With exact sums every group's partial sums (the batch
  * statistics, dbeta and dgamma) and its gradient sums are added as fixed
  * point (exact.h) and the integers are summed over the ranks, so W, gamma,
  * beta and the running statistics are the same bits for any number of
