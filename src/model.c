@@ -61,6 +61,16 @@ static int bf16_da(dnn_model_t *m, int l, void *dA, size_t cols);
 static int bf16_act_backward(dnn_model_t *m, int l, void *dZ, size_t cols, int overwrite);
 static int bf16_init(dnn_model_t *m, char *msg);
 
+uint64_t dnn_model_params_hash(const dnn_model_t *m)
+{
+    const unsigned char *p = m->params;
+    size_t n = m->nparams * dnn_real_size(m->prec);
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 1099511628211ull;
+    return h;
+}
+
 #define DNN_TMPL_FILE "model.c"
 #include "template.h"
 

@@ -1,10 +1,13 @@
 /*
- * train_run.h - the state of one dnn-train run, shared by its four rooms:
- *   train.c         the program: set-up order, the loop, the end
- *   train_setup.c   options, data, architecture, resume, buffers
- *   train_step.c    one step: gradients, reduction over ranks, update
- *   train_record.c  evaluation, history, metrics, progress, checkpoints
- * Private to those files (not a public header).
+ * train_run.h - the state of one dnn-train run, in rooms that own their parts:
+ *   train.c         the program: set-up order, the loop, the one way a run ends
+ *   train_setup.c   options, resume, architecture, model, optimizer; train_data_*
+ *   train_step.c    one step: gradients, reduction over ranks, update; train_step_*
+ *   train_record.c  evaluation, history, metrics, checkpoints; train_records_*
+ * Functions below train.c return 0 or a DNN_E* code with the message in msg
+ * (DNN_MSG_LEN bytes); only train.c ends a run.  Set-up functions return codes
+ * already agreed on by every rank (dnn_dist_agree); step and record functions
+ * return failures that only this rank saw.  Private to those files.
  */
 #ifndef DNN_TRAIN_RUN_H
 #define DNN_TRAIN_RUN_H
@@ -26,18 +29,19 @@
 #define DNN_BUCKET 65536 /* gradient slots per overlapped reduction, at least (256 KiB in float) */
 #define DNN_POLL_US 50   /* --comm-overlap thread: MPI_Testall interval while sums are in flight */
 
+/* The data sets of the run (train_setup.c). */
 typedef struct {
-    dnn_options_t o;
-    dnn_dist_t d;
-    dnn_log_t log;
-    dnn_model_t model;
-    dnn_optim_t opt;
     dnn_data_t train, test, val;
-    dnn_data_shape_t shape, test_shape;
+    dnn_data_shape_t shape;
     int have_test, have_val, classify;
     uint64_t m, m_test, m_val; /* global example counts (m: the training set, after any split) */
     uint64_t split_lo, split_hi; /* --validation-split: this rank's training examples, numbered without the dev set */
     size_t es, ny;             /* element size; label rows per example */
+    double *mean, *std;        /* (n_x) standardization, or NULL */
+} train_data_t;
+
+/* The schedule and the step's buffers, all sized at set-up (train_step.c). */
+typedef struct {
     long spe, total, start;    /* steps per epoch, total steps, first step */
     uint64_t *perm;            /* (m) this epoch's order, mini-batch only */
     long perm_epoch;
@@ -45,15 +49,10 @@ typedef struct {
     void *Xs, *Ys;          /* (n_x, bmax), (ny, bmax) staging for gathered columns */
     uint16_t *Xb, *Xsb;     /* --precision bf16 with a bf16 layer 1: X's bf16 copy (n_x, local m), staging (n_x, bmax) */
     int64_t *acc;           /* (2, P + DNN_GRAD_EXTRA) fixed-point hi, lo sums, --deterministic */
-    double *mean, *std;     /* (n_x) standardization, or NULL */
-    int64_t *hist_iter;
-    double *hist_cost;
-    size_t nhist, hist_cap;
-    FILE *metrics;
-    double last_cost;
     int diverged_fixed; /* a chunk sum overflowed the fixed-point range */
     double exact_max;   /* bound of one chunk sum for exact fixed-point totals (exact.h) */
     int overlap;              /* reduce each finished slice of the gradients during backward */
+    int comm_on;              /* comm is set up (its thread runs) */
     dnn_dist_async_t comm;    /* those reductions in flight */
     size_t bucket;            /* slots per reduction, at least (the last of a step may be smaller) */
     size_t pend_lo, pend_hi;  /* slices gathered for the next reduction */
@@ -63,11 +62,33 @@ typedef struct {
     uint16_t *g16;      /* (P) --comm-precision bf16: the gradient sums as sent */
     void *gbuf[DNN_FIX_BATCH]; /* exact sums: gradient buffers of consecutive chunks ([0] = the model's own) */
     int nfix;                  /* of them holding chunk sums not yet added to acc */
+    int err;                   /* a sum failed to start inside backward (reported after the step) */
+} train_step_t;
+
+/* What the run keeps and shows (train_record.c). */
+typedef struct {
+    int64_t *hist_iter;
+    double *hist_cost;
+    size_t nhist, hist_cap;
+    FILE *metrics;
+    double last_cost;
     /* dev set and early stopping */
     double last_val_cost, last_val_acc, best_val_cost;
     long best_iteration, records_since_best;
     int stopped_early;
-    int status; /* exit status when train_setup ends the run (--help 0, --gradient-check 0 or 1) */
+} train_records_t;
+
+typedef struct {
+    dnn_options_t o;
+    dnn_dist_t d;
+    int own_mpi; /* this run initialized MPI and finalizes it */
+    dnn_log_t log;
+    dnn_model_t model;
+    dnn_optim_t opt;
+    train_data_t data;
+    train_step_t step;
+    train_records_t rec;
+    int threads; /* BLAS threads per rank */
 } run_t;
 
 /* A step's cost and accuracy, from the reduced sums. */
@@ -76,28 +97,30 @@ typedef struct {
     int stop; /* some rank saw a stop signal */
 } step_result_t;
 
-/* train.c */
-void train_check(run_t *r, int rc, char *msg);    /* collective: any failure ends every rank */
-_Noreturn void train_die(run_t *r, const char *msg); /* a failure others cannot see coming */
-double train_now(void);
-double train_real_at(const run_t *r, const void *p, size_t i);
-
-/* train_setup.c */
-int train_setup(run_t *r, int argc, char **argv); /* 1: the run is over (--help, --gradient-check), exit r->status */
+/* train_setup.c: everything before the first step.  Returns 0, TRAIN_DONE
+ * (--help, --gradient-check: *status is the exit status) or an agreed error. */
+#define TRAIN_DONE 1
+int train_setup(run_t *r, int argc, char **argv, int *status, char *msg);
 void train_free(run_t *r);
+void train_announce(run_t *r);
+int train_data_init(run_t *r, char *msg);
+void train_data_free(train_data_t *d);
 
 /* train_step.c */
-void train_step(run_t *r, long k, int stop_requested, step_result_t *res);
+int train_step_init(run_t *r, char *msg);
+void train_step_free(train_step_t *s);
+int train_step(run_t *r, long k, int stop_requested, step_result_t *res, char *msg);
 void train_update(run_t *r, long k);
-double train_l2_cost(const run_t *r, long k);
+double train_step_examples(const run_t *r, long k);
 double train_lr(const run_t *r, long k);
 
 /* train_record.c */
-void train_evaluate(run_t *r, const dnn_data_t *data, double out[2]);
-uint64_t train_params_hash(const run_t *r);
-void train_write_checkpoint(run_t *r, const char *path, long steps_done);
-void train_metrics_open(run_t *r);
-int train_record(run_t *r, long k, const step_result_t *res, double elapsed);
-void train_final_line(run_t *r, long k, double seconds, double ms_epoch);
+int train_records_init(run_t *r, const dnn_ckpt_t *ck, char *msg);
+void train_records_free(train_records_t *c);
+int train_evaluate(run_t *r, const dnn_data_t *data, double out[2], char *msg);
+int train_write_checkpoint(run_t *r, const char *path, long steps_done, char *msg);
+int train_metrics_open(run_t *r, char *msg);
+int train_record(run_t *r, long k, const step_result_t *res, double elapsed, int *recorded, char *msg);
+int train_final_line(run_t *r, long k, double seconds, double ms_epoch, char *msg);
 
 #endif
