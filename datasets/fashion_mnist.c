@@ -8,7 +8,7 @@
  * IDX: big-endian int32 magic 0x00000800 | type << 8 | ndims (type 0x08 =
  * unsigned byte), then ndims big-endian int32 sizes, then the bytes in
  * row-major order.  Magic, sizes, label range, truncation and trailing bytes
- * are all checked; the output appears atomically (OUT.tmp, then rename).
+ * are all checked; the output appears atomically (dnn/atomic.h).
  */
 #include "dnn/common.h"
 #include "h5out.h"

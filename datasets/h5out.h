@@ -2,8 +2,8 @@
  * h5out.h - atomic HDF5 output for the dataset tools.
  *
  * A file is written as NAME.tmp and renamed over NAME only after every
- * dataset is written, flushed, closed and fsync'ed, so a failed or killed
- * run never leaves a truncated NAME behind.  Datasets are contiguous and
+ * dataset is written, flushed, closed and fsync'ed (dnn/atomic.h), so a
+ * failed or killed run never leaves a truncated NAME behind.  Datasets are contiguous and
  * row-major, as h5py writes numpy arrays.
  */
 #ifndef DNN_DATASETS_H5OUT_H
@@ -11,10 +11,11 @@
 
 #include <hdf5.h>
 
+#include "dnn/atomic.h"
+
 typedef struct {
-    hid_t file;       /* open handle on tmp, or H5I_INVALID_HID */
-    char *path;       /* final name (owned copy) */
-    char *tmp;        /* path + ".tmp" (owned) */
+    hid_t file;       /* open handle on a.tmp, or H5I_INVALID_HID */
+    dnn_atomic_t a;   /* the final name and its temp file; a.tmp[0] == 0 once released */
 } h5out_t;
 
 /*

@@ -1,15 +1,13 @@
 /*
- * checkpoint.c - atomic HDF5 checkpoint writing and validated reading.
- * Relies on POSIX rename() replacing the target atomically within a file system.
+ * checkpoint.c - atomic HDF5 checkpoint writing (atomic.h) and validated reading.
  */
 #include "dnn/checkpoint.h"
 
+#include "dnn/atomic.h"
 #include "dnn/h5.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <hdf5.h>
-#include <libgen.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,16 +53,6 @@ static void activations_string(const dnn_ckpt_t *c, char *buf, size_t len)
                               dnn_act_name((dnn_act_t)(l < c->L ? c->hidden : c->output)));
 }
 
-static int fsync_path(const char *path, int dir)
-{
-    int fd = open(path, dir ? O_RDONLY | O_DIRECTORY : O_RDONLY);
-    if (fd < 0)
-        return -1;
-    int e = fsync(fd);
-    close(fd);
-    return e;
-}
-
 static int write_course2(hid_t f, const dnn_model_t *m, const dnn_ckpt_t *c);
 
 /* The root attributes of DESIGN §6 (course 1); returns non-zero when one could not be written. */
@@ -99,21 +87,22 @@ static int write_root_attrs(hid_t f, const dnn_model_t *m, const dnn_ckpt_t *c)
 
 int dnn_checkpoint_write(const char *path, const dnn_model_t *m, const dnn_ckpt_t *c, char *msg)
 {
-    char tmp[4200];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-        return dnn_fail(msg, DNN_EINVAL, "checkpoint path '%s' is too long", path);
+    dnn_atomic_t a;
+    int rc = dnn_atomic_open(&a, "checkpoint", path, 0, msg);
+    if (rc)
+        return rc;
     dnn_h5_quiet();
     /* in the 1.10 format every piece of metadata (superblock, object headers with the attributes, chunk
      * indexes) carries a checksum of its own; HDF5 verifies them on open and read */
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     H5Pset_libver_bounds(fapl, H5F_LIBVER_V110, H5F_LIBVER_V110);
-    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl), g = -1;
+    hid_t f = H5Fcreate(a.tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl), g = -1;
     H5Pclose(fapl);
     if (f < 0) {
         int err = errno;
-        unlink(tmp);
-        return dnn_fail(msg, DNN_EIO, "cannot create checkpoint '%s': %s; the previous checkpoint '%s' is kept", tmp,
-                        err ? strerror(err) : "HDF5 error", path);
+        dnn_atomic_abort(&a);
+        return dnn_fail(msg, DNN_EIO, "cannot create checkpoint '%s.tmp': %s; the previous checkpoint '%s' is kept",
+                        path, err ? strerror(err) : "HDF5 error", path);
     }
     hid_t rt = m->prec == DNN_DOUBLE ? H5T_NATIVE_DOUBLE : H5T_NATIVE_FLOAT;
     int e = 0;
@@ -148,25 +137,11 @@ int dnn_checkpoint_write(const char *path, const dnn_model_t *m, const dnn_ckpt_
     if (H5Fclose(f) < 0)
         e = 1;
     if (e) {
-        unlink(tmp);
-        return dnn_fail(msg, DNN_EIO, "cannot write checkpoint '%s' (disk full or no permission?); the previous "
-                        "checkpoint '%s' is kept", tmp, path);
+        dnn_atomic_abort(&a);
+        return dnn_fail(msg, DNN_EIO, "cannot write checkpoint '%s.tmp' (disk full or no permission?); the previous "
+                        "checkpoint '%s' is kept", path, path);
     }
-    if (fsync_path(tmp, 0) != 0) {
-        int err = errno;
-        unlink(tmp);
-        return dnn_fail(msg, DNN_EIO, "cannot sync checkpoint '%s': %s; the previous checkpoint is kept", tmp,
-                        strerror(err));
-    }
-    if (rename(tmp, path) != 0) {
-        int err = errno;
-        unlink(tmp);
-        return dnn_fail(msg, DNN_EIO, "cannot rename '%s' to '%s': %s", tmp, path, strerror(err));
-    }
-    char dir[4200];
-    snprintf(dir, sizeof dir, "%s", path);
-    fsync_path(dirname(dir), 1); /* make the rename itself durable; best effort */
-    return 0;
+    return dnn_atomic_commit(&a, msg);
 }
 
 static int attr_read(hid_t f, const char *name, hid_t type, void *v)

@@ -69,6 +69,9 @@ static const opt_t opts[] = {
     {"rng", K_ENUM, F(rng), "default", "default,numpy", "R",
      "numpy: initial weights bit-identical to np.random.seed(S); np.random.randn(n[l], n[l-1])", G_MODEL},
     {"seed", K_LONG, F(seed), "1", NULL, "S", "random seed (init and mini-batch shuffles)", G_MODEL},
+    {"shuffle-seed", K_LONG, F(shuffle_seed), "-1", NULL, "S",
+     "seed of the mini-batch order (-1 = --seed); with --rng numpy epoch e = 1, 2, ... uses "
+     "np.random.seed(S + e); np.random.permutation(m), the course's random_mini_batches", G_MODEL},
     {"precision", K_ENUM, F(precision), "single", "single,double,bf16", "P",
      "float32 (sgemm), float64 (dgemm), or bf16: float32 parameters and sums, the large products on bfloat16 "
      "operands (oneDNN; needs a CPU with AVX512_BF16)", G_MODEL},
@@ -481,6 +484,10 @@ int dnn_cli_validate(const dnn_options_t *o, char *msg)
         return dnn_fail(msg, DNN_EINVAL, "--seed must be >= 0, got %ld", o->seed);
     if (o->rng == DNN_RNG_NUMPY && o->seed > 4294967295L)
         return dnn_fail(msg, DNN_EINVAL, "--seed must be below 2^32 with --rng numpy, got %ld", o->seed);
+    if (o->shuffle_seed < -1)
+        return dnn_fail(msg, DNN_EINVAL, "--shuffle-seed must be >= 0 (or -1 for --seed), got %ld", o->shuffle_seed);
+    if (o->rng == DNN_RNG_NUMPY && o->shuffle_seed > 4294967295L)
+        return dnn_fail(msg, DNN_EINVAL, "--shuffle-seed must be below 2^32 with --rng numpy, got %ld", o->shuffle_seed);
     if (o->threads < 0)
         return dnn_fail(msg, DNN_EINVAL, "--threads must be >= 0, got %ld", o->threads);
     if (o->resume && !o->checkpoint[0])

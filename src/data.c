@@ -309,9 +309,9 @@ void dnn_data_threshold(dnn_data_t *d, double t)
     size_t k = d->shape.n_y * (d->hi - d->lo);
     for (size_t i = 0; i < k; i++) {
         if (d->prec == DNN_DOUBLE)
-            ((double *)d->Y)[i] = ((double *)d->Y)[i] >= t;
+            ((double *)d->Y)[i] = !(((double *)d->Y)[i] >= 0) ? NAN : ((double *)d->Y)[i] >= t;
         else
-            ((float *)d->Y)[i] = ((float *)d->Y)[i] >= t;
+            ((float *)d->Y)[i] = !(((float *)d->Y)[i] >= 0) ? NAN : ((float *)d->Y)[i] >= t;
     }
 }
 
@@ -321,7 +321,7 @@ uint64_t dnn_data_check_labels(const dnn_data_t *d, int kind, long classes, doub
     for (size_t j = 0; j < mloc; j++)
         for (size_t i = 0; i < n; i++) {
             double y = ELEM(d->Y, j * n + i);
-            int ok = kind == 0   ? (y == 0 || y == 1)
+            int ok = kind == 0   ? (y == 0 || y == 1 || !(y >= 0)) /* NaN or negative: unlabelled */
                      : kind == 1 ? (y >= 0 && y < (double)classes && y == floor(y))
                                  : isfinite(y);
             if (!ok) {

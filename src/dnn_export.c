@@ -10,7 +10,7 @@
  * float32); the model's metadata properties record layer_dims, activations,
  * leaky_slope, scale, standardize, precision, iteration, the dnn version and
  * the SHA-256 of the checkpoint file.  Encoded with protobuf-c from the schema
- * subset src/onnx.proto; written atomically (OUT.tmp, fsync, rename).
+ * subset src/onnx.proto; written atomically (atomic.h).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -21,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dnn/atomic.h"
 #include "dnn/net.h"
 #include "dnn/output.h"
 #include "onnx.pb-c.h"
@@ -389,21 +390,12 @@ static void build_model(onnx_t *o, const char *ckpt_path)
 
 static int write_file(const char *path, const uint8_t *buf, size_t len, char *msg)
 {
-    char tmp[4200];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-        return dnn_fail(msg, DNN_EINVAL, "--onnx '%s': the path is too long", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f)
-        return dnn_fail(msg, DNN_EIO, "--onnx '%s': cannot create '%s': %s", path, tmp, strerror(errno));
-    int e = fwrite(buf, 1, len, f) != len;
-    e |= fflush(f) != 0;
-    e |= fsync(fileno(f)) != 0;
-    e |= fclose(f) != 0;
-    if (e || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return dnn_fail(msg, DNN_EIO, "--onnx '%s': cannot write the model (disk full or no permission?)", path);
-    }
-    return 0;
+    dnn_atomic_t a;
+    int rc = dnn_atomic_open(&a, "--onnx file", path, 1, msg);
+    if (rc)
+        return rc;
+    fwrite(buf, 1, len, a.f); /* a short write sets the stream's error flag, which the commit reports */
+    return dnn_atomic_commit(&a, msg);
 }
 
 /* Returns -1 to go on, or the exit status. */

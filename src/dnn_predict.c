@@ -15,10 +15,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dnn/atomic.h"
 #include "dnn/data.h"
 #include "dnn/h5.h"
 #include "dnn/net.h"
 #include "dnn/output.h"
+#include "dnn/report.h"
 
 #define PROG "dnn-predict"
 #define CHUNK 8192 /* examples read at once (a multiple of net.c's block, so the same bits) */
@@ -36,60 +38,67 @@ static void usage(FILE *f)
             "  --layout L        examples-first|features-first [examples-first]\n"
             "  --output FILE     .h5: datasets probabilities (m, n[L]) float64 and predictions (m,) int64;\n"
             "                    .csv: header index,prediction,p0,p1,... one row per example\n"
+            "Error analysis (with --y; README, Error analysis):\n"
+            "  --report FILE     .md or .json: confusion matrix, precision, recall, F1 and support per class,\n"
+            "                    macro and weighted averages, accuracy (one of each per task for several\n"
+            "                    sigmoid outputs); the numbers of scikit-learn's sklearn.metrics\n"
+            "  --misclassified FILE.csv  index,label,prediction,probability of every wrong example\n"
+            "                    (a task column first for several sigmoid outputs)\n"
+            "  --confusion-png FILE  the confusion matrix as a heat map (darker = more of the row)\n"
             "  --help            this text\n\n"
             "Examples:\n"
             "  dnn-predict --model planar-ckpt.h5 --data planar.h5 --x X --y Y\n"
-            "  dnn-predict --model fmnist-ckpt.h5 --data fmnist.h5 --x test_x --y test_y --output pred.h5\n");
+            "  dnn-predict --model fmnist-ckpt.h5 --data fmnist.h5 --x test_x --y test_y --output pred.h5\n"
+            "  dnn-predict --model fmnist-ckpt.h5 --data fmnist.h5 --y test_y --report err.md --misclassified wrong.csv\n");
 }
 
 static int write_h5(const char *path, const double *prob, const int64_t *pred, size_t m, size_t k, char *msg)
 {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    dnn_atomic_t a;
+    int rc = dnn_atomic_open(&a, "--output file", path, 0, msg);
+    if (rc)
+        return rc;
     dnn_h5_quiet();
-    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (f < 0)
-        return dnn_fail(msg, DNN_EIO, "cannot create '%s': %s", tmp, strerror(errno));
+    hid_t f = H5Fcreate(a.tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (f < 0) {
+        rc = dnn_fail(msg, DNN_EIO, "cannot create --output file '%s': %s", a.tmp, strerror(errno));
+        dnn_atomic_abort(&a);
+        return rc;
+    }
     hsize_t d2[2] = {m, k}, d1[1] = {m};
     /* checksummed like every dataset dnn writes (h5.h) */
     int e = dnn_h5_write(f, path, "probabilities", H5T_NATIVE_DOUBLE, 2, d2, prob, msg) ||
             dnn_h5_write(f, path, "predictions", H5T_NATIVE_INT64, 1, d1, pred, msg);
     e |= H5Fclose(f) < 0;
-    if (e || rename(tmp, path) != 0) {
-        unlink(tmp);
+    if (e) {
+        dnn_atomic_abort(&a);
         return dnn_fail(msg, DNN_EIO, "cannot write predictions to '%s'", path);
     }
-    return 0;
+    return dnn_atomic_commit(&a, msg);
 }
 
 static int write_csv(const char *path, const double *prob, const int64_t *pred, size_t m, size_t k, char *msg)
 {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return dnn_fail(msg, DNN_EIO, "cannot create '%s': %s", tmp, strerror(errno));
-    fprintf(f, "index,prediction");
+    dnn_atomic_t a;
+    int rc = dnn_atomic_open(&a, "--output file", path, 1, msg);
+    if (rc)
+        return rc;
+    fprintf(a.f, "index,prediction");
     for (size_t i = 0; i < k; i++)
-        fprintf(f, ",p%zu", i);
-    fputc('\n', f);
+        fprintf(a.f, ",p%zu", i);
+    fputc('\n', a.f);
     for (size_t j = 0; j < m; j++) {
-        fprintf(f, "%zu,%lld", j, (long long)pred[j]);
+        fprintf(a.f, "%zu,%lld", j, (long long)pred[j]);
         for (size_t i = 0; i < k; i++)
-            fprintf(f, ",%.17g", prob[j * k + i]);
-        fputc('\n', f);
+            fprintf(a.f, ",%.17g", prob[j * k + i]);
+        fputc('\n', a.f);
     }
-    int e = ferror(f);
-    e |= fclose(f) != 0;
-    if (e || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return dnn_fail(msg, DNN_EIO, "cannot write predictions to '%s' (disk full?)", path);
-    }
-    return 0;
+    return dnn_atomic_commit(&a, msg); /* a failed write above shows in the stream's error flag */
 }
 
 typedef struct {
     const char *model, *data, *x, *y, *out;
+    const char *report, *wrong, *png; /* --report, --misclassified, --confusion-png */
     int features_first;
 } args_t;
 
@@ -99,6 +108,8 @@ static int parse_args(int argc, char **argv, args_t *a)
     static const struct option lo[] = {{"model", required_argument, 0, 'm'}, {"data", required_argument, 0, 'd'},
                                        {"x", required_argument, 0, 'x'},     {"y", required_argument, 0, 'y'},
                                        {"output", required_argument, 0, 'o'}, {"layout", required_argument, 0, 'l'},
+                                       {"report", required_argument, 0, 'r'}, {"misclassified", required_argument, 0, 'w'},
+                                       {"confusion-png", required_argument, 0, 'p'},
                                        {"help", no_argument, 0, 'h'},        {0, 0, 0, 0}};
     int c;
     memset(a, 0, sizeof *a);
@@ -111,6 +122,9 @@ static int parse_args(int argc, char **argv, args_t *a)
         case 'x': a->x = optarg; break;
         case 'y': a->y = optarg; break;
         case 'o': a->out = optarg; break;
+        case 'r': a->report = optarg; break;
+        case 'w': a->wrong = optarg; break;
+        case 'p': a->png = optarg; break;
         case 'l':
             if (strcmp(optarg, "features-first") && strcmp(optarg, "examples-first")) {
                 fprintf(stderr, PROG ": --layout: unknown value '%s' (examples-first or features-first)\n", optarg);
@@ -136,6 +150,15 @@ static int parse_args(int argc, char **argv, args_t *a)
     if (o && !(strlen(o) > 3 && (!strcmp(o + strlen(o) - 3, ".h5") || !strcmp(o + strlen(o) - 4, ".csv") ||
                                   !strcmp(o + strlen(o) - 5, ".hdf5")))) {
         fprintf(stderr, PROG ": --output '%s': the name must end in .h5, .hdf5 or .csv\n", o);
+        return 1;
+    }
+    if ((a->report || a->wrong || a->png) && !a->y) {
+        fprintf(stderr, PROG ": --%s needs the labels: give --y NAME\n",
+                a->report ? "report" : a->wrong ? "misclassified" : "confusion-png");
+        return 1;
+    }
+    if (a->report && !dnn_report_name_ok(a->report)) {
+        fprintf(stderr, PROG ": --report '%s': the name must end in .md or .json\n", a->report);
         return 1;
     }
     return -1;
@@ -172,7 +195,7 @@ static void decide(const dnn_ckpt_t *c, const double *P, const double *Y, size_t
 
 /* Examples [lo, hi): read, check, predict into prob/pred, score. */
 static int predict_chunk(const args_t *a, const dnn_net_t *net, const dnn_data_shape_t *s, uint64_t lo, uint64_t hi,
-                         double *prob, int64_t *pred, double *correct, double *sq, char *msg)
+                         double *prob, int64_t *pred, double *correct, double *sq, dnn_report_t *rep, char *msg)
 {
     const dnn_ckpt_t *c = dnn_net_checkpoint(net);
     size_t k = dnn_net_outputs(net), feat;
@@ -200,6 +223,8 @@ static int predict_chunk(const args_t *a, const dnn_net_t *net, const dnn_data_s
     if ((rc = dnn_net_predict(net, d.X, hi - lo, prob + lo * k, msg)))
         goto fail;
     decide(c, prob + lo * k, d.Y, hi - lo, k, pred + lo, correct, sq);
+    if (d.Y && c->output != DNN_ACT_LINEAR)
+        dnn_report_add(rep, prob + lo * k, d.Y, hi - lo, lo);
 fail:
     dnn_data_free(&d);
     return rc;
@@ -212,11 +237,20 @@ static int run(const args_t *a, char *msg)
     double *prob = NULL, correct = 0, sq = 0;
     int64_t *pred = NULL;
     size_t k, cells;
-    int rc = dnn_output_check("--output", a->out, msg); /* before any work: a bad path costs seconds */
-    if (rc || (rc = dnn_net_load(&net, a->model, msg)) ||
+    dnn_report_t rep = {0};
+    /* before any work: a bad path costs seconds */
+    int rc = dnn_output_check("--output", a->out, msg);
+    if (rc || (rc = dnn_output_check("--report", a->report, msg)) ||
+        (rc = dnn_output_check("--misclassified", a->wrong, msg)) ||
+        (rc = dnn_output_check("--confusion-png", a->png, msg)) || (rc = dnn_net_load(&net, a->model, msg)) ||
         (rc = dnn_data_probe(a->data, a->x, a->y, a->features_first, &s, msg)))
         goto fail;
     const dnn_ckpt_t *c = dnn_net_checkpoint(net);
+    if ((a->report || a->wrong || a->png) && c->output == DNN_ACT_LINEAR) {
+        rc = dnn_fail(msg, DNN_EINVAL, "--report, --misclassified and --confusion-png need a classifier; the model "
+                      "'%s' has a linear output", a->model);
+        goto fail;
+    }
     if (c->note[0])
         fprintf(stderr, PROG ": %s\n", c->note);
     k = dnn_net_outputs(net);
@@ -235,12 +269,18 @@ static int run(const args_t *a, char *msg)
         rc = dnn_fail(msg, DNN_ENOMEM, "out of memory for %llu predictions", (unsigned long long)s.m);
         goto fail;
     }
-    for (uint64_t lo = 0; lo < s.m && !rc; lo += CHUNK)
-        rc = predict_chunk(a, net, &s, lo, s.m - lo < CHUNK ? s.m : lo + CHUNK, prob, pred, &correct, &sq, msg);
-    if (rc)
+    if (a->y && c->output != DNN_ACT_LINEAR && (rc = dnn_report_init(&rep, c->output == DNN_ACT_SOFTMAX, k, msg)))
         goto fail;
-    if (a->y && c->output != DNN_ACT_LINEAR)
-        printf("accuracy=%.6f m=%llu\n", s.m ? correct / (double)s.m : 0.0, (unsigned long long)s.m);
+    if (a->wrong && (rc = dnn_report_open_wrong(&rep, a->wrong, msg)))
+        goto fail;
+    for (uint64_t lo = 0; lo < s.m && !rc; lo += CHUNK)
+        rc = predict_chunk(a, net, &s, lo, s.m - lo < CHUNK ? s.m : lo + CHUNK, prob, pred, &correct, &sq, &rep, msg);
+    if (rc || (a->wrong && (rc = dnn_report_close_wrong(&rep, a->wrong, msg))) ||
+        (a->report && (rc = dnn_report_write(&rep, a->report, msg))) || (a->png && (rc = dnn_report_png(&rep, a->png, msg))))
+        goto fail;
+    if (a->y && c->output != DNN_ACT_LINEAR) /* over the examples with a label (README, Multi-task outputs) */
+        printf("accuracy=%.6f m=%llu\n", rep.labelled ? (double)rep.right / (double)rep.labelled : 0.0,
+               (unsigned long long)rep.labelled);
     else if (a->y)
         printf("mse=%.9g m=%llu\n", s.m ? sq / (double)s.m / (double)k : 0.0, (unsigned long long)s.m);
     if (a->out) {
@@ -251,6 +291,12 @@ static int run(const args_t *a, char *msg)
             printf("predictions written to %s\n", a->out);
     }
 fail:
+    if (rep.wrong) { /* a failed run leaves no half-written list */
+        char tmp[DNN_MSG_LEN];
+        snprintf(tmp, sizeof tmp, "%s.tmp", a->wrong);
+        unlink(tmp);
+    }
+    dnn_report_free(&rep);
     free(prob);
     free(pred);
     dnn_net_free(net);

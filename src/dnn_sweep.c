@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dnn/atomic.h"
 #include "dnn/cli.h"
 #include "dnn/sweep.h"
 
@@ -268,22 +269,17 @@ static char *read_text(const char *path)
     return buf;
 }
 
-/* Write text to path atomically (path.tmp, fsync, rename). */
+/* Write text to path atomically (atomic.h); prints the error. */
 static int write_atomic(const char *path, const char *text)
 {
-    char tmp[DNN_PATH_MAX + 8];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return die("cannot create '%s': %s", tmp, strerror(errno));
-    int bad = fputs(text, f) < 0 || fflush(f) || fsync(fileno(f));
-    bad |= fclose(f) != 0;
-    if (bad || rename(tmp, path)) {
-        int e = errno;
-        remove(tmp);
-        return die("cannot write '%s': %s", path, strerror(e));
+    dnn_atomic_t a;
+    char msg[DNN_MSG_LEN];
+    if (dnn_atomic_open(&a, "file", path, 1, msg) == 0) {
+        fputs(text, a.f); /* a failed write shows in the stream's error flag, which the commit reports */
+        if (dnn_atomic_commit(&a, msg) == 0)
+            return 0;
     }
-    return 0;
+    return die("%s%s", msg, "");
 }
 
 static int make_dir(const char *path)

@@ -66,6 +66,10 @@ void SUF(dnn_loss_output)(real *A, real *dZ, const real *Y, const real *b, size_
                 a[i] = (real)1 / ((real)1 + exp(-(double)z));
                 if (Y) {
                     double y = Y[j * n + i], zd = z;
+                    if (!(y >= 0)) { /* unlabelled (NaN or negative): adds nothing (README, Multi-task outputs) */
+                        dz[i] = 0;
+                        continue;
+                    }
                     lsum += (zd > 0 ? zd : 0) - y * zd + log1p(exp(-fabs(zd)));
                     dz[i] = a[i] - Y[j * n + i];
                     all &= (a[i] > (real)0.5) == (Y[j * n + i] > (real)0.5);

@@ -140,6 +140,47 @@ void dnn_rng_permutation(uint64_t *perm, uint64_t m, uint64_t seed, uint64_t epo
     }
 }
 
+/* numpy's random_interval: j uniform in [0, max] by masked rejection on raw
+ * 32-bit draws (64-bit draws, high word first, above 2^32 - 1). */
+static uint64_t mt_interval(dnn_rng_t *r, uint64_t max)
+{
+    uint64_t mask = max, v;
+    for (int sh = 1; sh < 64; sh <<= 1)
+        mask |= mask >> sh;
+    if (max <= 0xffffffffull) {
+        do
+            v = mt_next(r) & mask;
+        while (v > max);
+    } else {
+        do {
+            uint64_t hi = mt_next(r);
+            v = (hi << 32 | mt_next(r)) & mask;
+        } while (v > max);
+    }
+    return v;
+}
+
+void dnn_rng_numpy_permutation(uint64_t *perm, uint64_t m, uint32_t seed)
+{
+    dnn_rng_t r;
+    dnn_rng_init(&r, DNN_RNG_NUMPY, seed);
+    for (uint64_t i = 0; i < m; i++)
+        perm[i] = i;
+    for (uint64_t i = m > 0 ? m - 1 : 0; i > 0; i--) {
+        uint64_t j = mt_interval(&r, i), t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+}
+
+void dnn_rng_epoch_order(uint64_t *perm, uint64_t m, dnn_rng_kind_t kind, uint64_t seed, uint64_t epoch)
+{
+    if (kind == DNN_RNG_NUMPY)
+        dnn_rng_numpy_permutation(perm, m, (uint32_t)(seed + epoch + 1));
+    else
+        dnn_rng_permutation(perm, m, seed, epoch);
+}
+
 /* ---- counter-based uniforms (definition in rng.h) ---- */
 
 uint64_t dnn_rng_mix64(uint64_t z) { return mix(z); }

@@ -411,7 +411,9 @@ int train_step(run_t *r, long k, int stop_requested, step_result_t *res, char *m
         dnn_model_zero_grads(&r->model);
     if (r->o.batch_size) {
         if (epoch != r->step.perm_epoch) {
-            dnn_rng_permutation(r->step.perm, r->data.m, (uint64_t)r->o.seed, (uint64_t)epoch);
+            /* README, The course's mini-batch order */
+            long S = r->o.shuffle_seed >= 0 ? r->o.shuffle_seed : r->o.seed;
+            dnn_rng_epoch_order(r->step.perm, r->data.m, (dnn_rng_kind_t)r->o.rng, (uint64_t)S, (uint64_t)epoch);
             r->step.perm_epoch = epoch;
         }
         mini_batch_grads(r, k);

@@ -465,6 +465,52 @@ static void test_rng_permutation_known_answers(void)
     }
 }
 
+/*
+ * numpy's legacy permutation, from python3-numpy 1.24 (np.random.seed(S);
+ * list(np.random.permutation(m))); m = 70000 needs masks above 16 bits.
+ * The full comparison for many m and epochs, against numpy at test time, is
+ * tests/ref/check_perm.py.
+ */
+static void test_rng_numpy_permutation_known_answers(void)
+{
+    static const struct {
+        uint32_t seed;
+        uint64_t m, perm[17];
+    } cases[] = {
+        {0, 0, {0}},
+        {0, 1, {0}},
+        {0, 2, {1, 0}},
+        {11, 10, {7, 8, 2, 6, 4, 5, 1, 3, 0, 9}},
+        {12, 10, {5, 8, 7, 0, 4, 9, 3, 2, 1, 6}},
+        {3, 17, {16, 6, 4, 7, 14, 1, 11, 2, 13, 5, 0, 12, 15, 3, 9, 8, 10}},
+    };
+    uint64_t p[17];
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        dnn_rng_numpy_permutation(p, cases[k].m, cases[k].seed);
+        for (uint64_t i = 0; i < cases[k].m; i++)
+            CU_ASSERT_EQUAL(p[i], cases[k].perm[i]);
+    }
+    /* the epoch order: epoch e (0-based) is numpy's permutation seeded S + e + 1 */
+    dnn_rng_epoch_order(p, 10, DNN_RNG_NUMPY, 10, 1);
+    for (uint64_t i = 0; i < 10; i++)
+        CU_ASSERT_EQUAL(p[i], cases[4].perm[i]);
+    /* the default kind is dnn_rng_permutation */
+    uint64_t q[17];
+    dnn_rng_epoch_order(p, 17, DNN_RNG_DEFAULT, 3, 12345);
+    dnn_rng_permutation(q, 17, 3, 12345);
+    CU_ASSERT(memcmp(p, q, sizeof q) == 0);
+    static const uint64_t head[5] = {61700, 7771, 1856, 5914, 33661}, tail[3] = {21584, 36543, 10137};
+    uint64_t *big = malloc(70000 * sizeof *big);
+    CU_ASSERT_FATAL(big != NULL);
+    dnn_rng_numpy_permutation(big, 70000, 11);
+    for (int i = 0; i < 5; i++)
+        CU_ASSERT_EQUAL(big[i], head[i]);
+    for (int i = 0; i < 3; i++)
+        CU_ASSERT_EQUAL(big[69997 + i], tail[i]);
+    CU_ASSERT(is_permutation(big, 70000));
+    free(big);
+}
+
 int main(void)
 {
     static const dnn_test_t tests[] = {
@@ -480,6 +526,7 @@ int main(void)
         {"test_rng_splitmix64_known_answers", test_rng_splitmix64_known_answers},
         {"test_rng_xoshiro256ss_known_answers", test_rng_xoshiro256ss_known_answers},
         {"test_rng_permutation_known_answers", test_rng_permutation_known_answers},
+        {"test_rng_numpy_permutation_known_answers", test_rng_numpy_permutation_known_answers},
         {"test_rng_counter_known_answers", test_rng_counter_known_answers},
         {"test_rng_counter_moments", test_rng_counter_moments},
         {"test_rng_counter_independence", test_rng_counter_independence},

@@ -34,6 +34,7 @@ typedef struct {
     double init_scale;
     int rng;     /* dnn_rng_kind_t */
     long seed;
+    long shuffle_seed; /* mini-batch order; -1 = seed */
     double lr;
     long iterations, epochs, batch_size;
     int precision;

@@ -54,11 +54,11 @@ void dnn_data_free(dnn_data_t *d);
 /* First non-finite X value: returns its global example index, or UINT64_MAX. */
 uint64_t dnn_data_find_nonfinite(const dnn_data_t *d, size_t *feature);
 
-/* Labels: y = (y >= t) for every label. */
+/* Labels: y = (y >= t) for every label; an unlabelled entry (NaN or negative) becomes NaN. */
 void dnn_data_threshold(dnn_data_t *d, double t);
 
 /*
- * Check labels: kind 0 binary {0,1}, 1 class ids 0..K-1 (K = classes), 2 finite.
+ * Check labels: kind 0 binary {0,1} or unlabelled (NaN or negative), 1 class ids 0..K-1 (K = classes), 2 finite.
  * Returns the global index of the first bad example (value in *bad) or UINT64_MAX.
  */
 uint64_t dnn_data_check_labels(const dnn_data_t *d, int kind, long classes, double *bad);

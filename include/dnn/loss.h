@@ -25,6 +25,9 @@ const char *dnn_loss_name(dnn_loss_t l);
  * A (n x cols) holds W[L] A[L-1] on entry and A[L] on return.  b: (n).
  * Y: (n x cols) targets, or (1 x cols) class ids for softmax; NULL for
  * prediction only (then dZ, loss and correct are not touched).
+ * Sigmoid: an entry of Y that is NaN or negative is unlabelled (multi-task
+ * outputs with missing labels): it adds nothing to the loss and its dZ is 0;
+ * a column counts as right when every labelled entry is.
  * dZ (n x cols) = A - Y.  *loss += the summed loss; *correct += the number of
  * columns predicted right (threshold 0.5 / argmax; 0 for linear).
  */

@@ -44,6 +44,23 @@ double dnn_rng_normal(dnn_rng_t *r);
 void dnn_rng_permutation(uint64_t *perm, uint64_t m, uint64_t seed, uint64_t epoch);
 
 /*
+ * numpy's legacy np.random.seed(seed); perm = np.random.permutation(m), bit
+ * for bit: MT19937 seeded by init_genrand(seed), then a Fisher-Yates shuffle
+ * of 0..m-1 from the last index down; for i = m-1 .. 1, j is uniform in
+ * [0, i] by masked rejection (mask = the smallest 2^k - 1 >= i; draw 32 raw
+ * bits, AND the mask, redraw while > i), and perm[i], perm[j] are swapped.
+ */
+void dnn_rng_numpy_permutation(uint64_t *perm, uint64_t m, uint32_t seed);
+
+/*
+ * The mini-batch order of epoch e (0-based) for the seed S (README, The course's mini-batch order):
+ * DNN_RNG_NUMPY gives the course's random_mini_batches order, numpy's
+ * permutation seeded by (S + e + 1) mod 2^32 (the course's epochs count from 1);
+ * DNN_RNG_DEFAULT gives dnn_rng_permutation(perm, m, S, e).
+ */
+void dnn_rng_epoch_order(uint64_t *perm, uint64_t m, dnn_rng_kind_t kind, uint64_t seed, uint64_t epoch);
+
+/*
  * Counter-based uniforms (dropout masks, DESIGN §11): U is a pure function of
  * its key (seed, step k, layer l, global example g, unit i), so a value never
  * depends on a stream position, hence not on the rank, the block split or a

@@ -7,8 +7,8 @@
 #                                 the apt-get command and returns 1
 #   dnn_mpi_root_env              exports OMPI_ALLOW_RUN_AS_ROOT* only as root
 
-# Packages the build, the test suite and the launch scripts use.  Not listed:
-# python3-torch, which only the benchmarks in tests/bench want.
+# Packages the build, the test suite and the launch scripts use (python3-torch:
+# the batch-norm cross-check against BatchNorm1d and the benchmarks in tests/bench).
 DNN_BUILD_PACKAGES=(
   cmake pkg-config gcc libc6-dev make
   libopenmpi-dev openmpi-bin openssh-client
@@ -20,7 +20,7 @@ DNN_BUILD_PACKAGES=(
 )
 DNN_TEST_PACKAGES=(
   libcunit1-dev
-  python3-numpy python3-h5py
+  python3-numpy python3-h5py python3-sklearn
   dataset-fashion-mnist
   gnuplot-nox
   slurm-wlm munge
@@ -28,6 +28,7 @@ DNN_TEST_PACKAGES=(
   clang libclang-rt-14-dev
   iproute2 util-linux
   man-db python3-onnx
+  python3-torch
 )
 DNN_RUN_PACKAGES=(
   python3-numpy python3-h5py

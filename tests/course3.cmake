@@ -1,0 +1,21 @@
+# Course 3's practical tools (README, Multi-task outputs; Transfer learning;
+# Error analysis; Learning curves) against numpy and scikit-learn.
+set(DNN_COURSE3_DIR ${CMAKE_CURRENT_SOURCE_DIR}/course3)
+add_test(NAME course3_multitask
+  COMMAND ${DNN_PYTHON} -B ${DNN_COURSE3_DIR}/multitask.py --train $<TARGET_FILE:dnn-train> --mpiexec ${DNN_MPIEXEC})
+set_tests_properties(course3_multitask PROPERTIES ENVIRONMENT "${DNN_TEST_ENV}" TIMEOUT 120 LABELS "e2e;course3")
+# dnn-predict --report/--misclassified/--confusion-png against scikit-learn
+# (skipped, exit 77, without python3-sklearn); the Fashion-MNIST test set when
+# dataset-fashion-mnist is installed.
+add_test(NAME course3_report
+  COMMAND ${DNN_PYTHON} -B ${DNN_COURSE3_DIR}/report.py --train $<TARGET_FILE:dnn-train>
+          --predict $<TARGET_FILE:dnn-predict> --only softmax --only binary --only multitask --only bad_paths)
+set_tests_properties(course3_report PROPERTIES ENVIRONMENT "${DNN_TEST_ENV}" TIMEOUT 120 SKIP_RETURN_CODE 77
+  LABELS "e2e;course3")
+if(EXISTS /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz)
+  add_test(NAME course3_report_fashion
+    COMMAND ${DNN_PYTHON} -B ${DNN_COURSE3_DIR}/report.py --train $<TARGET_FILE:dnn-train>
+            --predict $<TARGET_FILE:dnn-predict> --only fashion_mnist)
+  set_tests_properties(course3_report_fashion PROPERTIES TIMEOUT 120 SKIP_RETURN_CODE 77 LABELS "e2e;course3"
+    ENVIRONMENT "${DNN_TEST_ENV};DNN_FASHION_MNIST_SRC=/usr/share/datasets/fashion-mnist;DNN_FASHION_CONVERTER=$<TARGET_FILE:dnn-fashion-mnist>")
+endif()
