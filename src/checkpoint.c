@@ -4,6 +4,7 @@
 #include "dnn/checkpoint.h"
 
 #include "dnn/atomic.h"
+#include "dnn/bn.h"
 #include "dnn/h5.h"
 
 #include <errno.h>
@@ -53,6 +54,11 @@ static void activations_string(const dnn_ckpt_t *c, char *buf, size_t len)
                               dnn_act_name((dnn_act_t)(l < c->L ? c->hidden : c->output)));
 }
 
+/* --batch-norm (README, Batch normalization): hidden layer l stores beta[l] (in b[l]'s
+ * slot) as /betaL and gamma[l] as /gammaL, its running statistics as /bn/meanL, /bn/varL. */
+static const char *bias_name(int bn, int l, int L) { return bn && l < L ? "beta" : "b"; }
+static int write_bn(hid_t f, const dnn_model_t *m);
+static int read_bn(hid_t f, const char *path, dnn_model_t *m, char *msg);
 static int write_course2(hid_t f, const dnn_model_t *m, const dnn_ckpt_t *c);
 
 /* The root attributes of DESIGN §6 (course 1); returns non-zero when one could not be written. */
@@ -77,6 +83,8 @@ static int write_root_attrs(hid_t f, const dnn_model_t *m, const dnn_ckpt_t *c)
     e |= attr_str(f, "rng", c->rng == DNN_RNG_NUMPY ? "numpy" : "default");
     e |= attr_i64(f, "batch_size", c->batch_size);
     e |= attr_i64(f, "deterministic", c->deterministic);
+    if (c->deterministic_groups > 0)
+        e |= attr_i64(f, "deterministic_groups", c->deterministic_groups);
     e |= attr_f64(f, "leaky_slope", c->leaky_slope);
     e |= attr_f64(f, "scale", c->scale);
     e |= attr_i64(f, "standardize", c->standardize);
@@ -111,9 +119,10 @@ int dnn_checkpoint_write(const char *path, const dnn_model_t *m, const dnn_ckpt_
         hsize_t wd[2] = {m->n[l], m->n[l - 1]}, bd[2] = {m->n[l], 1};
         snprintf(name, sizeof name, "W%d", l);
         e |= dset_write(f, name, rt, 2, wd, dnn_model_W(m, l));
-        snprintf(name, sizeof name, "b%d", l);
+        snprintf(name, sizeof name, "%s%d", bias_name(m->bn, l, m->L), l);
         e |= dset_write(f, name, rt, 2, bd, dnn_model_b(m, l));
     }
+    e |= write_bn(f, m);
     e |= write_root_attrs(f, m, c);
     if (c->standardize) {
         hsize_t d = m->n[0];
@@ -311,6 +320,8 @@ static int read_settings(hid_t f, const char *path, dnn_ckpt_t *c, char *msg)
     attr_read(f, "batch_size", H5T_NATIVE_INT64, &c->batch_size);
     attr_read(f, "deterministic", H5T_NATIVE_INT64, &det);
     c->deterministic = (int)det;
+    c->deterministic_groups = 0;
+    attr_read(f, "deterministic_groups", H5T_NATIVE_INT64, &c->deterministic_groups);
     c->leaky_slope = 0.01;
     attr_read(f, "leaky_slope", H5T_NATIVE_DOUBLE, &c->leaky_slope);
     c->binary_threshold = NAN;
@@ -331,9 +342,9 @@ static int read_arrays(hid_t f, const char *path, dnn_ckpt_t *c, char *msg)
         if (dset_shape(f, name, 2, wd))
             return dnn_fail(msg, DNN_EDATA, "checkpoint '%s': W%d missing or not of shape (%zu, %zu) as layer_dims "
                             "says", path, l, c->n[l], c->n[l - 1]);
-        snprintf(name, sizeof name, "b%d", l);
+        snprintf(name, sizeof name, "%s%d", bias_name(c->batch_norm, l, c->L), l);
         if (dset_shape(f, name, 2, bd))
-            return dnn_fail(msg, DNN_EDATA, "checkpoint '%s': b%d missing or not of shape (%zu, 1)", path, l, c->n[l]);
+            return dnn_fail(msg, DNN_EDATA, "checkpoint '%s': %s missing or not of shape (%zu, 1)", path, name, c->n[l]);
     }
     int rc;
     if (c->standardize) {
@@ -414,11 +425,11 @@ int dnn_checkpoint_read_params_h5(hid_t f, const char *path, dnn_model_t *m, cha
         hsize_t wd[2] = {m->n[l], m->n[l - 1]}, bd[2] = {m->n[l], 1};
         snprintf(name, sizeof name, "W%d", l);
         rc = dset_read(f, path, name, rt, 2, wd, dnn_model_W(m, l), DNN_H5_FINITE, msg);
-        snprintf(name, sizeof name, "b%d", l);
+        snprintf(name, sizeof name, "%s%d", bias_name(m->bn, l, m->L), l);
         if (!rc)
             rc = dset_read(f, path, name, rt, 2, bd, dnn_model_b(m, l), DNN_H5_FINITE, msg);
     }
-    return rc;
+    return rc ? rc : read_bn(f, path, m, msg);
 }
 
 int dnn_checkpoint_read_params(const char *path, dnn_model_t *m, char *msg)
@@ -462,8 +473,12 @@ static int write_moment(hid_t opt, const char *which, const dnn_model_t *m, cons
         hsize_t wd[2] = {m->n[l], m->n[l - 1]}, bd[2] = {m->n[l], 1};
         snprintf(name, sizeof name, "dW%d", l);
         e |= dset_write(g, name, rt, 2, wd, (const char *)buf + m->off_W[l] * es);
-        snprintf(name, sizeof name, "db%d", l);
+        snprintf(name, sizeof name, "d%s%d", bias_name(m->bn, l, m->L), l);
         e |= dset_write(g, name, rt, 2, bd, (const char *)buf + m->off_b[l] * es);
+        if (m->bn && l < m->L) {
+            snprintf(name, sizeof name, "dgamma%d", l);
+            e |= dset_write(g, name, rt, 2, bd, (const char *)buf + m->off_g[l] * es);
+        }
     }
     H5Gclose(g);
     return e;
@@ -482,6 +497,9 @@ static int write_course2(hid_t f, const dnn_model_t *m, const dnn_ckpt_t *c)
     e |= attr_f64(f, "best_val_cost", c->best_val_cost);
     e |= attr_i64(f, "best_iteration", c->best_iteration);
     e |= attr_i64(f, "records_since_best", c->records_since_best);
+    e |= attr_i64(f, "batch_norm", m->bn);
+    e |= attr_f64(f, "bn_momentum", m->bn ? m->bn_momentum : c->bn_momentum);
+    e |= attr_f64(f, "bn_epsilon", m->bn ? m->bn_eps : c->bn_epsilon);
     const dnn_optim_t *o = c->optim;
     if (!o)
         return e;
@@ -520,6 +538,13 @@ static void read_course2(hid_t f, dnn_ckpt_t *c)
     attr_read(f, "best_val_cost", H5T_NATIVE_DOUBLE, &c->best_val_cost);
     attr_read(f, "best_iteration", H5T_NATIVE_INT64, &c->best_iteration);
     attr_read(f, "records_since_best", H5T_NATIVE_INT64, &c->records_since_best);
+    int64_t bn = 0;
+    c->bn_momentum = 0.9;
+    c->bn_epsilon = 1e-5;
+    attr_read(f, "batch_norm", H5T_NATIVE_INT64, &bn);
+    attr_read(f, "bn_momentum", H5T_NATIVE_DOUBLE, &c->bn_momentum);
+    attr_read(f, "bn_epsilon", H5T_NATIVE_DOUBLE, &c->bn_epsilon);
+    c->batch_norm = bn != 0;
     c->lr_decay = DNN_DECAY_NONE;
     if (attr_read_str(f, "lr_decay", s, sizeof s) == 0)
         for (int d = 0; d <= DNN_DECAY_COSINE; d++)
@@ -552,9 +577,12 @@ static int read_moment(hid_t f, const char *path, const char *which, const dnn_m
         hsize_t wd[2] = {m->n[l], m->n[l - 1]}, bd[2] = {m->n[l], 1};
         snprintf(name, sizeof name, "optimizer/%s/dW%d", which, l);
         rc = dset_read(f, path, name, rt, 2, wd, (char *)buf + m->off_W[l] * es, DNN_H5_FINITE, msg);
-        snprintf(name, sizeof name, "optimizer/%s/db%d", which, l);
+        snprintf(name, sizeof name, "optimizer/%s/d%s%d", which, bias_name(m->bn, l, m->L), l);
         if (!rc)
             rc = dset_read(f, path, name, rt, 2, bd, (char *)buf + m->off_b[l] * es, DNN_H5_FINITE, msg);
+        snprintf(name, sizeof name, "optimizer/%s/dgamma%d", which, l);
+        if (!rc && m->bn && l < m->L)
+            rc = dset_read(f, path, name, rt, 2, bd, (char *)buf + m->off_g[l] * es, DNN_H5_FINITE, msg);
     }
     return rc;
 }
@@ -585,5 +613,48 @@ int dnn_checkpoint_read_optim(const char *path, const dnn_model_t *m, dnn_optim_
         return rc;
     rc = dnn_checkpoint_read_optim_h5(f, path, m, o, msg);
     H5Fclose(f);
+    return rc;
+}
+
+/* ---- --batch-norm: gamma and the running statistics ---- */
+
+static int write_bn(hid_t f, const dnn_model_t *m)
+{
+    if (!m->bn)
+        return 0;
+    hid_t rt = m->prec == DNN_DOUBLE ? H5T_NATIVE_DOUBLE : H5T_NATIVE_FLOAT;
+    hid_t g = H5Gcreate2(f, "bn", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    int e = g < 0;
+    char name[32];
+    for (int l = 1; l < m->L && !e; l++) {
+        hsize_t d[2] = {m->n[l], 1};
+        snprintf(name, sizeof name, "gamma%d", l);
+        e |= dset_write(f, name, rt, 2, d, dnn_bn_gamma(m, l));
+        snprintf(name, sizeof name, "mean%d", l);
+        e |= dset_write(g, name, rt, 2, d, dnn_bn_mean(m, l));
+        snprintf(name, sizeof name, "var%d", l);
+        e |= dset_write(g, name, rt, 2, d, dnn_bn_var(m, l));
+    }
+    if (g >= 0)
+        H5Gclose(g);
+    return e;
+}
+
+static int read_bn(hid_t f, const char *path, dnn_model_t *m, char *msg)
+{
+    hid_t rt = m->prec == DNN_DOUBLE ? H5T_NATIVE_DOUBLE : H5T_NATIVE_FLOAT;
+    int rc = 0;
+    char name[32];
+    for (int l = 1; l < m->L && m->bn && !rc; l++) {
+        hsize_t d[2] = {m->n[l], 1};
+        snprintf(name, sizeof name, "gamma%d", l);
+        rc = dset_read(f, path, name, rt, 2, d, dnn_bn_gamma(m, l), DNN_H5_FINITE, msg);
+        snprintf(name, sizeof name, "bn/mean%d", l);
+        if (!rc)
+            rc = dset_read(f, path, name, rt, 2, d, dnn_bn_mean(m, l), DNN_H5_FINITE, msg);
+        snprintf(name, sizeof name, "bn/var%d", l);
+        if (!rc)
+            rc = dset_read(f, path, name, rt, 2, d, dnn_bn_var(m, l), DNN_H5_FINITE, msg);
+    }
     return rc;
 }

@@ -7,6 +7,7 @@
  */
 #include "dnn/cli.h"
 
+#include "dnn/bn.h"
 #include "dnn/optim.h"
 
 #include <ctype.h>
@@ -75,6 +76,15 @@ static const opt_t opts[] = {
     {"precision", K_ENUM, F(precision), "single", "single,double,bf16", "P",
      "float32 (sgemm), float64 (dgemm), or bf16: float32 parameters and sums, the large products on bfloat16 "
      "operands (oneDNN; needs a CPU with AVX512_BF16)", G_MODEL},
+
+    {"batch-norm", K_FLAG, F(batch_norm), "false", NULL, NULL,
+     "batch normalization of every hidden layer (not the output): z_norm = (z - mu) / sqrt(var + E) over the step's "
+     "batch on all ranks, A = g(gamma z_norm + beta); b[l] is dropped, gamma starts at 1 and beta at 0; evaluation "
+     "and prediction use the running mean and var (README, Batch normalization)", G_MODEL},
+    {"bn-momentum", K_DBL, F(bn_momentum), "0.9", NULL, "B",
+     "--batch-norm: after each step running = B running + (1-B) batch, for the mean and the (biased) var; "
+     "0 <= B < 1 (PyTorch's momentum is 1-B)", G_MODEL},
+    {"bn-epsilon", K_DBL, F(bn_epsilon), "1e-5", NULL, "E", "--batch-norm: the E of sqrt(var + E); E > 0", G_MODEL},
 
     {"lr", K_DBL, F(lr), "0.0075", NULL, "A", "learning rate alpha", G_TRAIN},
     {"iterations", K_LONG, F(iterations), "2500", NULL, "N", "gradient-descent steps in the whole run", G_TRAIN},
@@ -416,6 +426,9 @@ static int in_range(double v, double lo, double hi, int hi_open)
 /* Optimizer, regularization, schedule and dev-set options (DESIGN §11, §12). */
 static int validate_course2(const dnn_options_t *o, char *msg)
 {
+    int rc = dnn_bn_check(o->bn_momentum, o->bn_epsilon, o->batch_norm ? o->n_layers : 1, msg);
+    if (rc)
+        return rc;
     if (!in_range(o->beta1, 0, 1, 1))
         return dnn_fail(msg, DNN_EINVAL, "--beta1 must be in [0, 1), got %g", o->beta1);
     if (!in_range(o->beta2, 0, 1, 1))

@@ -111,6 +111,42 @@ int dnn_dist_max_d(double *x, size_t n) { return sum_pieces(x, n, 8, MPI_DOUBLE,
 
 int dnn_dist_sum_i64(int64_t *x, size_t n) { return sum_pieces(x, n, 8, MPI_INT64_T, MPI_SUM); }
 
+int dnn_dist_gather_u64(const uint64_t *mine, size_t n, uint64_t *all)
+{
+    if (n > INT_MAX)
+        return DNN_EMPI;
+    return MPI_Allgather(mine, (int)n, MPI_UINT64_T, all, (int)n, MPI_UINT64_T, MPI_COMM_WORLD) == MPI_SUCCESS ? 0
+                                                                                                        : DNN_EMPI;
+}
+
+int dnn_dist_exchange_init(dnn_dist_exchange_t *x, size_t bytes)
+{
+    x->made = 0;
+    if (bytes == 0 || bytes > INT_MAX || MPI_Type_contiguous((int)bytes, MPI_BYTE, &x->rec) != MPI_SUCCESS)
+        return DNN_EMPI;
+    if (MPI_Type_commit(&x->rec) != MPI_SUCCESS) {
+        MPI_Type_free(&x->rec);
+        return DNN_EMPI;
+    }
+    x->made = 1;
+    return 0;
+}
+
+int dnn_dist_exchange(const dnn_dist_exchange_t *x, const void *send, const int *scount, const int *sdispl, void *recv,
+                      const int *rcount, const int *rdispl)
+{
+    return MPI_Alltoallv(send, scount, sdispl, x->rec, recv, rcount, rdispl, x->rec, MPI_COMM_WORLD) == MPI_SUCCESS
+               ? 0
+               : DNN_EMPI;
+}
+
+void dnn_dist_exchange_free(dnn_dist_exchange_t *x)
+{
+    if (x->made)
+        MPI_Type_free(&x->rec);
+    x->made = 0;
+}
+
 int dnn_dist_same_hash(uint64_t h)
 {
     uint64_t v[2] = {h, ~h};

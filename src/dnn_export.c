@@ -388,16 +388,6 @@ static void build_model(onnx_t *o, const char *ckpt_path)
     o->model.metadata_props = o->metas;
 }
 
-static int write_file(const char *path, const uint8_t *buf, size_t len, char *msg)
-{
-    dnn_atomic_t a;
-    int rc = dnn_atomic_open(&a, "--onnx file", path, 1, msg);
-    if (rc)
-        return rc;
-    fwrite(buf, 1, len, a.f); /* a short write sets the stream's error flag, which the commit reports */
-    return dnn_atomic_commit(&a, msg);
-}
-
 /* Returns -1 to go on, or the exit status. */
 static int parse_args(int argc, char **argv, const char **model, const char **onnx)
 {
@@ -462,7 +452,7 @@ int main(int argc, char **argv)
     if (!rc && onnx__model_proto__pack(&o->model, buf) != len)
         rc = dnn_fail(msg, DNN_EIO, "protobuf-c packed a model of the wrong size");
     if (!rc)
-        rc = write_file(onnx_path, buf, len, msg);
+        rc = dnn_atomic_save("--onnx file", onnx_path, buf, len, msg);
     if (!rc)
         printf("wrote %s: %d nodes, %zu bytes, opset %d, from %s (sha256 %s)\n", onnx_path, o->nnode, len, OPSET,
                model_path, sha);

@@ -272,13 +272,9 @@ static char *read_text(const char *path)
 /* Write text to path atomically (atomic.h); prints the error. */
 static int write_atomic(const char *path, const char *text)
 {
-    dnn_atomic_t a;
     char msg[DNN_MSG_LEN];
-    if (dnn_atomic_open(&a, "file", path, 1, msg) == 0) {
-        fputs(text, a.f); /* a failed write shows in the stream's error flag, which the commit reports */
-        if (dnn_atomic_commit(&a, msg) == 0)
-            return 0;
-    }
+    if (dnn_atomic_save("file", path, text, strlen(text), msg) == 0)
+        return 0;
     return die("%s%s", msg, "");
 }
 

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dnn/bn.h"
 #include "dnn/data.h"
 #include "dnn/rng.h"
 
@@ -37,10 +38,16 @@ double dnn_gradcheck_difference(const double *grad, const double *approx, size_t
 
 int dnn_gradcheck_passed(double difference) { return difference < DNN_GRADCHECK_THRESHOLD; }
 
-/* Layer of parameter i, and whether it is a weight. */
+/* Layer of parameter i, and whether it is a weight (--batch-norm's gammas follow bL). */
 static int layer_of(const dnn_model_t *m, size_t i, int *is_W)
 {
     int l = 1;
+    if (m->bn && i >= m->nparams_core) {
+        while (l + 1 < m->L && i >= m->off_g[l + 1])
+            l++;
+        *is_W = 0;
+        return l;
+    }
     while (l < m->L && i >= m->off_W[l + 1])
         l++;
     *is_W = i < m->off_b[l];
@@ -53,8 +60,10 @@ void dnn_gradcheck_param_name(const dnn_model_t *m, size_t i, char *buf, size_t 
     if (is_W) {
         size_t e = i - m->off_W[l], np = m->n[l - 1];
         snprintf(buf, len, "dW%d[%zu][%zu]", l, e / np, e % np);
+    } else if (m->bn && i >= m->nparams_core) {
+        snprintf(buf, len, "dgamma%d[%zu]", l, i - m->off_g[l]);
     } else {
-        snprintf(buf, len, "db%d[%zu]", l, i - m->off_b[l]);
+        snprintf(buf, len, "d%s%d[%zu]", m->bn && l < m->L ? "beta" : "b", l, i - m->off_b[l]);
     }
 }
 
@@ -314,6 +323,8 @@ int dnn_gradcheck_run(const dnn_options_t *o, FILE *out, char *msg)
         n[l] = o->layers[l - 1];
     size_t cols = (size_t)(d.hi - d.lo);
     rc = dnn_model_init(&m, DNN_DOUBLE, L, n, (dnn_act_t)o->hidden, (dnn_act_t)o->output, o->leaky_slope, cols, msg);
+    if (!rc && o->batch_norm) /* the batch's statistics, as training takes them */
+        rc = dnn_bn_init(&m, o->bn_momentum, o->bn_epsilon, msg);
     if (!rc)
         rc = dnn_model_init_params(&m, (dnn_init_t)o->init, o->init_scale, (dnn_rng_kind_t)o->rng, (uint64_t)o->seed,
                                    msg);

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dnn/bn.h"
 #include "dnn/matrix.h"
 #include "model_bf16.h"
 
@@ -158,6 +159,15 @@ void dnn_model_free(dnn_model_t *m)
     free(m->ab);
     free(m->dzb);
     free(m->dbp);
+    free(m->bn_run);
+    free(m->bn_mu);
+    free(m->bn_var);
+    free(m->bn_zn);
+    free(m->bn_part);
+    free(m->bn_tot);
+    free(m->bn_scratch);
+    m->bn_run = m->bn_zn = m->bn_scratch = NULL;
+    m->bn_mu = m->bn_var = m->bn_part = m->bn_tot = NULL;
     m->wb = m->ab = m->dzb = NULL;
     m->dbp = NULL;
     m->params = m->grads = m->acts = m->dz[0] = m->dz[1] = m->dropped = NULL;
@@ -212,6 +222,7 @@ int dnn_model_init_params(dnn_model_t *m, dnn_init_t kind, double scale, dnn_rng
         }
     }
     free(r);
+    dnn_bn_reset(m); /* --batch-norm: gamma 1, beta 0, running mean 0 and var 1 */
     dnn_model_params_changed(m);
     return 0;
 }
@@ -236,7 +247,9 @@ void dnn_model_evaluate(dnn_model_t *m, const void *X, const void *Y, size_t col
 void dnn_model_step_loss(dnn_model_t *m, const void *X, const void *Y, size_t cols, double *loss, double *correct)
 {
     int drop = m->keep_prob < 1;
-    if (m->prec == DNN_DOUBLE)
+    if (m->bn) /* the batch's statistics, as training uses them */
+        dnn_bn_step_loss(m, X, Y, cols, loss, correct);
+    else if (m->prec == DNN_DOUBLE)
         evaluate_d(m, X, Y, cols, loss, correct, drop);
     else
         evaluate_s(m, X, Y, cols, loss, correct, drop);
@@ -250,7 +263,9 @@ void dnn_model_backward(dnn_model_t *m, const void *X, const void *Y, size_t col
 void dnn_model_backward_ready(dnn_model_t *m, const void *X, const void *Y, size_t cols, int overwrite,
                               dnn_grad_ready_fn fn, void *ctx)
 {
-    if (m->prec == DNN_DOUBLE)
+    if (m->bn) /* layer by layer over the step's columns (bn.h); no ready calls */
+        dnn_bn_backward(m, X, Y, cols, overwrite);
+    else if (m->prec == DNN_DOUBLE)
         backward_d(m, X, Y, cols, overwrite, fn, ctx);
     else
         backward_s(m, X, Y, cols, overwrite, fn, ctx);
@@ -348,6 +363,8 @@ static real *SUF(forward_linear)(dnn_model_t *m, const real *X, size_t cols, int
             SUF(dnn_matrix_gemm)(1, 0, nl, cols, np, 1, P + m->off_W[l], np, SUF(input)(m, l - 1, X, drop), np, 0, A,
                                  nl);
         if (l < m->L) {
+            if (m->bn) /* --batch-norm: gamma z_norm with the running statistics; beta is b[l]'s slot */
+                SUF(dnn_bn_infer)(m, l, A, cols);
             if (!dnn_bf16_act_forward(m, l, A, cols, drop))
                 SUF(dnn_act_forward)(A, P + m->off_b[l], nl, cols, m->hidden, (real)m->slope);
             if (drop) {

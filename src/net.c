@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "dnn/activation.h"
+#include "dnn/bn.h"
 #include "dnn/loss.h"
 #include "dnn/matrix.h"
 
@@ -51,6 +52,8 @@ int dnn_net_load(dnn_net_t **out, const char *checkpoint, char *msg)
         /* a bf16 checkpoint holds float32 parameters: predict in float32 */
         rc = dnn_model_init(&net->model, c->precision == DNN_BF16 ? DNN_SINGLE : (dnn_precision_t)c->precision, c->L, c->n, (dnn_act_t)c->hidden,
                             (dnn_act_t)c->output, c->leaky_slope, 1, msg);
+    if (!rc && c->batch_norm) /* gamma, beta and the running statistics (README, Batch normalization) */
+        rc = dnn_bn_init(&net->model, c->bn_momentum, c->bn_epsilon, msg);
     if (!rc)
         rc = dnn_checkpoint_read_params(checkpoint, &net->model, msg);
     if (rc) {
@@ -146,6 +149,8 @@ static void SUF(predict_block)(const dnn_net_t *net, void *buf, size_t half, con
         real *Al = A[l & 1];
         /* Z[l] = W[l] A[l-1]: row-major W[l] is column-major W[l]^T */
         SUF(dnn_matrix_gemm)(1, 0, nl, cols, np, 1, W + md->off_W[l], np, Aprev, np, 0, Al, nl);
+        if (l < md->L && md->bn)
+            SUF(dnn_bn_infer)(md, l, Al, cols);
         if (l < md->L)
             SUF(dnn_act_forward)(Al, W + md->off_b[l], nl, cols, md->hidden, (real)md->slope);
         else

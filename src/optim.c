@@ -118,6 +118,13 @@ void dnn_optim_apply(const dnn_optim_t *o, dnn_model_t *m, const dnn_optim_step_
                 segment_s(o, m, st, a, b - a, !part);
         }
     }
+    size_t a = m->bn && m->nparams_core > lo ? m->nparams_core : lo; /* --batch-norm: the gammas, like biases */
+    if (m->bn && a < hi) {
+        if (m->prec == DNN_DOUBLE)
+            segment_d(o, m, st, a, hi - a, 0);
+        else
+            segment_s(o, m, st, a, hi - a, 0);
+    }
 }
 
 void dnn_optim_update(dnn_optim_t *o, dnn_model_t *m, double lr, double scale, double l2, double clip_norm)
@@ -168,6 +175,10 @@ static double SUF(grad_sq)(const dnn_model_t *m, const dnn_optim_step_t *st)
             double g = (double)G[i] * st->scale;
             sq += g * g;
         }
+    }
+    for (size_t i = m->bn ? m->nparams_core : m->nparams; i < m->nparams; i++) { /* --batch-norm's gammas */
+        double g = (double)G[i] * st->scale;
+        sq += g * g;
     }
     return sq;
 }

@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "dnn/bn.h"
 #include "dnn/checkpoint.h"
 #include "dnn/cli.h"
 #include "dnn/data.h"
@@ -28,6 +29,8 @@
 #define DNN_FIX_BATCH 4 /* chunk sums converted to fixed point together (one pass over acc for 4 chunks) */
 #define DNN_BUCKET 65536 /* gradient slots per overlapped reduction, at least (256 KiB in float) */
 #define DNN_POLL_US 50   /* --comm-overlap thread: MPI_Testall interval while sums are in flight */
+
+struct det; /* det.c */
 
 /* The data sets of the run (train_setup.c). */
 typedef struct {
@@ -49,8 +52,9 @@ typedef struct {
     void *Xs, *Ys;          /* (n_x, bmax), (ny, bmax) staging for gathered columns */
     uint16_t *Xb, *Xsb;     /* --precision bf16 with a bf16 layer 1: X's bf16 copy (n_x, local m), staging (n_x, bmax) */
     int64_t *acc;           /* (2, P + DNN_GRAD_EXTRA) fixed-point hi, lo sums, --deterministic */
+    struct det *det;        /* --deterministic mini-batch: the column exchange (det.h) */
     int diverged_fixed; /* a chunk sum overflowed the fixed-point range */
-    double exact_max;   /* bound of one chunk sum for exact fixed-point totals (exact.h) */
+    double exact_max;   /* bound of one chunk (or group) sum for exact fixed-point totals (exact.h) */
     int overlap;              /* reduce each finished slice of the gradients during backward */
     int comm_on;              /* comm is set up (its thread runs) */
     dnn_dist_async_t comm;    /* those reductions in flight */
@@ -62,7 +66,13 @@ typedef struct {
     uint16_t *g16;      /* (P) --comm-precision bf16: the gradient sums as sent */
     void *gbuf[DNN_FIX_BATCH]; /* exact sums: gradient buffers of consecutive chunks ([0] = the model's own) */
     int nfix;                  /* of them holding chunk sums not yet added to acc */
-    int err;                   /* a sum failed to start inside backward (reported after the step) */
+    int err;                   /* a collective failed inside the step (reported after it, train_step_fail) */
+    const char *err_what;      /* which one */
+    /* --batch-norm (train_bn.c) */
+    dnn_bn_plan_t bn_plan;
+    size_t *bn_ends;  /* (columns) the step's groups */
+    int64_t *bn_acc;  /* (4 max n[l] + 1) fixed-point partial sums and an overflow flag (exact sums) */
+    double *bn_dsum;  /* (2 max n[l]) partial sums in double (otherwise) */
 } train_step_t;
 
 /* What the run keeps and shows (train_record.c). */
@@ -107,12 +117,19 @@ int train_data_init(run_t *r, char *msg);
 void train_data_free(train_data_t *d);
 
 /* train_step.c */
-int train_step_init(run_t *r, char *msg);
+int train_step_init(run_t *r, const dnn_ckpt_t *ck, char *msg);
 void train_step_free(train_step_t *s);
 int train_step(run_t *r, long k, int stop_requested, step_result_t *res, char *msg);
 void train_update(run_t *r, long k);
 double train_step_examples(const run_t *r, long k);
 double train_lr(const run_t *r, long k);
+void train_step_fail(run_t *r, const char *what); /* a collective failed: train_step returns DNN_EMPI */
+
+/* train_bn.c */
+size_t train_bn_columns(const run_t *r); /* the model's columns: the step's local examples, at most */
+int train_bn_setup(run_t *r, char *msg);
+void train_bn_free(run_t *r);
+void train_bn_grads(run_t *r, long k);
 
 /* train_record.c */
 int train_records_init(run_t *r, const dnn_ckpt_t *ck, char *msg);

@@ -16,6 +16,7 @@
 #include "dnn/gradcheck.h"
 #include "dnn/matrix.h"
 #include "dnn/output.h"
+#include "det.h"
 #include "train_run.h"
 
 static int choose_threads(const run_t *r)
@@ -329,13 +330,17 @@ static int count_steps(run_t *r, char *msg)
     return agree(r, rc, msg);
 }
 
-/* Columns per block: one chunk (--deterministic, and full batch, whose chunk
- * sums are added exactly), or B (at most DNN_BLOCK). */
+/* Columns per block: one chunk in full batch (its chunk sums are added
+ * exactly), one group with --deterministic (det.h), or B (at most DNN_BLOCK). */
 static size_t block_columns(const run_t *r)
 {
     uint64_t B = (uint64_t)r->o.batch_size;
-    if (r->o.deterministic || !B)
-        return B && B < DNN_CHUNK ? B : DNN_CHUNK;
+    if (r->o.batch_norm) /* a step's local examples go through at once (README, Batch normalization) */
+        return train_bn_columns(r);
+    if (!B)
+        return DNN_CHUNK;
+    if (r->o.deterministic)
+        return B < DNN_DET_GROUP ? B : DNN_DET_GROUP;
     return B < DNN_BLOCK ? B : DNN_BLOCK;
 }
 
@@ -359,6 +364,11 @@ static int make_model(run_t *r, const dnn_ckpt_t *ck, int L, const size_t *n, ch
 {
     int rc = dnn_model_init(&r->model, (dnn_precision_t)r->o.precision, L, n, (dnn_act_t)r->o.hidden,
                             (dnn_act_t)r->o.output, r->o.leaky_slope, block_columns(r), msg);
+    if (!rc && r->o.resume && ck->batch_norm != r->o.batch_norm)
+        rc = dnn_fail(msg, DNN_EDATA, "checkpoint '%s' was trained %s --batch-norm; this run asks %s it", r->o.checkpoint,
+                      ck->batch_norm ? "with" : "without", r->o.batch_norm ? "for" : "to go without");
+    if (!rc && r->o.batch_norm)
+        rc = dnn_bn_init(&r->model, r->o.bn_momentum, r->o.bn_epsilon, msg);
     if ((rc = agree(r, rc, msg)))
         return rc;
     dnn_model_set_dropout(&r->model, r->o.keep_prob, (uint64_t)r->o.seed);
@@ -439,7 +449,7 @@ static int build(run_t *r, dnn_ckpt_t *ck, char *msg)
         (rc = architecture(r, ck, n, &L, msg)) || (rc = check_sets(r, n[L], msg)) || (rc = count_steps(r, msg)))
         return rc;
     r->step.exact_max = dnn_exact_limit((r->data.m + DNN_CHUNK - 1) / DNN_CHUNK); /* one term per global chunk */
-    if ((rc = make_model(r, ck, L, n, msg)) || (rc = agree(r, train_step_init(r, msg), msg)))
+    if ((rc = make_model(r, ck, L, n, msg)) || (rc = agree(r, train_step_init(r, ck, msg), msg)))
         return rc;
     return agree(r, train_records_init(r, ck, msg), msg);
 }
@@ -473,5 +483,7 @@ void train_free(run_t *r)
     dnn_optim_free(&r->opt);
     dnn_model_free(&r->model);
     train_data_free(&r->data);
+    det_free(r);
+    train_bn_free(r);
     train_step_free(&r->step);
 }

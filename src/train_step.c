@@ -21,6 +21,7 @@
 #include "dnn/exact.h"
 #include "dnn/matrix.h"
 #include "dnn/rng.h"
+#include "det.h"
 #include "train_run.h"
 
 static double real_at(const run_t *r, const void *p, size_t i)
@@ -141,7 +142,7 @@ static void start_sum(run_t *r, size_t lo, size_t hi)
         rc = dnn_dist_isum(&r->step.comm, (char *)r->model.grads + lo * r->data.es, hi - lo,
                            r->data.es == 8 ? DNN_SUM_DOUBLE : DNN_SUM_FLOAT);
     if (rc)
-        r->step.err = rc; /* inside backward: reported once the step is over */
+        train_step_fail(r, "MPI_Iallreduce of the gradients failed");
 }
 
 /* Start the sum of the slices announced since the last start. */
@@ -238,30 +239,6 @@ static void full_batch_grads(run_t *r, long k)
     fix_flush(r);
 }
 
-/* Sort in place without allocating (glibc's qsort mallocs a merge buffer):
- * heapsort of n keys. */
-static void sort_u64(uint64_t *a, size_t n)
-{
-    for (size_t end = n, start = n / 2; end > 1;) {
-        if (start > 0)
-            start--; /* build the heap */
-        else {
-            uint64_t t = a[0]; /* move the largest to the end */
-            a[0] = a[--end];
-            a[end] = t;
-        }
-        for (size_t i = start, c; (c = 2 * i + 1) < end; i = c) { /* sift down */
-            if (c + 1 < end && a[c + 1] > a[c])
-                c++;
-            if (a[i] >= a[c])
-                break;
-            uint64_t t = a[i];
-            a[i] = a[c];
-            a[c] = t;
-        }
-    }
-}
-
 typedef struct {
     run_t *r;
     uint64_t *keys;
@@ -296,42 +273,56 @@ static void gather(run_t *r, uint64_t *keys, size_t n, uint64_t base, uint64_t B
         dnn_model_set_input_bf16(&r->model, r->step.Xsb);
 }
 
+/* --deterministic (det.h): every group of batch positions this rank owns is
+ * one block, summed into its own buffer and added exactly.  The overlapped
+ * block is the rank's last in the final round (the column exchanges, being
+ * collectives, must all come before any sum starts); a rank without a group
+ * there sends its finished fixed-point sums like a rank without examples. */
+static void det_grads(run_t *r, long k, uint64_t base, uint64_t nb)
+{
+    size_t rounds = det_rounds(r, nb);
+    int tail = 0;
+    for (size_t t = 0; t < rounds; t++) {
+        size_t ng = det_exchange(r, base, nb, t);
+        for (size_t i = 0; i < ng; i++) {
+            const void *X, *Y;
+            size_t cols = det_group(r, k, i, &X, &Y);
+            int last = t + 1 == rounds && i + 1 == ng;
+            fix_begin(r, last);
+            block_grads(r, X, Y, cols, 1, last);
+            block_exact(r, last);
+            tail |= last;
+        }
+    }
+    if (!tail) {
+        fix_flush(r);
+        no_block(r);
+    }
+    fix_flush(r);
+}
+
 static void mini_batch_grads(run_t *r, long k)
 {
     uint64_t B = (uint64_t)r->o.batch_size, base = (uint64_t)(k % r->step.spe) * B;
     uint64_t end = base + B < r->data.m ? base + B : r->data.m;
-    size_t n = 0;
-    /* keys = position in the batch, or (chunk, position) when deterministic */
+    if (r->o.deterministic) {
+        det_grads(r, k, base, end - base);
+        return;
+    }
+    size_t n = 0; /* keys = position in the batch */
     for (uint64_t p = base; p < end; p++) {
         uint64_t g = r->step.perm[p];
         if (g >= r->data.train.lo && g < r->data.train.hi)
-            r->step.keys[n++] = (r->o.deterministic ? (g / DNN_CHUNK) * B : 0) + (p - base);
+            r->step.keys[n++] = p - base;
     }
     if (n == 0)
         no_block(r); /* none of this batch is here */
-    if (!r->o.deterministic) {
-        for (size_t off = 0; off < n; off += r->model.bmax) {
-            size_t cols = n - off < r->model.bmax ? n - off : r->model.bmax;
-            gather(r, r->step.keys + off, cols, base, B);
-            dnn_model_set_columns(&r->model, (uint64_t)k, r->step.keys + off, 0);
-            block_grads(r, r->step.Xs, r->step.Ys, cols, off == 0, off + cols == n);
-        }
-        return;
+    for (size_t off = 0; off < n; off += r->model.bmax) {
+        size_t cols = n - off < r->model.bmax ? n - off : r->model.bmax;
+        gather(r, r->step.keys + off, cols, base, B);
+        dnn_model_set_columns(&r->model, (uint64_t)k, r->step.keys + off, 0);
+        block_grads(r, r->step.Xs, r->step.Ys, cols, off == 0, off + cols == n);
     }
-    /* one group per global chunk, each summed alone, then added exactly */
-    sort_u64(r->step.keys, n);
-    for (size_t i = 0; i < n;) {
-        size_t j = i;
-        while (j < n && r->step.keys[j] / B == r->step.keys[i] / B && j - i < r->model.bmax)
-            j++;
-        gather(r, r->step.keys + i, j - i, base, B);
-        dnn_model_set_columns(&r->model, (uint64_t)k, r->step.keys + i, 0);
-        fix_begin(r, j == n);
-        block_grads(r, r->step.Xs, r->step.Ys, j - i, 1, j == n);
-        block_exact(r, j == n);
-        i = j;
-    }
-    fix_flush(r);
 }
 
 /* Sum the step's gradients over ranks into model.grads (exact sums: from
@@ -350,7 +341,7 @@ static int reduce(run_t *r, int stop, char *msg)
         if (r->step.overlap) {
             flush(r);
             start_sum(r, P, n); /* last: the divergence flag covers every slice */
-            if (dnn_dist_wait(&r->step.comm) || r->step.err)
+            if (dnn_dist_wait(&r->step.comm))
                 return dnn_fail(msg, DNN_EMPI, "MPI_Iallreduce of the gradients failed");
         } else if (r->d.size > 1 && dnn_dist_sum_i64(r->step.acc, 2 * n))
             return dnn_fail(msg, DNN_EMPI, "MPI_Allreduce of the gradients failed");
@@ -368,7 +359,7 @@ static int reduce(run_t *r, int stop, char *msg)
     } else if (r->step.overlap)
         flush(r); /* the extras went with the first bucket, or alone in float32 */
     if (r->step.g16 || r->step.overlap) {
-        if (dnn_dist_wait(&r->step.comm) || r->step.err)
+        if (dnn_dist_wait(&r->step.comm))
             return dnn_fail(msg, DNN_EMPI, "MPI_Iallreduce of the gradients failed");
         if (r->step.g16)
             dnn_dist_from_bf16(r->model.grads, r->step.g16, P);
@@ -387,6 +378,13 @@ double train_step_examples(const run_t *r, long k)
     if (!B)
         return (double)r->data.m;
     return (double)((s + 1) * B < r->data.m ? B : r->data.m - s * B);
+}
+
+void train_step_fail(run_t *r, const char *what)
+{
+    if (!r->step.err)
+        r->step.err_what = what;
+    r->step.err = DNN_EMPI;
 }
 
 double train_lr(const run_t *r, long k)
@@ -416,11 +414,18 @@ int train_step(run_t *r, long k, int stop_requested, step_result_t *res, char *m
             dnn_rng_epoch_order(r->step.perm, r->data.m, (dnn_rng_kind_t)r->o.rng, (uint64_t)S, (uint64_t)epoch);
             r->step.perm_epoch = epoch;
         }
-        mini_batch_grads(r, k);
+        if (r->o.batch_norm)
+            train_bn_grads(r, k);
+        else
+            mini_batch_grads(r, k);
+    } else if (r->o.batch_norm) {
+        train_bn_grads(r, k);
     } else {
         full_batch_grads(r, k);
     }
     int rc = reduce(r, stop_requested, msg);
+    if (!rc && r->step.err)
+        rc = dnn_fail(msg, r->step.err, "%s", r->step.err_what);
     double mb = train_step_examples(r, k);
     res->cost = real_at(r, r->model.grads, P) / mb;
     res->acc = r->o.output == DNN_ACT_LINEAR ? NAN : real_at(r, r->model.grads, P + 1) / mb;
@@ -456,6 +461,7 @@ void train_update(run_t *r, long k)
     dnn_matrix_parallel(update_part, &u, r->model.nparams, 16384);
     memset((char *)r->model.grads + r->model.nparams * r->data.es, 0, DNN_GRAD_EXTRA * r->data.es);
     r->step.grads_zero = 1;
+    dnn_bn_update_running(&r->model); /* --batch-norm: with this step's batch statistics */
 }
 
 /* ---- the step's buffers, sized once at set-up ---- */
@@ -491,7 +497,7 @@ static int comm_buffers(run_t *r, char *msg)
     if (bf16 && (r->o.precision == DNN_DOUBLE || s->exact))
         return dnn_fail(msg, DNN_EINVAL, "--comm-precision bf16 applies to float32 sums: it needs --precision single or "
                         "bf16, --batch-size > 0 and no --deterministic (exact sums)");
-    s->overlap = r->d.size > 1 && r->o.comm_overlap != 2;
+    s->overlap = r->d.size > 1 && r->o.comm_overlap != 2 && !r->o.batch_norm; /* batch norm reduces layer by layer */
     s->bucket = DNN_BUCKET;
     if (r->d.size > 1 && (s->overlap || bf16)) {
         if (dnn_dist_async_init(&s->comm, &r->d, (dnn_progress_t)(s->overlap ? r->o.comm_overlap : 1), DNN_POLL_US))
@@ -504,7 +510,7 @@ static int comm_buffers(run_t *r, char *msg)
 }
 
 /* Mini-batch order and staging, the reductions, the fixed-point sums.  Returns 0 or DNN_E* (this rank's). */
-int train_step_init(run_t *r, char *msg)
+int train_step_init(run_t *r, const dnn_ckpt_t *ck, char *msg)
 {
     train_step_t *s = &r->step;
     size_t P = r->model.nparams, bmax = r->model.bmax, es = r->data.es;
@@ -536,6 +542,10 @@ int train_step_init(run_t *r, char *msg)
     }
     if (s->exact && !rc && !(s->acc = dnn_alloc(2 * (P + DNN_GRAD_EXTRA), sizeof(int64_t))))
         rc = dnn_fail(msg, DNN_ENOMEM, "out of memory for the --deterministic accumulators");
+    if (r->o.deterministic && B && !rc && !r->o.batch_norm) /* batch norm: train_bn.c's groups */
+        rc = det_init(r, ck, msg);
+    if (r->o.batch_norm && !rc)
+        rc = train_bn_setup(r, msg);
     return rc;
 }
 

@@ -14,6 +14,10 @@
  *   beta1, beta2, epsilon, weight_decay, t and the moments as views shaped
  *   like the parameters: /optimizer/v/dW1 ... /optimizer/v/dbL, /optimizer/s/...
  *   (files without them are older: they load as gd with no regularization).
+ *   --batch-norm (README, Batch normalization): root attributes batch_norm,
+ *   bn_momentum, bn_epsilon; hidden layer l has /gammaL and /betaL (n[l], 1)
+ *   instead of /bL, and /bn/meanL, /bn/varL the running statistics; the
+ *   moments add /optimizer/v/dgammaL and name dbetaL.
  * Writes are atomic: NAME.tmp is written, flushed, fsynced, closed and renamed
  * over NAME; on any failure the temp file is removed and NAME is untouched.
  * Integrity (DESIGN §13): every dataset is written by dnn_h5_write (h5.h),
@@ -49,6 +53,7 @@ typedef struct {
     int rng;
     int64_t batch_size;
     int deterministic;
+    int64_t deterministic_groups; /* --deterministic mini-batch: batch positions per exactly added group (0: none, or an older file) */
     double scale;
     int standardize;
     double binary_threshold; /* NaN when unused */
@@ -71,6 +76,8 @@ typedef struct {
     double validation_split;
     double best_val_cost; /* dev set bookkeeping, for resuming early stopping */
     int64_t best_iteration, records_since_best;
+    int batch_norm; /* --batch-norm (bn.h): /gammaL, /betaL instead of /bL, /bn/meanL, /bn/varL */
+    double bn_momentum, bn_epsilon;
 } dnn_ckpt_t;
 
 /* Write model parameters and *c to path atomically.  Returns 0 or DNN_EIO. */

@@ -47,6 +47,8 @@ typedef struct {
     int optimizer; /* dnn_opt_kind_t */
     double beta1, beta2, epsilon, weight_decay;
     double l2, keep_prob, clip_norm;
+    int batch_norm; /* --batch-norm, --bn-momentum, --bn-epsilon (README, Batch normalization) */
+    double bn_momentum, bn_epsilon;
     int lr_decay; /* dnn_decay_t */
     double decay_rate;
     long decay_every;

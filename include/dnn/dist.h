@@ -56,6 +56,26 @@ int dnn_dist_max_d(double *x, size_t n);
 /* Sum of n 64-bit integers in place (exact, so independent of the order). */
 int dnn_dist_sum_i64(int64_t *x, size_t n);
 
+/* Every rank's n values, rank by rank, into all[0 .. n size). */
+int dnn_dist_gather_u64(const uint64_t *mine, size_t n, uint64_t *all);
+
+/*
+ * Column exchange (--deterministic mini-batch, README "Data-parallel training
+ * and determinism"): records of a fixed byte size, scount[r] of them from
+ * send + sdispl[r] records to rank r, rcount[r] from rank r into recv +
+ * rdispl[r] records (one MPI_Alltoallv).  The record type is made once.
+ */
+typedef struct {
+    MPI_Datatype rec;
+    int made;
+} dnn_dist_exchange_t;
+
+/* Returns 0 or DNN_EMPI (bytes above INT_MAX included). */
+int dnn_dist_exchange_init(dnn_dist_exchange_t *x, size_t bytes);
+int dnn_dist_exchange(const dnn_dist_exchange_t *x, const void *send, const int *scount, const int *sdispl, void *recv,
+                      const int *rcount, const int *rdispl);
+void dnn_dist_exchange_free(dnn_dist_exchange_t *x);
+
 /* 1 when every rank holds the same 64-bit hash, else 0 (one tiny allreduce). */
 int dnn_dist_same_hash(uint64_t h);
 

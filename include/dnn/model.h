@@ -70,6 +70,18 @@ typedef struct {
     const uint16_t *x0b;   /* the bf16 X of the current pass */
     int wb_stale;          /* params changed since wb was written: refresh before the next pass */
     size_t bf16_q;         /* bf16 products run on columns rounded up to a multiple of this; buffers hold that many */
+    /* --batch-norm (bn.h, README "Batch normalization"): set up by dnn_bn_init; bn = 0 otherwise */
+    int bn;
+    double bn_momentum, bn_eps;
+    size_t nparams_core;                  /* P without the gamma slots (W1 b1 ... WL bL) */
+    size_t off_g[DNN_MAX_LAYERS + 1];     /* gamma[l], after bL; beta[l] is b[l]'s slot */
+    size_t off_u[DNN_MAX_LAYERS + 1];     /* offsets of hidden layer l's units in the per-unit arrays */
+    void *bn_run;                         /* running mean (units) then running var (units), model precision */
+    double *bn_mu, *bn_var;               /* (units) the last training pass's batch statistics */
+    void *bn_zn;                          /* z_norm of the hidden layers, at off_A[l] like acts */
+    double *bn_part, *bn_tot;             /* (2 max n[l]) one group's sums; their totals */
+    void *bn_scratch;                     /* (max n[l]) real */
+    const struct dnn_bn_plan *bn_plan;    /* the step's groups and reductions, or NULL: one group, local */
 } dnn_model_t;
 
 #define DNN_BF16_MIN 16 /* a product with a smaller side (an output layer of 1) stays on sgemm */

@@ -1,12 +1,13 @@
 #!/usr/bin/python3
-"""The checkpoint's atomic write, seen from the system calls (fsync_shim.c).
+"""Every file dnn writes is written atomically, seen from the system calls (fsync_shim.c).
 
-  fsync_fault.py --train DNN_TRAIN [--mpiexec MPIEXEC] [--keep] [--only TEXT]
+  fsync_fault.py --train DNN_TRAIN [--predict P --export E --sweep S] [--mpiexec MPIEXEC]
+                 [--keep] [--only TEXT]
   (the shim's path comes in the environment variable DNN_FSYNC_SHIM)
 
-dnn-train runs under LD_PRELOAD=DNN_FSYNC_SHIM, which logs every open,
-write, fsync, close, rename and unlink on the checkpoint's files (and the
-fsync of folders) and can make the K-th fsync of the checkpoint file fail.
+The program runs under LD_PRELOAD=DNN_FSYNC_SHIM, which logs every open,
+write, fsync, close, rename and unlink on the written file's names (and the
+fsync of folders) and can make the K-th fsync of that file fail.
 Cases (one PASS/FAIL line each, "N passed, M failed", exit 1 on a failure):
   order        a run with --checkpoint CK: (after the start-up probe that
                creates and removes an empty CK.tmp) everything is written to CK.tmp,
@@ -23,6 +24,13 @@ Cases (one PASS/FAIL line each, "N passed, M failed", exit 1 on a failure):
                CK holds the first one (its iteration), CK.tmp removed
   fail_np2     the same on 2 ranks (rank 0 writes): the whole job ends with
                exit != 0 within the timeout, CK intact
+The other writers (cases w_*; each needs its program), one case for the
+order above and one "_eio" case where fsync fails while the file exists
+(exit 1, one "PROG:" line naming the file, the error and that the previous
+file is kept; its bytes unchanged; NAME.tmp removed; no rename):
+  w_best       dnn-train --best-checkpoint BEST (a dev set by --validation-split)
+  w_pred_h5    dnn-predict --output P.h5      w_pred_csv   dnn-predict --output P.csv
+  w_export     dnn-export --onnx M.onnx       w_sweep      dnn-sweep's summary.csv and summary.md
 """
 import errno
 import os
@@ -42,18 +50,19 @@ make_binary(DATA, 300, 6, seed=5)
 BASE = ["--data", DATA, "--layers", "5", "--lr", "0.1", "--print-every", "10", "--seed", "4", "--quiet"]
 
 
-def run_shim(tag, args, n=None, fail_from=0, err=errno.EIO, timeout=60):
-    """dnn-train under the shim; returns (rc, stderr, log events) where each
-    event is (name, path, detail...) of this run's processes."""
+def run_shim(tag, args, n=None, fail_from=0, err=errno.EIO, timeout=60, prog=None, match="ck"):
+    """prog (dnn-train) under the shim, which watches the paths that start with
+    the work folder's MATCH; returns (rc, stderr, log events) where each event
+    is (name, path, detail...) of this run's processes."""
     require(SHIM and os.path.exists(SHIM), "DNN_FSYNC_SHIM=%r is not the shim library" % SHIM)
     log = R.path(tag + ".log")
     if os.path.exists(log):
         os.remove(log)
-    env = dict(R.env, LD_PRELOAD=SHIM, DNN_SHIM_LOG=log, DNN_SHIM_MATCH=os.path.join(R.work, "ck"),
+    env = dict(R.env, LD_PRELOAD=SHIM, DNN_SHIM_LOG=log, DNN_SHIM_MATCH=os.path.join(R.work, match),
                DNN_SHIM_FAIL_FSYNC=str(fail_from), DNN_SHIM_FSYNC_ERRNO=str(err))
     saved, R.env = R.env, env
     try:
-        rc, _out, stderr, _dt = R.run(R.args.train, args, n=n, timeout=timeout)
+        rc, _out, stderr, _dt = R.run(prog or R.args.train, args, n=n, timeout=timeout)
     finally:
         R.env = saved
     events = []
@@ -63,9 +72,9 @@ def run_shim(tag, args, n=None, fail_from=0, err=errno.EIO, timeout=60):
     return rc, stderr, events
 
 
-def check_order(events, ck, writes_expected):
+def check_order(events, ck, writes_expected, hdf5=True):
     """Every write of ck follows the pattern: writes to ck.tmp, fsync after the
-    last write, close, rename, folder fsync.  Returns the number of writes."""
+    last write, close, rename, folder fsync; writes_expected None: at least one."""
     tmp = ck + ".tmp"
     folder = os.path.dirname(ck)
     state, seen, nbytes = "idle", 0, 0
@@ -99,9 +108,10 @@ def check_order(events, ck, writes_expected):
     require(state == "done", "the last write ended in state %r (want: written, fsynced, closed, renamed, "
             "folder fsynced); events: %s" % (state, " | ".join(" ".join(e) for e in events[-8:])))
     seen += 1
-    require(seen == writes_expected, "%d checkpoint writes seen, expected %d" % (seen, writes_expected))
+    require(seen == writes_expected or (writes_expected is None and seen >= 1),
+            "%d writes of %s seen, expected %s" % (seen, ck, writes_expected))
     require(not os.path.exists(tmp), "%s left behind" % tmp)
-    raw = data_bytes(ck)
+    raw = data_bytes(ck) if hdf5 else os.path.getsize(ck)
     require(last_bytes >= raw, "only %d bytes written through the logged calls, %s holds %d bytes of data" % (
         last_bytes, ck, raw))
 
@@ -123,15 +133,15 @@ def iteration(ck):
         return int(f.attrs["iteration"])
 
 
-def check_refused(rc, stderr, events, ck, saved, strerr, n=None):
+def check_refused(rc, stderr, events, ck, saved, strerr, n=None, prog="dnn-train"):
     tmp = ck + ".tmp"
     require(rc not in (124, 137), "timed out (hang)")
     if n is None:
         require(rc == 1, "exit %d, expected 1: %s" % (rc, tail(stderr)))
     else:
         require(rc != 0, "exit 0 although rank 0 could not write the checkpoint")
-    msgs = [l for l in stderr.splitlines() if "dnn-train:" in l]
-    require(len(msgs) == 1, "%d 'dnn-train:' lines on stderr, expected 1: %s" % (len(msgs), tail(stderr)))
+    msgs = [l for l in stderr.splitlines() if prog + ":" in l]
+    require(len(msgs) == 1, "%d '%s:' lines on stderr, expected 1: %s" % (len(msgs), prog, tail(stderr)))
     require(ck in msgs[0] or os.path.basename(ck) in msgs[0], "the message does not name %s: %s" % (ck, msgs[0]))
     require(strerr in msgs[0], "the message does not give the error %r: %s" % (strerr, msgs[0]))
     require("kept" in msgs[0], "the message does not say the previous checkpoint is kept: %s" % msgs[0])
@@ -189,9 +199,69 @@ def case_fail_np2():
     check_refused(rc, err, ev, ck, saved, os.strerror(errno.EIO), n=2)
 
 
+def refused_case(tag, target, cmd, prog, match):
+    """cmd once without the shim (target must then exist), then under the shim
+    with every fsync of target's temp file failing."""
+    rc, _out, err, _dt = R.run(prog, cmd, timeout=120)
+    require(rc == 0 and os.path.exists(target), "the run that writes %s exited %d: %s" % (target, rc, tail(err)))
+    with open(target, "rb") as f:
+        saved = f.read()
+    rc, err, ev = run_shim(tag, cmd, fail_from=1, prog=prog, match=match)
+    check_refused(rc, err, ev, target, saved, os.strerror(errno.EIO), prog=os.path.basename(prog))
+
+
+def writer_case(tag, targets, cmd, prog, match, hdf5=True):
+    """cmd under the shim: each of targets written in order; then the refused case on targets[0]."""
+    require(prog, "the program of case %s was not given" % tag)
+    rc, err, ev = run_shim(tag, cmd, prog=prog, match=match)
+    require(rc == 0, "exit %d: %s" % (rc, tail(err)))
+    for target in targets:
+        check_order([e for e in ev if e[1].startswith(target) or e[0].endswith("-dir")], target, None, hdf5)
+    refused_case(tag + "_eio", targets[0], cmd, prog, match)
+
+
+def trained_model():
+    """A small checkpoint for dnn-predict and dnn-export (made once)."""
+    ck = R.path("model.h5")
+    if not os.path.exists(ck):
+        R.train(BASE + ["--iterations", "10", "--checkpoint", ck])
+    return ck
+
+
+def case_best():
+    best = R.path("best.h5")
+    writer_case("best", [best], BASE + ["--iterations", "30", "--validation-split", "0.2", "--best-checkpoint", best],
+                R.args.train, "best")
+
+
+def case_predict(ext):
+    out = R.path("pred." + ext)
+    writer_case("pred_" + ext, [out], ["--model", trained_model(), "--data", DATA, "--x", "train_x", "--output", out],
+                R.args.predict, "pred", hdf5=ext == "h5")
+
+
+def case_export():
+    out = R.path("m.onnx")
+    writer_case("export", [out], ["--model", trained_model(), "--onnx", out], R.args.export, "m.onnx", hdf5=False)
+
+
+def case_sweep():
+    grid = R.path("grid.conf")
+    with open(grid, "w") as f:
+        f.write("data = %s\nlayers = 3\nlr = 0.05 | 0.1\niterations = 10\nquiet = true\n" % DATA)
+    sw = R.path("sw")
+    writer_case("sweep", [os.path.join(sw, "summary.csv"), os.path.join(sw, "summary.md")],
+                ["--train", R.args.train, "--out", sw, grid], R.args.sweep, os.path.join("sw", "summary"), hdf5=False)
+
+
 R.case("order", case_order)
 R.case("periodic", case_periodic)
 R.case("fail_eio", case_fail_eio)
 R.case("fail_enospc", case_fail_enospc)
 R.case("fail_np2", case_fail_np2)
+R.case("w_best", case_best)
+R.case("w_pred_h5", case_predict, "h5")
+R.case("w_pred_csv", case_predict, "csv")
+R.case("w_export", case_export)
+R.case("w_sweep", case_sweep)
 R.finish()

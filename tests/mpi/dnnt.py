@@ -3,6 +3,7 @@
 Every test script takes the same options:
     --train PATH      dnn-train
     --predict PATH    dnn-predict (checkpoint tests)
+    --export PATH     dnn-export, --sweep PATH dnn-sweep (the tests that need them)
     --mpiexec PATH    mpiexec (default: mpiexec on PATH)
     --keep            keep the work folder (printed) for inspection
 and prints one "PASS name" or "FAIL name: reasons" line per case, then
@@ -51,6 +52,8 @@ class Runner:
         p = argparse.ArgumentParser(description=description)
         p.add_argument("--train", required=True)
         p.add_argument("--predict")
+        p.add_argument("--export", help="dnn-export (tests that write ONNX files)")
+        p.add_argument("--sweep", help="dnn-sweep (tests of its summaries)")
         p.add_argument("--mpiexec", default=shutil.which("mpiexec") or "mpiexec")
         p.add_argument("--np", type=int, action="append", default=[],
                        help="rank counts to test (default: the script's own)")

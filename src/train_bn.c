@@ -1,0 +1,165 @@
+/*
+ * train_bn.c - the gradients of a dnn-train step with --batch-norm (README,
+ * "Batch normalization"; the passes are bn.c's).
+ *
+ * The step's local examples go through the model at once, layer by layer:
+ * full batch the rank's shard (its global chunks), mini-batch the rank's
+ * members of the batch, gathered (with --deterministic sorted by global
+ * chunk, so that each chunk's members are one run).  The groups of the plan
+ * are those chunks (exact sums: full batch, --deterministic) or the whole
+ * local batch.  With exact sums every group's partial sums (the batch
+ * statistics, dbeta and dgamma) and its gradient sums are added as fixed
+ * point (exact.h) and the integers are summed over the ranks, so W, gamma,
+ * beta and the running statistics are the same bits for any number of
+ * ranks; otherwise the partial sums are added in double and summed over the
+ * ranks in one allreduce per use.  Nothing here allocates after
+ * train_bn_setup.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dnn/bn.h"
+#include "dnn/exact.h"
+#include "train_run.h"
+
+/* plan->add: one group's partial sums into the step's running totals. */
+static void bn_add(void *ctx, const double *part, size_t n)
+{
+    run_t *r = ctx;
+    if (!r->step.exact) {
+        for (size_t i = 0; i < n; i++)
+            r->step.bn_dsum[i] += part[i];
+        return;
+    }
+    if (dnn_exact_accumulate_max(r->step.bn_acc, r->step.bn_acc + n, part, n, sizeof(double), r->step.exact_max))
+        r->step.bn_acc[2 * n] = 1; /* out of the fixed-point range: the sums become NaN on every rank */
+}
+
+/* plan->total: the sums over the groups of every rank; the totals restart. */
+static void bn_total(void *ctx, double *out, size_t n)
+{
+    run_t *r = ctx;
+    if (!r->step.exact) {
+        if (r->d.size > 1 && dnn_dist_sum_d(r->step.bn_dsum, n))
+            train_step_fail(r, "MPI_Allreduce of the batch-normalization sums failed");
+        memcpy(out, r->step.bn_dsum, n * sizeof *out);
+        memset(r->step.bn_dsum, 0, n * sizeof *r->step.bn_dsum);
+        return;
+    }
+    int64_t *hi = r->step.bn_acc, *lo = r->step.bn_acc + n;
+    hi[2 * n] = hi[2 * n] ? 1 : 0;
+    if (r->d.size > 1 && dnn_dist_sum_i64(hi, 2 * n + 1))
+        train_step_fail(r, "MPI_Allreduce of the batch-normalization sums failed");
+    for (size_t i = 0; i < n; i++)
+        out[i] = hi[2 * n] ? NAN : dnn_exact_value(hi[i], lo[i]);
+    memset(r->step.bn_acc, 0, (2 * n + 1) * sizeof *r->step.bn_acc);
+}
+
+/* plan->absorb (exact sums): a group's gradient sums grads[lo, hi) into the
+ * step's fixed-point sums, then zeroed. */
+static void bn_absorb(void *ctx, size_t lo, size_t hi)
+{
+    run_t *r = ctx;
+    size_t stride = r->model.nparams + DNN_GRAD_EXTRA;
+    char *g = (char *)r->model.grads + lo * r->data.es;
+    if (dnn_exact_accumulate_max(r->step.acc + lo, r->step.acc + stride + lo, g, hi - lo, r->data.es, r->step.exact_max))
+        r->step.diverged_fixed = 1;
+    memset(g, 0, (hi - lo) * r->data.es);
+}
+
+size_t train_bn_columns(const run_t *r)
+{
+    size_t mloc = (size_t)(r->data.train.hi - r->data.train.lo);
+    size_t c = r->o.batch_size ? (size_t)r->o.batch_size : mloc;
+    return c ? c : 1;
+}
+
+int train_bn_setup(run_t *r, char *msg)
+{
+    size_t nmax = 0, cols = train_bn_columns(r);
+    for (int l = 1; l <= r->model.L; l++)
+        nmax = r->model.n[l] > nmax ? r->model.n[l] : nmax;
+    r->step.bn_ends = dnn_alloc(cols, sizeof *r->step.bn_ends);
+    r->step.bn_acc = dnn_alloc(4 * nmax + 1, sizeof *r->step.bn_acc);
+    r->step.bn_dsum = dnn_alloc(2 * nmax, sizeof *r->step.bn_dsum);
+    if (!r->step.bn_ends || !r->step.bn_acc || !r->step.bn_dsum)
+        return dnn_fail(msg, DNN_ENOMEM, "out of memory for the --batch-norm sums");
+    memset(r->step.bn_acc, 0, (4 * nmax + 1) * sizeof *r->step.bn_acc);
+    memset(r->step.bn_dsum, 0, 2 * nmax * sizeof *r->step.bn_dsum);
+    r->step.bn_plan = (dnn_bn_plan_t){r->step.bn_ends, 0, 0, bn_add, bn_total, r->step.exact ? bn_absorb : NULL, r};
+    dnn_bn_set_plan(&r->model, &r->step.bn_plan);
+    return 0;
+}
+
+void train_bn_free(run_t *r)
+{
+    free(r->step.bn_ends);
+    free(r->step.bn_acc);
+    free(r->step.bn_dsum);
+    r->step.bn_ends = NULL;
+    r->step.bn_acc = NULL;
+    r->step.bn_dsum = NULL;
+}
+
+/* Shell sort in place (Ciura's gaps), without allocating. */
+static void sort_keys(uint64_t *a, size_t n)
+{
+    static const size_t gaps[] = {701, 301, 132, 57, 23, 10, 4, 1};
+    for (size_t t = 0; t < sizeof gaps / sizeof gaps[0]; t++)
+        for (size_t h = gaps[t], i = h; i < n; i++) {
+            uint64_t v = a[i];
+            size_t j = i;
+            for (; j >= h && a[j - h] > v; j -= h)
+                a[j] = a[j - h];
+            a[j] = v;
+        }
+}
+
+/* The rank's members of the batch of step k in the staging buffers (sorted
+ * by global chunk with --deterministic), their global indices in keys, the
+ * groups in bn_ends; returns their count. */
+static size_t gather_batch(run_t *r, long k)
+{
+    uint64_t B = (uint64_t)r->o.batch_size, base = (uint64_t)(k % r->step.spe) * B;
+    uint64_t end = base + B < r->data.m ? base + B : r->data.m;
+    size_t n = 0, nx = r->data.shape.n_x, ny = r->data.ny, es = r->data.es, ng = 0;
+    for (uint64_t p = base; p < end; p++) {
+        uint64_t g = r->step.perm[p];
+        if (g >= r->data.train.lo && g < r->data.train.hi)
+            r->step.keys[n++] = g;
+    }
+    if (r->o.deterministic) /* by global index: each chunk's members together, in a fixed order */
+        sort_keys(r->step.keys, n);
+    for (size_t j = 0; j < n; j++) {
+        uint64_t c = r->step.keys[j] - r->data.train.lo;
+        memcpy((char *)r->step.Xs + j * nx * es, (char *)r->data.train.X + c * nx * es, nx * es);
+        memcpy((char *)r->step.Ys + j * ny * es, (char *)r->data.train.Y + c * ny * es, ny * es);
+        if (r->step.exact && j > 0 && r->step.keys[j] / DNN_CHUNK != r->step.keys[j - 1] / DNN_CHUNK)
+            r->step.bn_ends[ng++] = j;
+    }
+    if (n)
+        r->step.bn_ends[ng++] = n;
+    r->step.bn_plan.ngroups = ng;
+    r->step.bn_plan.m = (double)(end - base);
+    return n;
+}
+
+void train_bn_grads(run_t *r, long k)
+{
+    size_t n;
+    if (r->o.batch_size) {
+        n = gather_batch(r, k);
+        dnn_model_set_columns(&r->model, (uint64_t)k, r->step.keys, 0); /* dropout keys */
+        dnn_model_backward(&r->model, r->step.Xs, r->step.Ys, n, 1);
+        return;
+    }
+    n = (size_t)(r->data.train.hi - r->data.train.lo);
+    size_t ng = 0;
+    for (size_t off = 0; off < n; off += DNN_CHUNK) /* the shard's global chunks */
+        r->step.bn_ends[ng++] = n - off < DNN_CHUNK ? n : off + DNN_CHUNK;
+    r->step.bn_plan.ngroups = ng;
+    r->step.bn_plan.m = (double)r->data.m;
+    dnn_model_set_columns(&r->model, (uint64_t)k, NULL, r->data.train.lo);
+    dnn_model_backward(&r->model, r->data.train.X, r->data.train.Y, n, 1);
+}

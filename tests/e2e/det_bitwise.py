@@ -1,0 +1,143 @@
+#!/usr/bin/python3
+"""--deterministic mini-batch is bitwise the same for any rank count, thread
+count and resume (README "Data-parallel training and determinism").
+
+A batch is cut by position into groups of 64 members; each group is summed
+by one rank (its columns are exchanged there) and the group sums are added
+exactly.  Data: 700 examples (the last batch of an epoch is partial), 64
+features, 64-512-16-3 softmax, so the first layer's products are large
+enough to be cut into parts and the fixed-point pass is shared by 2 threads.
+Adam, --keep-prob 0.8.  SHA-256 over W/b and the optimizer state (datasets
+and attributes of /optimizer):
+
+  groups_N_threads   batch 64 and 256: a single process with 1 thread, and
+                     mpiexec -n 1, 2, 3, 4 with --threads 1 and 2, all equal;
+                     the checkpoint says deterministic_groups = 64
+  resume_2_to_3      batch 64: 8 steps on 2 ranks, --resume to 25 on 3 ranks
+                     == 25 steps in one process
+  right_gradient     --precision double, batch 256: --deterministic on 3 ranks
+                     within 1e-10 (relative) of the default mode (the groups
+                     sum the batch's true gradient; only the order differs)
+  older_checkpoint   a checkpoint without deterministic_groups (an older
+                     release's per-chunk sums) resumes, exit 0, with a note
+                     saying it cannot continue bitwise; a current one gets none
+  bf16               --precision bf16, batch 256: 1 process x 2 threads == 3 ranks
+                     x 1 thread (skipped on a CPU without AVX512_BF16)
+"""
+import hashlib
+import os
+import sys
+
+import h5py
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "mpi"))
+from dnnt import Runner, require, make_classes, ckpt_params, rel_diff  # noqa: E402
+
+R = Runner(__doc__)
+DATA = R.path("blobs.h5")
+make_classes(DATA, 700, 64, 3, 5)
+NET = ["--data", DATA, "--output", "softmax", "--layers", "512,16", "--hidden-activation", "relu", "--lr", "0.003",
+       "--seed", "7", "--optimizer", "adam", "--keep-prob", "0.8", "--deterministic", "--quiet"]
+
+
+def state_sha(path):
+    """SHA-256 of W/b and everything under /optimizer (names, data, attributes)."""
+    h = hashlib.sha256()
+    for a in ckpt_params(path):
+        h.update(np.ascontiguousarray(a).tobytes())
+    with h5py.File(path, "r") as f:
+        require("optimizer" in f, "%s has no /optimizer" % path)
+        items = []
+        f["optimizer"].visititems(lambda n, o: items.append((n, o)))
+        items.append(("", f["optimizer"]))
+        for name, o in sorted(items, key=lambda t: t[0]):
+            h.update(name.encode())
+            if isinstance(o, h5py.Dataset):
+                h.update(np.ascontiguousarray(o[...]).tobytes())
+            for k in sorted(o.attrs):
+                h.update(k.encode() + np.asarray(o.attrs[k]).tobytes())
+    return h.hexdigest()
+
+
+def run(name, args, n=None):
+    ck = R.path(name + ".h5")
+    R.train(NET + args + ["--checkpoint", ck], n=n)
+    return ck
+
+
+def groups_n_threads():
+    for b in (64, 256):
+        args = ["--batch-size", str(b), "--epochs", "3"]
+        ref_ck = run("b%d_single" % b, args + ["--threads", "1"])
+        ref = state_sha(ref_ck)
+        with h5py.File(ref_ck, "r") as f:
+            g = f.attrs.get("deterministic_groups")
+        require(g is not None and int(g) == 64, "checkpoint attribute deterministic_groups is %r, expected 64" % (g,))
+        for n in (1, 2, 3, 4):
+            for t in (1, 2):
+                s = state_sha(run("b%d_np%d_t%d" % (b, n, t), args + ["--threads", str(t)], n=n))
+                require(s == ref, "batch %d: SHA-256 with mpiexec -n %d --threads %d is %s, one process with 1 thread "
+                        "gives %s" % (b, n, t, s[:16], ref[:16]))
+        print("# batch %d: SHA-256 %s for a single process and N = 1..4 x threads 1, 2" % (b, ref[:16]))
+
+
+def resume_2_to_3():
+    args = ["--batch-size", "64"]
+    ref = state_sha(run("straight", args + ["--iterations", "25"]))
+    ck = run("split", args + ["--iterations", "8"], n=2)
+    R.train(NET + args + ["--iterations", "25", "--checkpoint", ck, "--resume"], n=3)
+    with h5py.File(ck, "r") as f:
+        it = int(f.attrs["iteration"])
+    require(it == 25, "the resumed checkpoint is at iteration %d, expected 25" % it)
+    s = state_sha(ck)
+    require(s == ref, "8 steps on 2 ranks + resume to 25 on 3 ranks: SHA-256 %s, 25 straight: %s" % (s[:16], ref[:16]))
+
+
+def right_gradient():
+    args = ["--batch-size", "256", "--epochs", "2", "--precision", "double", "--keep-prob", "1"]
+    det = ckpt_params(run("double_det", args, n=3))
+    net = [a for a in NET if a != "--deterministic"]
+    ck = R.path("double_default.h5")
+    R.train(net + args + ["--checkpoint", ck])
+    plain = ckpt_params(ck)
+    d = rel_diff(det, plain)
+    require(d < 1e-10, "--deterministic (3 ranks) differs from the default mode by %.3g relative" % d)
+    require(rel_diff(det, ckpt_params(run("double_det_b64", ["--batch-size", "64", "--epochs", "2", "--precision",
+                                                             "double", "--keep-prob", "1"]))) > 1e-6,
+            "batch 64 and batch 256 give the same parameters: the batch size is ignored")
+    print("# double: deterministic vs default %.3g relative" % d)
+
+
+def older_checkpoint():
+    args = ["--batch-size", "64"]
+    ck = run("old", args + ["--iterations", "4"], n=2)
+    rc, _, err, _ = R.run(R.args.train, NET + args + ["--iterations", "6", "--checkpoint", ck, "--resume"], n=2)
+    require(rc == 0, "resuming a current checkpoint: exit %d: %s" % (rc, err))
+    require("older --deterministic" not in err, "a current checkpoint got the older-release note: " + err.strip())
+    with h5py.File(ck, "a") as f:
+        del f.attrs["deterministic_groups"]
+    rc, _, err, _ = R.run(R.args.train, NET + args + ["--iterations", "8", "--checkpoint", ck, "--resume"], n=2)
+    require(rc == 0, "resuming an older --deterministic checkpoint: exit %d (it must resume): %s" % (rc, err))
+    require("older --deterministic" in err and "bitwise" in err and ck in err,
+            "no clear note that an older --deterministic checkpoint cannot continue bitwise; stderr: " + err.strip())
+
+
+def bf16():
+    with open("/proc/cpuinfo") as f:
+        if "avx512_bf16" not in f.read():
+            print("# bf16: skipped (this CPU has no AVX512_BF16)")
+            return
+    args = ["--batch-size", "256", "--epochs", "2", "--precision", "bf16"]
+    a = state_sha(run("bf16_1x2", args + ["--threads", "2"]))
+    b = state_sha(run("bf16_3x1", args + ["--threads", "1"], n=3))
+    require(a == b, "bf16: 1 process x 2 threads %s != 3 ranks x 1 thread %s" % (a[:16], b[:16]))
+
+
+R.case("groups_N_threads", groups_n_threads)
+R.case("resume_2_to_3", resume_2_to_3)
+R.case("right_gradient", right_gradient)
+R.case("older_checkpoint", older_checkpoint)
+R.case("bf16", bf16)
+R.finish()
