@@ -5,6 +5,7 @@
  */
 #include "det.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +25,7 @@ struct det {
     int *owner;          /* (DNN_DET_ROUND N) owner of each group of a round */
     dnn_dist_exchange_t x;
     size_t ncols;        /* columns staged in the current round */
+    int overlap;         /* the run's --comm-overlap (steps of one group go without) */
 };
 
 static size_t min_sz(size_t a, size_t b) { return a < b ? a : b; }
@@ -31,6 +33,51 @@ static size_t min_sz(size_t a, size_t b) { return a < b ? a : b; }
 static uint64_t groups(uint64_t nb) { return (nb + DNN_DET_GROUP - 1) / DNN_DET_GROUP; }
 
 double det_exact_max(uint64_t B) { return dnn_exact_limit(groups(B)); }
+
+void det_step(run_t *r, uint64_t nb)
+{
+    r->step.exact = groups(nb) > 1;
+    r->step.overlap = r->step.exact && r->step.det->overlap;
+}
+
+typedef struct {
+    run_t *r;
+    int bad;
+} quant_t;
+
+static void quantize_part(void *ctx, size_t lo, size_t hi)
+{
+    quant_t *q = ctx;
+    double max = q->r->step.exact_max;
+    int bad = 0;
+    if (q->r->data.es == 8) {
+        double *x = q->r->model.grads;
+        for (size_t i = lo; i < hi; i++) {
+            double v = x[i], t = v * 0x1p64; /* |v| >= 2^-2: already a multiple of 2^-64 */
+            bad |= !(fabs(v) < max);
+            x[i] = (fabs(t) < 0x1p62 ? (double)(int64_t)t * 0x1p-64 : v) + 0.0;
+        }
+    } else {
+        float *x = q->r->model.grads;
+        for (size_t i = lo; i < hi; i++) {
+            double v = (double)x[i], t = v * 0x1p64;
+            bad |= !(fabs(v) < max);
+            x[i] = (float)((fabs(t) < 0x1p62 ? (double)(int64_t)t * 0x1p-64 : v) + 0.0);
+        }
+    }
+    if (bad)
+        __atomic_store_n(&q->bad, 1, __ATOMIC_RELAXED);
+}
+
+void det_quantize(run_t *r)
+{
+    quant_t q = {r, 0};
+    dnn_matrix_parallel(quantize_part, &q, r->model.nparams + 2, 16384);
+    if (q.bad && r->data.es == 8)
+        ((double *)r->model.grads)[r->model.nparams] = NAN;
+    else if (q.bad)
+        ((float *)r->model.grads)[r->model.nparams] = NAN;
+}
 
 size_t det_rounds(const run_t *r, uint64_t nb)
 {
@@ -86,6 +133,7 @@ int det_init(run_t *r, const dnn_ckpt_t *ck, char *msg)
         return dnn_fail(msg, DNN_EMPI, "--deterministic: cannot set up the column exchange (MPI_Allgather, a record "
                         "type of %zu bytes)", d->rec);
     r->step.exact_max = det_exact_max(B); /* one term per group of a batch */
+    d->overlap = r->step.overlap;
     if (r->o.resume && ck->deterministic && ck->batch_size > 0 && ck->deterministic_groups != DNN_DET_GROUP &&
         r->d.rank == 0) {
         char note[DNN_MSG_LEN];

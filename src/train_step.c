@@ -280,6 +280,16 @@ static void gather(run_t *r, uint64_t *keys, size_t n, uint64_t base, uint64_t B
  * there sends its finished fixed-point sums like a rank without examples. */
 static void det_grads(run_t *r, long k, uint64_t base, uint64_t nb)
 {
+    if (!r->step.exact) { /* one group (det_step): its owner's float sum, quantized, plus the others' zeros */
+        const void *X, *Y;
+        if (det_exchange(r, base, nb, 0)) {
+            size_t cols = det_group(r, k, 0, &X, &Y);
+            block_grads(r, X, Y, cols, 1, 1);
+            det_quantize(r);
+        } else
+            no_block(r);
+        return;
+    }
     size_t rounds = det_rounds(r, nb);
     int tail = 0;
     for (size_t t = 0; t < rounds; t++) {
@@ -403,6 +413,8 @@ int train_step(run_t *r, long k, int stop_requested, step_result_t *res, char *m
     long epoch = k / r->step.spe;
     r->step.step_stop = stop_requested;
     r->step.err = 0;
+    if (r->step.det)
+        det_step(r, (uint64_t)train_step_examples(r, k));
     if (r->step.exact)
         memset(r->step.acc, 0, 2 * (P + DNN_GRAD_EXTRA) * sizeof(int64_t));
     if (!r->step.grads_zero) /* only after something other than the update used them (e.g. a gradient check) */

@@ -37,3 +37,29 @@ set_tests_properties(ref_course_minibatch_mpi3 PROPERTIES ENVIRONMENT "${DNN_TES
 add_test(NAME ref_bn_selfcheck COMMAND ${DNN_PYTHON} ${DNN_BNREF_DIR}/ref_bn.py selfcheck)
 set_tests_properties(ref_bn_selfcheck PROPERTIES ENVIRONMENT "${DNN_TEST_ENV}" TIMEOUT 60
   LABELS "ref;bn;fast")
+
+# dnn-train --precision double --rng numpy --batch-norm against that reference:
+# 300 steps, full batch and mini-batches of 64 (the same numpy-ordered batches),
+# gd and Adam, relu and tanh, L2, non-default --bn-momentum/--bn-epsilon; step
+# costs, W, gamma, beta and the running statistics to 1e-9.  On 3 ranks the
+# statistics are the global batch's (mini-batch with --deterministic).
+add_test(NAME ref_bn_numpy
+  COMMAND ${DNN_PYTHON} ${DNN_BNREF_DIR}/compare_bn.py --train $<TARGET_FILE:dnn-train>
+          --workdir ${CMAKE_CURRENT_BINARY_DIR}/ref_bn_numpy)
+set_tests_properties(ref_bn_numpy PROPERTIES ENVIRONMENT "${DNN_TEST_ENV}" TIMEOUT 60
+  LABELS "ref;bn;fast")
+add_test(NAME ref_bn_numpy_mpi3
+  COMMAND ${DNN_PYTHON} ${DNN_BNREF_DIR}/compare_bn.py --train $<TARGET_FILE:dnn-train>
+          --launcher "${DNN_MPIEXEC} -n 3 --oversubscribe" --deterministic
+          --workdir ${CMAKE_CURRENT_BINARY_DIR}/ref_bn_numpy_mpi3)
+set_tests_properties(ref_bn_numpy_mpi3 PROPERTIES ENVIRONMENT "${DNN_TEST_ENV}" TIMEOUT 60
+  LABELS "ref;bn;mpi;fast")
+
+# PyTorch's BatchNorm1d (float64, no bias before it): 100 full-batch steps, SGD
+# and Adam, step costs, parameters and running statistics to 1e-9.  Without
+# python3-torch it reports a skip.
+add_test(NAME ref_bn_torch
+  COMMAND ${DNN_PYTHON} ${DNN_BNREF_DIR}/torch_bn.py --train $<TARGET_FILE:dnn-train>
+          --workdir ${CMAKE_CURRENT_BINARY_DIR}/ref_bn_torch)
+set_tests_properties(ref_bn_torch PROPERTIES ENVIRONMENT "${DNN_TEST_ENV}" TIMEOUT 60
+  SKIP_RETURN_CODE 77 LABELS "ref;bn;fast")

@@ -15,6 +15,9 @@ and attributes of /optimizer):
                      the checkpoint says deterministic_groups = 64
   resume_2_to_3      batch 64: 8 steps on 2 ranks, --resume to 25 on 3 ranks
                      == 25 steps in one process
+  rounds             m = 2100 in one batch (33 groups): exchanged in 3 rounds on
+                     1 rank, 2 on 2 ranks (the last round's one group on rank
+                     1 alone), 1 on 3; also --comm-overlap off: all equal
   right_gradient     --precision double, batch 256: --deterministic on 3 ranks
                      within 1e-10 (relative) of the default mode (the groups
                      sum the batch's true gradient; only the order differs)
@@ -95,6 +98,24 @@ def resume_2_to_3():
     require(s == ref, "8 steps on 2 ranks + resume to 25 on 3 ranks: SHA-256 %s, 25 straight: %s" % (s[:16], ref[:16]))
 
 
+def rounds():
+    data = R.path("wide.h5")
+    make_classes(data, 2100, 8, 3, 9)
+    net = [data if a == DATA else a for a in NET]
+    net[net.index("--layers") + 1] = "16"
+    args = ["--batch-size", "2100", "--iterations", "3"]
+
+    def sha(name, extra, n):
+        ck = R.path(name + ".h5")
+        R.train(net + args + extra + ["--checkpoint", ck], n=n)
+        return state_sha(ck)
+    ref = sha("rounds_single", [], None)
+    for n, extra in ((2, []), (2, ["--comm-overlap", "off"]), (3, ["--comm-overlap", "test"]), (4, [])):
+        s = sha("rounds_np%d" % n, extra, n)
+        require(s == ref, "one batch of 2100 on %d ranks %s: SHA-256 %s, one process: %s" % (
+            n, " ".join(extra), s[:16], ref[:16]))
+
+
 def right_gradient():
     args = ["--batch-size", "256", "--epochs", "2", "--precision", "double", "--keep-prob", "1"]
     det = ckpt_params(run("double_det", args, n=3))
@@ -137,6 +158,7 @@ def bf16():
 
 R.case("groups_N_threads", groups_n_threads)
 R.case("resume_2_to_3", resume_2_to_3)
+R.case("rounds", rounds)
 R.case("right_gradient", right_gradient)
 R.case("older_checkpoint", older_checkpoint)
 R.case("bf16", bf16)

@@ -29,7 +29,9 @@ checkpoint's W after one step is -S/m bit for bit.
 Cases: full batch (m = 1024: four chunks; on 3 ranks the shards are whole
 chunks), one mini-batch of m (16 groups), and mini-batches of 512 (the first
 batch takes perm[0:512] of epoch 0, reimplemented in tests/ref/ref_rng.py:
-8 groups, each summed on its own, on 3 ranks by the rank that owns it).
+8 groups, each summed on its own, on 3 ranks by the rank that owns it), and
+mini-batches of 64 (one group: its float sum is quantized in place and
+added to the other ranks' zeros, which must give the same bits).
 Guards: for these data the exact answer differs from the sum with the low
 word dropped, from the exact sum of the unquantized block sums (so the
 truncation is visible), and from rounding each q to nearest instead of
@@ -141,7 +143,7 @@ def expected_W(X, y, members, block_of):
         differs["low word dropped"] += hi_only != S
         differs["no truncation"] += exact_unq != S
         differs["round to nearest"] += nearest != S
-        W.append(-S / mb)  # exact: mb is a power of two
+        W.append(0.0 - S / mb)  # the update from W = 0, exact: mb is a power of two
     for k, v in differs.items():
         if not v:
             problems.append("guard: the data cannot tell '%s' from the format" % k)
@@ -190,8 +192,9 @@ def run(name, a, work, batch, members, block_of, nblocks):
             problems.append("relative differences %s" % np.abs((got - want) / want).ravel())
     if problems:
         return False, "\n  ".join(problems + ["command: " + shlex.join(cmd)])
+    nb = len({block_of[g] for g in members})
     return True, "W1 bitwise equal to the exact sum (%d examples in %d %s)" % (
-        len(members), len({block_of[g] for g in members}), "groups" if batch else "chunks")
+        len(members), nb, ("group" if batch else "chunk") + ("s" if nb > 1 else ""))
 
 
 def main():
@@ -210,7 +213,8 @@ def main():
         groups = groups_of(perm)
         cases = [("full_batch", 0, list(range(M)), chunks_of(), M // CHUNK),
                  ("one_batch_of_m", M, perm, groups, M // GROUP),
-                 ("batches_of_512", 512, perm[:512], groups, M // GROUP)]
+                 ("batches_of_512", 512, perm[:512], groups, M // GROUP),
+                 ("batches_of_64", 64, perm[:64], groups, M // GROUP)]
         where = a.launcher or "single process"
         for name, batch, members, block_of, nblocks in cases:
             try:

@@ -8,7 +8,8 @@
  *
  * DNN_SHIM_MATCH (default ".tmp") picks the files: every open, creat or
  * openat of a path containing it, and of any directory (O_DIRECTORY), is
- * tracked by its file descriptor.  One line per event is appended to
+ * tracked by its file descriptor (fopen too: then only its open, fsync and
+ * rename are seen, stdio writes and closes inside libc).  One line per event is appended to
  * DNN_SHIM_LOG, "PID EVENT PATH [DETAIL]":
  *   open PATH            write PATH BYTES        (write, pwrite, writev, pwritev)
  *   fsync PATH [= ERR]   fdatasync PATH [= ERR]  close PATH
@@ -68,6 +69,7 @@ REAL(int, renameat, int, const char *, int, const char *)
 REAL(int, renameat2, int, const char *, int, const char *, unsigned)
 REAL(int, unlink, const char *)
 REAL(int, unlinkat, int, const char *, int)
+REAL(FILE *, fopen, const char *, const char *)
 
 static const char *match_text(void)
 {
@@ -186,6 +188,18 @@ int openat(int dirfd, const char *path, int flags, ...)
 }
 
 int openat64(int dirfd, const char *path, int flags, ...) __attribute__((alias("openat")));
+
+/* stdio's own open, write and close are internal to libc (not seen here): a
+ * file opened with fopen is tracked so that its fsync and rename are logged. */
+FILE *fopen(const char *path, const char *mode)
+{
+    FILE *f = get_fopen()(path, mode);
+    if (f)
+        track(fileno(f), path, 0);
+    return f;
+}
+
+FILE *fopen64(const char *path, const char *mode) __attribute__((alias("fopen")));
 
 int creat(const char *path, mode_t mode)
 {

@@ -25,7 +25,10 @@ dnn-train runs the same with --rng numpy --seed 3 --shuffle-seed 10
   - sensitivity: the reference with the epochs' seeds shifted by one (S + e - 1)
     must miss dnn by more than 1e-6, so the order is really checked;
   - conditioning: the reference rerun with 1e-15 relative noise on its
-    gradients moves by at most 1e-11, far below tol.
+    gradients moves by at most 1e-11, far below tol;
+  - resume (Adam): stopped mid-epoch after 123 steps and resumed, the run
+    ends with the same bits as the straight one (the order depends only on
+    the shuffle seed and the epoch).
 Exit 0 when every optimizer passes, 1 otherwise.
 """
 import argparse
@@ -145,9 +148,9 @@ def rel_costs(c, r):
     return float(np.max(np.abs(c - r) / np.abs(r)))
 
 
-def run_dnn(a, data, opt, lr, extra, work):
-    metrics = os.path.join(work, "course_%s.csv" % opt)
-    ckpt = os.path.join(work, "course_%s.h5" % opt)
+def run_dnn(a, data, opt, lr, extra, work, tag="", stop=0):
+    metrics = os.path.join(work, "course_%s%s.csv" % (opt, tag))
+    ckpt = os.path.join(work, "course_%s%s.h5" % (opt, tag))
     cmd = shlex.split(a.launcher) + [
         a.train, "--data", data, "--x", "X", "--y", "Y", "--layers", "5,2",
         "--hidden-activation", "relu", "--output", "sigmoid", "--init", "he",
@@ -155,9 +158,14 @@ def run_dnn(a, data, opt, lr, extra, work):
         "--precision", "double", "--batch-size", str(BATCH), "--epochs", str(a.epochs),
         "--optimizer", opt, "--lr", repr(lr), "--print-every", "1",
         "--metrics", metrics, "--checkpoint", ckpt, "--quiet"] + extra
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    if p.returncode != 0:
-        raise RuntimeError("dnn-train exited %d: %s" % (p.returncode, p.stderr.strip()[-500:]))
+    runs = [cmd]
+    if stop:  # the same run stopped after `stop` steps, then resumed
+        runs = [cmd[:cmd.index("--epochs")] + ["--iterations", str(stop)] + cmd[cmd.index("--epochs") + 2:],
+                cmd + ["--resume"]]
+    for c in runs:
+        p = subprocess.run(c, capture_output=True, text=True, timeout=120)
+        if p.returncode != 0:
+            raise RuntimeError("dnn-train exited %d: %s" % (p.returncode, p.stderr.strip()[-500:]))
     with open(metrics) as f:
         rows = list(csv.DictReader(f))
     it = np.array([int(r["iteration"]) for r in rows])
@@ -187,7 +195,13 @@ def check(a, X, Y, data, opt, work):
     _, _, Rn = model(X, Y, opt, lr, a.epochs, noise=1e-15)
     probe = rel_params(Rn, R)
     fell = avg_ref[-1] < 0.95 * avg_ref[0]
-    ok = ec <= a.tol and ep <= a.tol and miss > 1e-6 and probe <= 1e-11 and fell
+    resumed = True
+    if opt == "adam":
+        _, _, Q = run_dnn(a, data, opt, lr, extra, work, "_resumed", 123)
+        resumed = all(np.array_equal(Q[k], P[k]) for k in P)
+        if not resumed:
+            print("FAIL adam: stopped at step 123 and resumed, the parameters differ from the straight run's")
+    ok = ec <= a.tol and ep <= a.tol and miss > 1e-6 and probe <= 1e-11 and fell and resumed
     print("%s %-8s steps=%d cost_rel=%.2e params_rel=%.2e epoch_cost %.6f -> %.6f (ref %.6f) "
           "shifted_seeds_miss=%.1e probe=%.1e"
           % ("PASS" if ok else "FAIL", opt, steps, ec, ep, avg_dnn[0], avg_dnn[-1], avg_ref[-1], miss, probe))
