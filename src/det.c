@@ -128,10 +128,15 @@ int det_init(run_t *r, const dnn_ckpt_t *ck, char *msg)
     if (big || alloc_all(r, d))
         return dnn_fail(msg, DNN_ENOMEM, "out of memory for the --deterministic exchange (%zu columns of %zu bytes)",
                         d->cap + d->scap, d->rec);
-    if (N > 1 && (dnn_dist_gather_u64(&r->data.train.lo, 1, d->lo) || dnn_dist_gather_u64(&r->data.train.hi, 1, d->hi) ||
-                  dnn_dist_exchange_init(&d->x, d->rec)))
-        return dnn_fail(msg, DNN_EMPI, "--deterministic: cannot set up the column exchange (MPI_Allgather, a record "
-                        "type of %zu bytes)", d->rec);
+    for (int s = 0; s < r->d.size; s++) /* the shard plan (no collective here: a failure is agreed on later) */
+        dnn_dist_shard(r->data.m, r->d.size, s, &d->lo[s], &d->hi[s]);
+    if (d->lo[r->d.rank] != r->data.train.lo || d->hi[r->d.rank] != r->data.train.hi)
+        return dnn_fail(msg, DNN_EINVAL, "--deterministic: this rank holds training examples [%llu, %llu), the shard "
+                        "plan says [%llu, %llu)", (unsigned long long)r->data.train.lo, (unsigned long long)r->data.train.hi,
+                        (unsigned long long)d->lo[r->d.rank], (unsigned long long)d->hi[r->d.rank]);
+    if (N > 1 && dnn_dist_exchange_init(&d->x, d->rec))
+        return dnn_fail(msg, DNN_EMPI, "--deterministic: cannot make the MPI record type of the column exchange "
+                        "(%zu bytes per column)", d->rec);
     r->step.exact_max = det_exact_max(B); /* one term per group of a batch */
     d->overlap = r->step.overlap;
     if (r->o.resume && ck->deterministic && ck->batch_size > 0 && ck->deterministic_groups != DNN_DET_GROUP &&

@@ -111,14 +111,6 @@ int dnn_dist_max_d(double *x, size_t n) { return sum_pieces(x, n, 8, MPI_DOUBLE,
 
 int dnn_dist_sum_i64(int64_t *x, size_t n) { return sum_pieces(x, n, 8, MPI_INT64_T, MPI_SUM); }
 
-int dnn_dist_gather_u64(const uint64_t *mine, size_t n, uint64_t *all)
-{
-    if (n > INT_MAX)
-        return DNN_EMPI;
-    return MPI_Allgather(mine, (int)n, MPI_UINT64_T, all, (int)n, MPI_UINT64_T, MPI_COMM_WORLD) == MPI_SUCCESS ? 0
-                                                                                                        : DNN_EMPI;
-}
-
 int dnn_dist_exchange_init(dnn_dist_exchange_t *x, size_t bytes)
 {
     x->made = 0;

@@ -6,6 +6,9 @@
  *   [Mul by the scale] [Sub the mean, Div by the std]      the stored preprocessing
  *   Gemm(A, W[l], b[l], transB = 1) = A W[l]^T + b[l]        each layer, row-major A (m, n[l-1])
  *   Sigmoid | Tanh | Relu | LeakyRelu(alpha) | (none: linear) | Softmax(axis = 1)
+ * and with --batch-norm, on each hidden layer (README, Batch normalization):
+ *   Gemm(A, W[l], transB = 1), BatchNormalization(gamma[l], beta[l], the
+ *   running mean[l] and var[l], epsilon), then the activation
  * ending in P (m, n[L]).  W and b are the checkpoint's (float64 ones rounded to
  * float32); the model's metadata properties record layer_dims, activations,
  * leaky_slope, scale, standardize, precision, iteration, the dnn version and
@@ -22,6 +25,7 @@
 #include <unistd.h>
 
 #include "dnn/atomic.h"
+#include "dnn/bn.h"
 #include "dnn/net.h"
 #include "dnn/output.h"
 #include "onnx.pb-c.h"
@@ -29,8 +33,8 @@
 #define PROG "dnn-export"
 #define OPSET 13
 #define IR_VERSION 7 /* the IR of opset 13 */
-#define MAX_NODES (2 * DNN_MAX_LAYERS + 4)
-#define MAX_INITS (2 * DNN_MAX_LAYERS + 4)
+#define MAX_NODES (3 * DNN_MAX_LAYERS + 4)
+#define MAX_INITS (6 * DNN_MAX_LAYERS + 4)
 #define MAX_META 16
 
 #ifndef DNN_VERSION
@@ -44,7 +48,8 @@ static void usage(FILE *f)
             "Writes a dnn-train checkpoint as an ONNX model (opset 13) for ONNX runtimes. Its input X is\n"
             "(m, n_x) raw float32 features with a dynamic batch size m; its output P (m, n[L]) is what\n"
             "dnn-predict prints: the stored preprocessing (--scale, or --standardize's mean and std) is\n"
-            "part of the graph, then one Gemm and one activation node per layer.\n\n"
+            "part of the graph, then one Gemm and one activation node per layer (a checkpoint trained with\n"
+            "--batch-norm adds a BatchNormalization node with the running mean and var after each hidden Gemm).\n\n"
             "  --model FILE      checkpoint written by dnn-train --checkpoint\n"
             "  --onnx FILE       the ONNX model to write (replaced atomically)\n"
             "  --help            this text\n\n"
@@ -124,7 +129,7 @@ static int sha256_file(const char *path, char *hex, char *msg)
 
 typedef struct {
     Onnx__NodeProto node[MAX_NODES], *nodes[MAX_NODES];
-    char *in[MAX_NODES][3], *out[MAX_NODES][1], nname[MAX_NODES][32];
+    char *in[MAX_NODES][5], *out[MAX_NODES][1], nname[MAX_NODES][32];
     Onnx__AttributeProto attr[MAX_NODES], *attrs[MAX_NODES][1];
     Onnx__TensorProto init[MAX_INITS], *inits[MAX_INITS];
     int64_t idims[MAX_INITS][2];
@@ -274,28 +279,55 @@ static const char *op_of(dnn_act_t g)
     }
 }
 
-/* Per layer: Gemm(A, W, b, transB=1) then the activation; the last output is P. */
+/* BatchNormalization of hidden layer l's Z (z) with its gamma, beta and running
+ * statistics; returns the output's name, or NULL when out of memory. */
+static char *add_bn(onnx_t *o, const dnn_model_t *md, int l, char *z)
+{
+    int dbl = md->prec == DNN_DOUBLE;
+    size_t nl = md->n[l];
+    const void *src[4] = {dnn_bn_gamma(md, l), dnn_bn_beta(md, l), dnn_bn_mean(md, l), dnn_bn_var(md, l)};
+    const char *fmt[4] = {"gamma%d", "beta%d", "mean%d", "var%d"};
+    char *in[5] = {z}, nn[32];
+    for (int i = 0; i < 4; i++) {
+        float *v = floats(src[i], dbl, nl);
+        if (!v)
+            return NULL;
+        in[i + 1] = name(o, fmt[i], l);
+        add_init(o, in[i + 1], v, nl, 1, nl, 0);
+    }
+    snprintf(nn, sizeof nn, "batchnorm%d", l);
+    char *out = name(o, "Zn%d", l);
+    add_attr(o, add_node(o, "BatchNormalization", nn, 5, in, out), "epsilon", 1, md->bn_eps);
+    return out;
+}
+
+/* Per layer: Gemm(A, W, b, transB=1) (with --batch-norm, Gemm(A, W) and
+ * BatchNormalization on the hidden layers) then the activation; the last output is P. */
 static int add_layers(onnx_t *o, const dnn_model_t *md, char *cur)
 {
     int dbl = md->prec == DNN_DOUBLE;
     char nn[32];
     for (int l = 1; l <= md->L; l++) {
         size_t nl = md->n[l], np = md->n[l - 1];
-        float *W = floats(dnn_model_W(md, l), dbl, nl * np), *b = floats(dnn_model_b(md, l), dbl, nl);
-        if (!W || !b) {
+        int bn = md->bn && l < md->L;
+        float *W = floats(dnn_model_W(md, l), dbl, nl * np), *b = bn ? NULL : floats(dnn_model_b(md, l), dbl, nl);
+        if (!W || (!bn && !b)) {
             free(W);
             free(b);
             return DNN_ENOMEM;
         }
-        char *wn = name(o, "W%d", l), *bn = name(o, "b%d", l);
+        char *wn = name(o, "W%d", l), *bname = bn ? NULL : name(o, "b%d", l);
         add_init(o, wn, W, nl * np, 2, nl, np);
-        add_init(o, bn, b, nl, 1, nl, 0);
+        if (!bn)
+            add_init(o, bname, b, nl, 1, nl, 0);
         dnn_act_t g = l < md->L ? md->hidden : md->output;
         const char *op = op_of(g);
-        char *z = l == md->L && !op ? (char *)"P" : name(o, "Z%d", l), *in[3] = {cur, wn, bn};
+        char *z = l == md->L && !op ? (char *)"P" : name(o, "Z%d", l), *in[3] = {cur, wn, bname};
         snprintf(nn, sizeof nn, "gemm%d", l);
-        add_attr(o, add_node(o, "Gemm", nn, 3, in, z), "transB", 0, 1);
+        add_attr(o, add_node(o, "Gemm", nn, bn ? 2 : 3, in, z), "transB", 0, 1);
         cur = z;
+        if (bn && !(cur = add_bn(o, md, l, z)))
+            return DNN_ENOMEM;
         if (!op)
             continue;
         char *a = l == md->L ? (char *)"P" : name(o, "A%d", l);

@@ -21,6 +21,7 @@
 
 #include "dnn/bn.h"
 #include "dnn/exact.h"
+#include "dnn/matrix.h"
 #include "train_run.h"
 
 /* plan->add: one group's partial sums into the step's running totals. */
@@ -116,6 +117,18 @@ static void sort_keys(uint64_t *a, size_t n)
         }
 }
 
+/* Columns [lo, hi) of the gathered batch: X and Y of the members keys[lo, hi). */
+static void gather_part(void *ctx, size_t lo, size_t hi)
+{
+    run_t *r = ctx;
+    size_t nx = r->data.shape.n_x, ny = r->data.ny, es = r->data.es;
+    for (size_t j = lo; j < hi; j++) {
+        uint64_t c = r->step.keys[j] - r->data.train.lo;
+        memcpy((char *)r->step.Xs + j * nx * es, (char *)r->data.train.X + c * nx * es, nx * es);
+        memcpy((char *)r->step.Ys + j * ny * es, (char *)r->data.train.Y + c * ny * es, ny * es);
+    }
+}
+
 /* The rank's members of the batch of step k in the staging buffers (sorted
  * by global chunk with --deterministic), their global indices in keys, the
  * groups in bn_ends; returns their count. */
@@ -123,7 +136,7 @@ static size_t gather_batch(run_t *r, long k)
 {
     uint64_t B = (uint64_t)r->o.batch_size, base = (uint64_t)(k % r->step.spe) * B;
     uint64_t end = base + B < r->data.m ? base + B : r->data.m;
-    size_t n = 0, nx = r->data.shape.n_x, ny = r->data.ny, es = r->data.es, ng = 0;
+    size_t n = 0, ng = 0;
     for (uint64_t p = base; p < end; p++) {
         uint64_t g = r->step.perm[p];
         if (g >= r->data.train.lo && g < r->data.train.hi)
@@ -131,13 +144,10 @@ static size_t gather_batch(run_t *r, long k)
     }
     if (r->o.deterministic) /* by global index: each chunk's members together, in a fixed order */
         sort_keys(r->step.keys, n);
-    for (size_t j = 0; j < n; j++) {
-        uint64_t c = r->step.keys[j] - r->data.train.lo;
-        memcpy((char *)r->step.Xs + j * nx * es, (char *)r->data.train.X + c * nx * es, nx * es);
-        memcpy((char *)r->step.Ys + j * ny * es, (char *)r->data.train.Y + c * ny * es, ny * es);
-        if (r->step.exact && j > 0 && r->step.keys[j] / DNN_CHUNK != r->step.keys[j - 1] / DNN_CHUNK)
+    dnn_matrix_parallel(gather_part, r, n, 32); /* scattered reads: latency-bound on one thread */
+    for (size_t j = 1; j < n && r->step.exact; j++)
+        if (r->step.keys[j] / DNN_CHUNK != r->step.keys[j - 1] / DNN_CHUNK)
             r->step.bn_ends[ng++] = j;
-    }
     if (n)
         r->step.bn_ends[ng++] = n;
     r->step.bn_plan.ngroups = ng;

@@ -40,7 +40,7 @@ set_tests_properties(ref_bn_selfcheck PROPERTIES ENVIRONMENT "${DNN_TEST_ENV}" T
 
 # dnn-train --precision double --rng numpy --batch-norm against that reference:
 # 300 steps, full batch and mini-batches of 64 (the same numpy-ordered batches),
-# gd and Adam, relu and tanh, L2, non-default --bn-momentum/--bn-epsilon; step
+# gd and Adam, relu and tanh, L2, dropout, non-default --bn-momentum/--bn-epsilon; step
 # costs, W, gamma, beta and the running statistics to 1e-9.  On 3 ranks the
 # statistics are the global batch's (mini-batch with --deterministic).
 add_test(NAME ref_bn_numpy

@@ -56,9 +56,6 @@ int dnn_dist_max_d(double *x, size_t n);
 /* Sum of n 64-bit integers in place (exact, so independent of the order). */
 int dnn_dist_sum_i64(int64_t *x, size_t n);
 
-/* Every rank's n values, rank by rank, into all[0 .. n size). */
-int dnn_dist_gather_u64(const uint64_t *mine, size_t n, uint64_t *all);
-
 /*
  * Column exchange (--deterministic mini-batch, README "Data-parallel training
  * and determinism"): records of a fixed byte size, scount[r] of them from

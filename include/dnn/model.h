@@ -19,6 +19,13 @@
  * layer l+1 and dA[l] = dA[l] * D[l] / keep_prob.  A column's mask depends
  * only on its key, never on the block it is processed in.  acts keeps A[l]
  * before dropout (g'(Z) is computed from it); dropped holds the dropped copy.
+ *
+ * With batch normalization (bn.h, set up by dnn_bn_init after dnn_model_init)
+ * the buffer grows by gamma[l] of the hidden layers after bL, b[l]'s slot
+ * holds beta[l], dnn_model_backward and dnn_model_step_loss run bn.c's
+ * training passes over all their columns at once (batch statistics), and
+ * dnn_model_forward / dnn_model_evaluate normalize with the running
+ * statistics.
  */
 #ifndef DNN_MODEL_H
 #define DNN_MODEL_H

@@ -8,7 +8,9 @@ For each case both train the same network ([4, 8, 6, 1], sigmoid output,
 He weights from np.random.seed(3)) on the same 250 examples for 300 steps,
 dnn-train with --precision double --rng numpy --batch-norm (full batch, or
 --batch-size 64 in the course's numpy order: epoch e uses
-np.random.seed(3 + e); np.random.permutation(250), the last batch 58).
+np.random.seed(3 + e); np.random.permutation(250), the last batch 58),
+gd and Adam, relu and tanh, L2, dropout (--keep-prob: the masks after the
+activation, from tests/ref/ref_dnn.py's counter-based generator).
 Asserted per case:
   - every step's recorded cost (the batch's, before its update, with the
     batch's statistics; L2 term included) agrees: |c - r| / |r| <= tol;
@@ -40,12 +42,13 @@ import ref_bn  # noqa: E402
 
 DIMS = [4, 8, 6, 1]
 M, STEPS, SEED = 250, 300, 3
-# name: (hidden, optimizer, lr, batch, bn_momentum, bn_epsilon, l2)
+# name: (hidden, optimizer, lr, batch, bn_momentum, bn_epsilon, l2, keep_prob)
 CASES = {
-    "fb_gd_relu": ("relu", "gd", 0.1, 0, 0.9, 1e-5, 0.0),
-    "fb_adam_tanh": ("tanh", "adam", 0.003, 0, 0.8, 1e-3, 0.0),
-    "mb_gd_relu": ("relu", "gd", 0.05, 64, 0.9, 1e-5, 0.0),
-    "mb_adam_relu_l2": ("relu", "adam", 0.003, 64, 0.95, 1e-4, 0.5),
+    "fb_gd_relu": ("relu", "gd", 0.1, 0, 0.9, 1e-5, 0.0, 1.0),
+    "fb_adam_tanh": ("tanh", "adam", 0.003, 0, 0.8, 1e-3, 0.0, 1.0),
+    "mb_gd_relu": ("relu", "gd", 0.05, 64, 0.9, 1e-5, 0.0, 1.0),
+    "mb_adam_relu_l2": ("relu", "adam", 0.003, 64, 0.95, 1e-4, 0.5, 1.0),
+    "mb_adam_dropout": ("relu", "adam", 0.003, 64, 0.9, 1e-5, 0.0, 0.8),
 }
 
 
@@ -61,7 +64,7 @@ def rel(a, b):
 
 
 def run_dnn(a, data, name, case, work):
-    hidden, opt, lr, batch, bm, be, l2 = case
+    hidden, opt, lr, batch, bm, be, l2, kp = case
     metrics = os.path.join(work, name + ".csv")
     ckpt = os.path.join(work, name + ".h5")
     cmd = shlex.split(a.launcher) + [
@@ -75,6 +78,8 @@ def run_dnn(a, data, name, case, work):
         cmd += ["--batch-size", str(batch)]
     if l2:
         cmd += ["--l2", repr(l2)]
+    if kp < 1:
+        cmd += ["--keep-prob", repr(kp)]
     if a.deterministic:
         cmd += ["--deterministic"]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
@@ -90,11 +95,11 @@ def run_dnn(a, data, name, case, work):
 
 
 def check(a, X, Y, data, name, work):
-    hidden, opt, lr, batch, bm, be, l2 = case = CASES[name]
+    hidden, opt, lr, batch, bm, be, l2, kp = case = CASES[name]
 
     def ref(noise=0.0):
         return ref_bn.train(X, Y, DIMS, hidden, ref_bn.Optimizer(opt, lr), STEPS, bn_momentum=bm, eps=be,
-                            l2=l2, batch=batch, seed=SEED, noise=noise)
+                            l2=l2, batch=batch, seed=SEED, noise=noise, keep_prob=kp)
 
     costs, RP, RR = ref()
     _, NP, NR = ref(1e-15)

@@ -15,14 +15,21 @@ gamma starts at 1, beta at 0; they are parameters like W (the optimizer's
 moments, clipping) but L2 applies to W only.  Running statistics start at
 mu = 0, var = 1 and after every training step become
   running = B running + (1 - B) batch   (B = --bn-momentum, var biased).
-Evaluation uses them in place of the batch's.
+Evaluation uses them in place of the batch's.  Dropout (inverted) stays after
+the activation: A[l] = g(Zt) D[l] / keep_prob, with the counter-based masks
+of tests/ref/ref_dnn.py (keyed by step, layer and global example index).
 
   ref_bn.py selfcheck     backprop against central differences of the cost,
-                          relu and tanh, with L2: exit 0 when all agree
+                          relu and tanh (with dropout), with L2: exit 0 when all agree
 """
+import os
 import sys
 
 import numpy as np
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ref_dnn  # noqa: E402  (the dropout masks)
 
 
 def act(name, z, slope=0.01):
@@ -72,9 +79,9 @@ def n_layers(P):
     return sum(1 for k in P if k.startswith("W"))
 
 
-def forward(P, X, hidden, eps, running=None):
+def forward(P, X, hidden, eps, running=None, masks=None):
     """Returns (Z[L], cache).  running=None: the batch's statistics (training);
-    else the running ones (evaluation)."""
+    else the running ones (evaluation).  masks[l] = D[l] / keep_prob."""
     L = n_layers(P)
     A, cache = X, []
     for l in range(1, L):
@@ -88,7 +95,7 @@ def forward(P, X, hidden, eps, running=None):
         Zt = P["gamma%d" % l] * Zn + P["beta%d" % l]
         An = act(hidden, Zt)
         cache.append((A, Zn, Zt, An, mu, var))
-        A = An
+        A = An if masks is None else An * masks[l]
     ZL = P["W%d" % L] @ A + P["b%d" % L]
     cache.append((A,))
     return ZL, cache
@@ -99,18 +106,18 @@ def bce(ZL, Y):
     return float(np.mean(np.maximum(ZL, 0) - ZL * Y + np.log1p(np.exp(-np.abs(ZL)))))
 
 
-def cost(P, X, Y, hidden, eps, l2=0.0):
+def cost(P, X, Y, hidden, eps, l2=0.0, masks=None):
     m = X.shape[1]
-    ZL, _ = forward(P, X, hidden, eps)
+    ZL, _ = forward(P, X, hidden, eps, masks=masks)
     J = bce(ZL, Y) * Y.shape[0]
     return J + l2 / (2 * m) * sum(np.sum(P[k] ** 2) for k in P if k.startswith("W"))
 
 
-def backward(P, X, Y, hidden, eps, l2=0.0):
+def backward(P, X, Y, hidden, eps, l2=0.0, masks=None):
     """(cost, gradients, the batch statistics per hidden layer)."""
     m = X.shape[1]
     L = n_layers(P)
-    ZL, cache = forward(P, X, hidden, eps)
+    ZL, cache = forward(P, X, hidden, eps, masks=masks)
     J = bce(ZL, Y) * Y.shape[0] + l2 / (2 * m) * sum(np.sum(P["W%d" % l] ** 2) for l in range(1, L + 1))
     G = {}
     dZ = 1 / (1 + np.exp(-ZL)) - Y  # per example (sigmoid + cross-entropy)
@@ -122,6 +129,8 @@ def backward(P, X, Y, hidden, eps, l2=0.0):
     for l in range(L - 1, 0, -1):
         A_prev, Zn, Zt, An, mu, var = cache[l - 1]
         stats[l] = (mu, var)
+        if masks is not None:
+            dA = dA * masks[l]
         dZt = dA * act_grad(hidden, Zt, An)
         dbeta = dZt.sum(axis=1, keepdims=True)
         dgamma = (dZt * Zn).sum(axis=1, keepdims=True)
@@ -169,7 +178,7 @@ def numpy_order(m, seed):
 
 
 def train(X, Y, dims, hidden, opt, steps, bn_momentum=0.9, eps=1e-5, l2=0.0, batch=0,
-          seed=3, shuffle_seed=None, init_kind="he", noise=0.0):
+          seed=3, shuffle_seed=None, init_kind="he", noise=0.0, keep_prob=1.0):
     """steps training steps; batch 0 = full batch, else mini-batches of
     `batch` in the numpy order of epoch e = 1, 2, ... (seed shuffle_seed + e).
     Returns (step costs, parameters, running statistics).  noise > 0 multiplies
@@ -188,8 +197,12 @@ def train(X, Y, dims, hidden, opt, steps, bn_momentum=0.9, eps=1e-5, l2=0.0, bat
             idx = perm[j * batch:(j + 1) * batch]
             Xb, Yb = X[:, idx], Y[:, idx]
         else:
+            idx = np.arange(m)
             Xb, Yb = X, Y
-        J, G, stats = backward(P, Xb, Yb, hidden, eps, l2)
+        masks = None
+        if keep_prob < 1:
+            masks = ref_dnn.dropout_masks(dims, seed, k, idx, keep_prob)
+        J, G, stats = backward(P, Xb, Yb, hidden, eps, l2, masks)
         costs.append(J)
         if noise:
             G = {q: g * (1 + noise * jitter.randn(*g.shape)) for q, g in G.items()}
@@ -220,21 +233,23 @@ def selfcheck():
             if k.startswith(("gamma", "beta", "b")):
                 P[k] = P[k] + 0.3 * rng.randn(*P[k].shape)
         eps, l2, h = 1e-3, 0.2, 1e-6
-        _, G, _ = backward(P, X, Y, hidden, eps, l2)
+        masks = ref_dnn.dropout_masks([3, 5, 4, 1], 9, 0, np.arange(11), 0.7) if hidden == "tanh" else None
+        _, G, _ = backward(P, X, Y, hidden, eps, l2, masks)
         num, ana = [], []
         for k in sorted(P):
             for i in np.ndindex(P[k].shape):
                 keep = P[k][i]
                 P[k][i] = keep + h
-                jp = cost(P, X, Y, hidden, eps, l2)
+                jp = cost(P, X, Y, hidden, eps, l2, masks)
                 P[k][i] = keep - h
-                jm = cost(P, X, Y, hidden, eps, l2)
+                jm = cost(P, X, Y, hidden, eps, l2, masks)
                 P[k][i] = keep
                 num.append((jp - jm) / (2 * h))
                 ana.append(G[k][i])
         num, ana = np.array(num), np.array(ana)
         diff = np.linalg.norm(num - ana) / (np.linalg.norm(num) + np.linalg.norm(ana))
         ok = diff < 1e-7 and np.linalg.norm(ana) > 1e-3
+        hidden = hidden + (" with dropout" if masks else "")
         print("%s gradient %s: difference %.2e over %d parameters" % ("PASS" if ok else "FAIL", hidden, diff, ana.size))
         bad += not ok
     _, _, R = train(X, Y, [3, 5, 4, 1], "relu", Optimizer("gd", 0.1), 1, bn_momentum=0.7, eps=1e-3)
