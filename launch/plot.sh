@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Draws a learning curve from dnn-train's --metrics CSV:
 #   launch/plot.sh METRICS.csv OUT.png
-# Cost against iteration on the left axis; train/test accuracy, when the CSV
-# has those columns, on the right axis.  Columns are found by their header
-# names (iteration, cost, train_accuracy, test_accuracy), never by position.
+# Training cost and, with a dev set, dev cost against iteration on the left
+# axis, so bias (high training cost) and variance (a dev cost above it) read
+# at a glance; train/test/dev accuracy, when the CSV has those columns, on the
+# right axis.  Columns are found by their header names (iteration, cost,
+# train_accuracy, test_accuracy, val_cost, val_accuracy), never by position.
 # Needs gnuplot (Debian: gnuplot-nox).
 set -euo pipefail
 
@@ -24,6 +26,8 @@ c_iter=$(col iteration)
 c_cost=$(col cost)
 c_train=$(col train_accuracy)
 c_test=$(col test_accuracy)
+c_vcost=$(col val_cost)
+c_vacc=$(col val_accuracy)
 if [[ "$c_iter" == 0 || "$c_cost" == 0 ]]; then
   echo "plot.sh: '$csv' has no 'iteration' and 'cost' columns (header: $header)" >&2
   exit 1
@@ -43,6 +47,9 @@ if [[ "$c_train" != 0 ]]; then
 fi
 if [[ "$c_test" != 0 ]]; then
   summary+=", test acc $(printf '%.4f' "$(field "$c_test")")"
+fi
+if [[ "$c_vcost" != 0 ]]; then
+  summary+=", dev cost $(printf '%.4g' "$(field "$c_vcost")")"
 fi
 
 # Points as well as lines when there are few rows, so a short run still shows.
@@ -68,12 +75,15 @@ gdq() { local s=${1//\\/\\\\}; printf '%s' "${s//\"/\\\"}"; }
   # \n stays literal here: gnuplot turns it into a line break.
   printf '%s\n' "set title \"$(gdq "dnn-train learning curve: $(basename -- "$csv")")\\n$(gdq "$summary")\" noenhanced"
   echo "set xlabel 'iteration'"
-  echo "set ylabel 'cost (training loss)'"
+  echo "set ylabel 'cost'"
   echo "set grid"
   echo "set key outside top center horizontal"
   echo "set ytics nomirror"
-  plot="plot $(gq "$csv") every ::1 using $c_iter:$c_cost with $style lw 2 lc rgb '#1f77b4' title 'cost'"
-  if [[ "$c_train" != 0 || "$c_test" != 0 ]]; then
+  plot="plot $(gq "$csv") every ::1 using $c_iter:$c_cost with $style lw 2 lc rgb '#1f77b4' title 'training cost'"
+  if [[ "$c_vcost" != 0 ]]; then
+    plot+=", '' every ::1 using $c_iter:$c_vcost with $style lw 2 lc rgb '#e69f00' title 'dev cost'"
+  fi
+  if [[ "$c_train" != 0 || "$c_test" != 0 || "$c_vacc" != 0 ]]; then
     echo "set y2label 'accuracy'"
     echo "set y2tics"
     echo "set y2range [*:1]"
@@ -84,6 +94,9 @@ gdq() { local s=${1//\\/\\\\}; printf '%s' "${s//\"/\\\"}"; }
   fi
   if [[ "$c_test" != 0 ]]; then
     plot+=", '' every ::1 using $c_iter:$c_test axes x1y2 with $style lw 2 lc rgb '#d62728' title 'test accuracy'"
+  fi
+  if [[ "$c_vacc" != 0 ]]; then
+    plot+=", '' every ::1 using $c_iter:$c_vacc axes x1y2 with $style lw 2 dt 2 lc rgb '#9467bd' title 'dev accuracy'"
   fi
   echo "$plot"
 } > "$out.gp"

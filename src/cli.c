@@ -77,6 +77,14 @@ static const opt_t opts[] = {
      "float32 (sgemm), float64 (dgemm), or bf16: float32 parameters and sums, the large products on bfloat16 "
      "operands (oneDNN; needs a CPU with AVX512_BF16)", G_MODEL},
 
+    {"init-from", K_STR, F(init_from), "", NULL, "CKPT",
+     "transfer learning: start from a trained checkpoint; its leading layers whose shapes match (or the first "
+     "--transfer-layers) take its W, b, the rest --init; its input preprocessing is kept", G_MODEL},
+    {"transfer-layers", K_LONG, F(transfer_layers), "0", NULL, "K",
+     "take exactly layers 1..K from --init-from (0 = every leading layer whose shape matches)", G_MODEL},
+    {"freeze", K_LONG, F(freeze), "0", NULL, "K",
+     "never update layers 1..K (transferred by --init-from); their outputs are computed once and the steps run "
+     "layers K+1..L only (without --keep-prob)", G_MODEL},
     {"batch-norm", K_FLAG, F(batch_norm), "false", NULL, NULL,
      "batch normalization of every hidden layer (not the output): z_norm = (z - mu) / sqrt(var + E) over the step's "
      "batch on all ranks, A = g(gamma z_norm + beta); b[l] is dropped, gamma starts at 1 and beta at 0; evaluation "
@@ -509,6 +517,21 @@ int dnn_cli_validate(const dnn_options_t *o, char *msg)
         return dnn_fail(msg, DNN_EINVAL, "--checkpoint-every needs --checkpoint FILE");
     if (!isnan(o->binary_threshold) && o->output != DNN_ACT_SIGMOID)
         return dnn_fail(msg, DNN_EINVAL, "--binary-threshold needs --output sigmoid");
+    if (o->transfer_layers < 0 || o->freeze < 0)
+        return dnn_fail(msg, DNN_EINVAL, "--%s must be >= 0, got %ld", o->freeze < 0 ? "freeze" : "transfer-layers",
+                        o->freeze < 0 ? o->freeze : o->transfer_layers);
+    if (o->freeze > o->n_layers)
+        return dnn_fail(msg, DNN_EINVAL, "--freeze %ld is beyond L-1 = %d: this network has %d hidden layer%s and the "
+                        "output layer, which must train", o->freeze, o->n_layers, o->n_layers, o->n_layers == 1 ? "" : "s");
+    if (o->transfer_layers > o->n_layers + 1)
+        return dnn_fail(msg, DNN_EINVAL, "--transfer-layers %ld is beyond L = %d", o->transfer_layers, o->n_layers + 1);
+    if ((o->freeze || o->transfer_layers) && !o->init_from[0])
+        return dnn_fail(msg, DNN_EINVAL, "--%s needs --init-from CKPT", o->freeze ? "freeze" : "transfer-layers");
+    if ((o->freeze || o->init_from[0]) && o->batch_norm)
+        return dnn_fail(msg, DNN_EINVAL, "--%s with --batch-norm is not supported yet", o->freeze ? "freeze" : "init-from");
+    if (o->freeze && o->transfer_layers && o->freeze > o->transfer_layers)
+        return dnn_fail(msg, DNN_EINVAL, "--freeze %ld exceeds --transfer-layers %ld (only transferred layers can be frozen)",
+                        o->freeze, o->transfer_layers);
     if (o->quiet && o->verbose)
         return dnn_fail(msg, DNN_EINVAL, "--quiet and --verbose exclude each other");
     return validate_course2(o, msg);

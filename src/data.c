@@ -54,9 +54,11 @@ static int open_numeric(hid_t f, const char *file, const char *name, const char 
 {
     if (!name || !*name)
         return dnn_fail(msg, DNN_EINVAL, "no dataset name given for %s in '%s'", role, file);
-    htri_t ex = H5Lexists(f, name, H5P_DEFAULT);
-    if (ex <= 0 || (*ds = H5Dopen2(f, name, H5P_DEFAULT)) < 0)
-        return dnn_fail(msg, DNN_EDATA, "dataset '%s' (%s) not found in '%s'", name, role, file);
+    char what[64];
+    snprintf(what, sizeof what, "%s dataset", role);
+    int orc = dnn_h5_open_dataset(f, file, name, what, ds, msg);
+    if (orc)
+        return orc;
     hid_t t = H5Dget_type(*ds), sp = H5Dget_space(*ds);
     H5T_class_t c = H5Tget_class(t);
     if (c == H5T_ENUM) { /* numpy bool, as h5py writes it: an enum of int8 {FALSE = 0, TRUE = 1} */
@@ -225,8 +227,7 @@ int dnn_data_read(dnn_data_t *d, const char *file, const char *xname, const char
     }
     if ((rc = open_file(file, &f, msg)))
         goto fail;
-    if ((ds = H5Dopen2(f, xname, H5P_DEFAULT)) < 0) {
-        rc = dnn_fail(msg, DNN_EDATA, "dataset '%s' not found in '%s'", xname, file);
+    if ((rc = dnn_h5_open_dataset(f, file, xname, "dataset", &ds, msg))) {
         goto fail;
     }
     if (s->x_features_first) {
@@ -253,8 +254,7 @@ int dnn_data_read(dnn_data_t *d, const char *file, const char *xname, const char
                 ((float *)d->X)[i] = (float)(((float *)d->X)[i] * scale);
     }
     if (yname) {
-        if ((ds = H5Dopen2(f, yname, H5P_DEFAULT)) < 0) {
-            rc = dnn_fail(msg, DNN_EDATA, "dataset '%s' not found in '%s'", yname, file);
+        if ((rc = dnn_h5_open_dataset(f, file, yname, "dataset", &ds, msg))) {
             goto fail;
         }
         if (s->y_transposed && s->n_y > 1) {

@@ -228,9 +228,10 @@ int dnn_h5_read(hid_t loc, const char *file, const char *name, hid_t memtype, in
         *verified = 0;
     if (rank < 1 || rank > MAX_RANK)
         return dnn_fail(msg, DNN_EINVAL, "dataset '%s' in '%s': rank %d out of range", name, file, rank);
-    hid_t d = H5Lexists(loc, name, H5P_DEFAULT) > 0 ? H5Dopen2(loc, name, H5P_DEFAULT) : -1;
-    if (d < 0)
-        return dnn_fail(msg, DNN_EDATA, "dataset '%s' not found in '%s'", name, file);
+    hid_t d;
+    int orc = dnn_h5_open_dataset(loc, file, name, "dataset", &d, msg);
+    if (orc)
+        return orc;
     hid_t sp = H5Dget_space(d);
     hsize_t have[MAX_RANK];
     int r = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1, rc = 0;
@@ -302,4 +303,86 @@ int dnn_h5_unverified(hid_t f, char *buf, size_t len, int *total)
     if (total)
         *total = u.total;
     return e < 0 ? -1 : u.count;
+}
+
+/* Why link `name` in loc, which exists, does not lead to a readable dataset
+ * (a soft or external link whose target is missing), or 0 when it does. */
+static int dangling(hid_t loc, const char *file, const char *name, const char *what, char *msg)
+{
+    H5L_info_t li;
+    if (H5Lget_info(loc, name, &li, H5P_DEFAULT) < 0)
+        return 0;
+    char val[1024] = "";
+    if (li.type == H5L_TYPE_SOFT && li.u.val_size < sizeof val && H5Lget_val(loc, name, val, sizeof val, H5P_DEFAULT) >= 0 &&
+        H5Oexists_by_name(loc, name, H5P_DEFAULT) <= 0)
+        return dnn_fail(msg, DNN_EDATA, "%s '%s' in '%s' is a soft link to '%s', which does not exist in that file", what,
+                        name, file, val);
+    if (li.type == H5L_TYPE_EXTERNAL && li.u.val_size < sizeof val &&
+        H5Lget_val(loc, name, val, sizeof val, H5P_DEFAULT) >= 0) {
+        const char *efile = NULL, *eobj = NULL;
+        unsigned fl;
+        if (H5Lunpack_elink_val(val, li.u.val_size, &fl, &efile, &eobj) >= 0 && H5Oexists_by_name(loc, name, H5P_DEFAULT) <= 0)
+            return dnn_fail(msg, DNN_EDATA, "%s '%s' in '%s' is an external link to '%s' in file '%s', which cannot be "
+                            "opened (missing file or object; a relative file is looked up beside '%s' and in "
+                            "HDF5_EXT_PREFIX)", what, name, file, eobj, efile, file);
+    }
+    return 0;
+}
+
+/* A virtual dataset's sources are all there: HDF5 would read a missing one as
+ * fill values, silently. */
+static int virtual_sources(hid_t ds, const char *file, const char *name, const char *what, char *msg)
+{
+    hid_t pl = H5Dget_create_plist(ds);
+    if (pl < 0)
+        return 0;
+    int rc = 0;
+    size_t n = 0;
+    if (H5Pget_layout(pl) == H5D_VIRTUAL && H5Pget_virtual_count(pl, &n) >= 0) {
+        for (size_t i = 0; i < n && !rc; i++) {
+            char src[1024] = "", dset[1024] = "";
+            H5Pget_virtual_filename(pl, i, src, sizeof src);
+            H5Pget_virtual_dsetname(pl, i, dset, sizeof dset);
+            hid_t f = strcmp(src, ".") ? -1 : H5Iget_file_id(ds);
+            if (f < 0) {
+                H5E_BEGIN_TRY { f = H5Fopen(src, H5F_ACC_RDONLY, H5P_DEFAULT); } H5E_END_TRY;
+                if (f < 0) { /* relative names are looked up beside the file */
+                    char near[2048];
+                    const char *slash = strrchr(file, '/');
+                    if (src[0] != '/' && slash) {
+                        snprintf(near, sizeof near, "%.*s/%s", (int)(slash - file), file, src);
+                        H5E_BEGIN_TRY { f = H5Fopen(near, H5F_ACC_RDONLY, H5P_DEFAULT); } H5E_END_TRY;
+                    }
+                }
+            }
+            if (f < 0)
+                rc = dnn_fail(msg, DNN_EDATA, "%s '%s' in '%s' is a virtual dataset whose source file '%s' (dataset "
+                              "'%s') cannot be opened: HDF5 would read it as fill values", what, name, file, src, dset);
+            else {
+                if (H5Lexists(f, dset, H5P_DEFAULT) <= 0)
+                    rc = dnn_fail(msg, DNN_EDATA, "%s '%s' in '%s' is a virtual dataset whose source dataset '%s' is "
+                                  "missing from '%s': HDF5 would read it as fill values", what, name, file, dset, src);
+                H5Fclose(f);
+            }
+        }
+    }
+    H5Pclose(pl);
+    return rc;
+}
+
+int dnn_h5_open_dataset(hid_t loc, const char *file, const char *name, const char *what, hid_t *ds, char *msg)
+{
+    *ds = -1;
+    int rc;
+    if (H5Lexists(loc, name, H5P_DEFAULT) <= 0)
+        return dnn_fail(msg, DNN_EDATA, "%s '%s' not found in '%s'", what, name, file);
+    if ((rc = dangling(loc, file, name, what, msg)))
+        return rc;
+    if ((*ds = H5Dopen2(loc, name, H5P_DEFAULT)) < 0)
+        return dnn_fail(msg, DNN_EDATA, "%s '%s' in '%s' cannot be opened as a dataset", what, name, file);
+    if ((rc = virtual_sources(*ds, file, name, what, msg))) {
+        H5Dclose(*ds);
+        *ds = -1;
+    }
+    return rc;
 }

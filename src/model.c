@@ -246,13 +246,12 @@ void dnn_model_evaluate(dnn_model_t *m, const void *X, const void *Y, size_t col
 
 void dnn_model_step_loss(dnn_model_t *m, const void *X, const void *Y, size_t cols, double *loss, double *correct)
 {
-    int drop = m->keep_prob < 1;
     if (m->bn) /* the batch's statistics, as training uses them */
         dnn_bn_step_loss(m, X, Y, cols, loss, correct);
     else if (m->prec == DNN_DOUBLE)
-        evaluate_d(m, X, Y, cols, loss, correct, drop);
+        evaluate_d(m, X, Y, cols, loss, correct, 1);
     else
-        evaluate_s(m, X, Y, cols, loss, correct, drop);
+        evaluate_s(m, X, Y, cols, loss, correct, 1);
 }
 
 void dnn_model_backward(dnn_model_t *m, const void *X, const void *Y, size_t cols, int overwrite)
@@ -351,21 +350,27 @@ static void SUF(dropout_backward)(const dnn_model_t *m, int l, real *dA, size_t 
 
 /* Hidden layers and the output's linear part; the output activation is left
  * to the caller (prediction or loss). Returns A[L] holding W[L] A[L-1].
- * drop: apply dropout to the hidden layers (training steps only). */
-static real *SUF(forward_linear)(dnn_model_t *m, const real *X, size_t cols, int drop)
+ * drop: apply dropout to the hidden layers (training steps only).
+ * eval: an evaluation pass (README, Batch invariance): the column-invariant
+ * products of dnn_matrix_dot, in float32 for --precision bf16 too, so an
+ * example's outputs do not depend on the other examples of the pass. */
+static real *SUF(forward_linear)(dnn_model_t *m, const real *X, size_t cols, int drop, int eval)
 {
     const real *P = m->params;
-    dnn_bf16_begin(m, X, cols);
+    if (!eval)
+        dnn_bf16_begin(m, X, cols);
     for (int l = 1; l <= m->L; l++) {
         real *A = SUF(act)(m, l);
         size_t nl = m->n[l], np = m->n[l - 1];
-        if (!dnn_bf16_forward(m, l, A, cols))
+        if (eval)
+            SUF(dnn_matrix_dot)(nl, cols, np, P + m->off_W[l], np, SUF(input)(m, l - 1, X, 0), np, A, nl);
+        else if (!dnn_bf16_forward(m, l, A, cols))
             SUF(dnn_matrix_gemm)(1, 0, nl, cols, np, 1, P + m->off_W[l], np, SUF(input)(m, l - 1, X, drop), np, 0, A,
                                  nl);
         if (l < m->L) {
             if (m->bn) /* --batch-norm: gamma z_norm with the running statistics; beta is b[l]'s slot */
                 SUF(dnn_bn_infer)(m, l, A, cols);
-            if (!dnn_bf16_act_forward(m, l, A, cols, drop))
+            if (eval || !dnn_bf16_act_forward(m, l, A, cols, drop))
                 SUF(dnn_act_forward)(A, P + m->off_b[l], nl, cols, m->hidden, (real)m->slope);
             if (drop) {
                 SUF(dropout_forward)(m, l, cols);
@@ -378,15 +383,15 @@ static real *SUF(forward_linear)(dnn_model_t *m, const real *X, size_t cols, int
 
 static void SUF(forward)(dnn_model_t *m, const real *X, size_t cols)
 {
-    real *AL = SUF(forward_linear)(m, X, cols, 0);
+    real *AL = SUF(forward_linear)(m, X, cols, 0, 1);
     const real *P = m->params;
     SUF(dnn_loss_output)(AL, NULL, NULL, P + m->off_b[m->L], m->n[m->L], cols, m->output, NULL, NULL);
 }
 
 static void SUF(evaluate)(dnn_model_t *m, const real *X, const real *Y, size_t cols, double *loss,
-                          double *correct, int drop)
+                          double *correct, int step)
 {
-    real *AL = SUF(forward_linear)(m, X, cols, drop);
+    real *AL = SUF(forward_linear)(m, X, cols, step && m->keep_prob < 1, !step);
     const real *P = m->params;
     SUF(dnn_loss_output)(AL, m->dz[0], Y, P + m->off_b[m->L], m->n[m->L], cols, m->output, loss, correct);
 }
@@ -419,7 +424,7 @@ static void SUF(backward)(dnn_model_t *m, const real *X, const real *Y, size_t c
     const real *P = m->params;
     real *G = m->grads;
     int L = m->L, cur = 0, drop = m->keep_prob < 1;
-    real *AL = SUF(forward_linear)(m, X, cols, drop);
+    real *AL = SUF(forward_linear)(m, X, cols, drop, 0);
     double loss = 0, correct = 0;
     real *dZ = m->dz[cur];
     SUF(dnn_loss_output)(AL, dZ, Y, P + m->off_b[L], m->n[L], cols, m->output, &loss, &correct);

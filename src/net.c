@@ -147,8 +147,9 @@ static void SUF(predict_block)(const dnn_net_t *net, void *buf, size_t half, con
     for (int l = 1; l <= md->L; l++) {
         size_t nl = md->n[l], np = md->n[l - 1];
         real *Al = A[l & 1];
-        /* Z[l] = W[l] A[l-1]: row-major W[l] is column-major W[l]^T */
-        SUF(dnn_matrix_gemm)(1, 0, nl, cols, np, 1, W + md->off_W[l], np, Aprev, np, 0, Al, nl);
+        /* Z[l] = W[l] A[l-1]: row-major W[l] is column-major W[l]^T; the
+         * evaluation product, as dnn-train's (README, Batch invariance) */
+        SUF(dnn_matrix_dot)(nl, cols, np, W + md->off_W[l], np, Aprev, np, Al, nl);
         if (l < md->L && md->bn)
             SUF(dnn_bn_infer)(md, l, Al, cols);
         if (l < md->L)

@@ -98,6 +98,7 @@ typedef struct {
     train_data_t data;
     train_step_t step;
     train_records_t rec;
+    struct train_xfer *xfer; /* --init-from / --freeze (train_transfer.c), or NULL */
     int threads; /* BLAS threads per rank */
 } run_t;
 
@@ -124,6 +125,16 @@ void train_update(run_t *r, long k);
 double train_step_examples(const run_t *r, long k);
 double train_lr(const run_t *r, long k);
 void train_step_fail(run_t *r, const char *what); /* a collective failed: train_step returns DNN_EMPI */
+
+/* train_transfer.c (README, Transfer learning); the int functions return agreed codes */
+int train_transfer_source(run_t *r, char *msg);   /* before the data: load --init-from, take its preprocessing */
+const dnn_ckpt_t *train_transfer_ckpt(const run_t *r);
+int train_transfer_params(run_t *r, char *msg);   /* after the initialization: the transferred layers */
+int train_transfer_freeze(run_t *r, char *msg);   /* after the step buffers: cache A[K] for --freeze K */
+size_t train_transfer_first(const run_t *r);      /* first parameter the update may change */
+void train_transfer_enter(run_t *r);              /* around a step's gradients: run layers K+1..L on A[K] */
+void train_transfer_leave(run_t *r);
+void train_transfer_free(run_t *r);
 
 /* train_bn.c */
 size_t train_bn_columns(const run_t *r); /* the model's columns: the step's local examples, at most */

@@ -372,7 +372,7 @@ static int make_model(run_t *r, const dnn_ckpt_t *ck, int L, const size_t *n, ch
     if ((rc = agree(r, rc, msg)))
         return rc;
     dnn_model_set_dropout(&r->model, r->o.keep_prob, (uint64_t)r->o.seed);
-    if (r->o.standardize && (rc = standardize(r, r->o.resume ? ck : NULL, msg)))
+    if (r->o.standardize && (rc = standardize(r, r->o.resume ? ck : train_transfer_ckpt(r), msg)))
         return rc;
     if (r->o.resume) {
         rc = dnn_checkpoint_read_params(r->o.checkpoint, &r->model, msg);
@@ -387,7 +387,7 @@ static int make_model(run_t *r, const dnn_ckpt_t *ck, int L, const size_t *n, ch
     } else {
         rc = dnn_model_init_params(&r->model, (dnn_init_t)r->o.init, r->o.init_scale, (dnn_rng_kind_t)r->o.rng,
                                    (uint64_t)r->o.seed, msg);
-        if ((rc = agree(r, rc, msg)))
+        if ((rc = agree(r, rc, msg)) || (rc = train_transfer_params(r, msg)))
             return rc;
     }
     return make_optimizer(r, ck, msg);
@@ -445,11 +445,14 @@ static int build(run_t *r, dnn_ckpt_t *ck, char *msg)
 {
     size_t n[DNN_MAX_LAYERS + 1];
     int L = 0, rc;
-    if ((r->o.resume && (rc = read_resume(r, ck, msg))) || (rc = train_data_init(r, msg)) ||
+    if ((r->o.resume && (rc = read_resume(r, ck, msg))) || (rc = train_transfer_source(r, msg)) ||
+        (rc = train_data_init(r, msg)) ||
         (rc = architecture(r, ck, n, &L, msg)) || (rc = check_sets(r, n[L], msg)) || (rc = count_steps(r, msg)))
         return rc;
     r->step.exact_max = dnn_exact_limit((r->data.m + DNN_CHUNK - 1) / DNN_CHUNK); /* one term per global chunk */
     if ((rc = make_model(r, ck, L, n, msg)) || (rc = agree(r, train_step_init(r, ck, msg), msg)))
+        return rc;
+    if ((rc = train_transfer_freeze(r, msg)))
         return rc;
     return agree(r, train_records_init(r, ck, msg), msg);
 }
@@ -480,6 +483,7 @@ int train_setup(run_t *r, int argc, char **argv, int *status, char *msg)
 void train_free(run_t *r)
 {
     train_records_free(&r->rec);
+    train_transfer_free(r);
     dnn_optim_free(&r->opt);
     dnn_model_free(&r->model);
     train_data_free(&r->data);

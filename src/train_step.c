@@ -417,6 +417,8 @@ int train_step(run_t *r, long k, int stop_requested, step_result_t *res, char *m
         det_step(r, (uint64_t)train_step_examples(r, k));
     if (r->step.exact)
         memset(r->step.acc, 0, 2 * (P + DNN_GRAD_EXTRA) * sizeof(int64_t));
+    train_transfer_enter(r); /* --freeze: the trainable layers alone (README, Transfer learning) */
+    P = r->model.nparams;
     if (!r->step.grads_zero) /* only after something other than the update used them (e.g. a gradient check) */
         dnn_model_zero_grads(&r->model);
     if (r->o.batch_size) {
@@ -442,12 +444,14 @@ int train_step(run_t *r, long k, int stop_requested, step_result_t *res, char *m
     res->cost = real_at(r, r->model.grads, P) / mb;
     res->acc = r->o.output == DNN_ACT_LINEAR ? NAN : real_at(r, r->model.grads, P + 1) / mb;
     res->stop = real_at(r, r->model.grads, P + 2) > 0;
+    train_transfer_leave(r);
     return rc;
 }
 
 typedef struct {
     run_t *r;
     dnn_optim_step_t st;
+    size_t first; /* parameters before it are frozen (--freeze) */
 } update_t;
 
 /* Parameters [lo, hi) of the update, tile by tile, each tile's bf16 copy of W
@@ -456,6 +460,8 @@ typedef struct {
 static void update_part(void *ctx, size_t lo, size_t hi)
 {
     update_t *u = ctx;
+    lo += u->first;
+    hi += u->first;
     for (size_t a = lo; a < hi; a += TILE) {
         size_t b = hi - a < TILE ? hi : a + TILE;
         dnn_optim_apply(&u->r->opt, &u->r->model, &u->st, a, b);
@@ -468,9 +474,9 @@ static void update_part(void *ctx, size_t lo, size_t hi)
  * in parts run by the matrix pool (element-wise, so any split gives the same bits). */
 void train_update(run_t *r, long k)
 {
-    update_t u = {.r = r};
+    update_t u = {.r = r, .first = train_transfer_first(r)};
     dnn_optim_prepare(&r->opt, &r->model, train_lr(r, k), 1.0 / train_step_examples(r, k), r->o.l2, r->o.clip_norm, &u.st);
-    dnn_matrix_parallel(update_part, &u, r->model.nparams, 16384);
+    dnn_matrix_parallel(update_part, &u, r->model.nparams - u.first, 16384);
     memset((char *)r->model.grads + r->model.nparams * r->data.es, 0, DNN_GRAD_EXTRA * r->data.es);
     r->step.grads_zero = 1;
     dnn_bn_update_running(&r->model); /* --batch-norm: with this step's batch statistics */

@@ -19,3 +19,18 @@ if(EXISTS /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz)
   set_tests_properties(course3_report_fashion PROPERTIES TIMEOUT 120 SKIP_RETURN_CODE 77 LABELS "e2e;course3"
     ENVIRONMENT "${DNN_TEST_ENV};DNN_FASHION_MNIST_SRC=/usr/share/datasets/fashion-mnist;DNN_FASHION_CONVERTER=$<TARGET_FILE:dnn-fashion-mnist>")
 endif()
+# --init-from / --transfer-layers / --freeze against numpy; the bad input at N = 1 and N = 3.
+add_test(NAME course3_transfer
+  COMMAND ${DNN_PYTHON} -B ${DNN_COURSE3_DIR}/transfer.py --train $<TARGET_FILE:dnn-train> --mpiexec ${DNN_MPIEXEC}
+          --only freeze --only transfer_without --only preprocessing)
+add_test(NAME course3_transfer_bad_input
+  COMMAND ${DNN_PYTHON} -B ${DNN_COURSE3_DIR}/transfer.py --train $<TARGET_FILE:dnn-train> --mpiexec ${DNN_MPIEXEC}
+          --only bad_input)
+set_tests_properties(course3_transfer course3_transfer_bad_input PROPERTIES ENVIRONMENT "${DNN_TEST_ENV}" TIMEOUT 120
+  LABELS "e2e;course3")
+# launch/plot.sh (the quickstart's learning curve) draws the dev cost: the PNG decoded.
+add_test(NAME course3_plot_devcost
+  COMMAND ${DNN_PYTHON} -B ${DNN_COURSE3_DIR}/plot_devcost.py --train $<TARGET_FILE:dnn-train>
+          --source ${CMAKE_SOURCE_DIR})
+set_tests_properties(course3_plot_devcost PROPERTIES ENVIRONMENT "${DNN_TEST_ENV}" TIMEOUT 120 SKIP_RETURN_CODE 77
+  LABELS "userpath;course3")

@@ -16,7 +16,7 @@ foreach(c consistency kill_resume unreachable missing_data cleanup)
   add_test(NAME multihost_${c}
     COMMAND ${DNN_PYTHON} ${DNN_MH_DIR}/multihost.py --train $<TARGET_FILE:dnn-train> --case ${c})
   set_tests_properties(multihost_${c} PROPERTIES
-    ENVIRONMENT "${DNN_TEST_ENV}" TIMEOUT 120 SKIP_RETURN_CODE 77 LABELS "multihost")
+    ENVIRONMENT "${DNN_TEST_ENV};DNN_BIN=$<TARGET_FILE_DIR:dnn-train>" TIMEOUT 120 SKIP_RETURN_CODE 77 LABELS "multihost")
 endforeach()
 # the kill must land mid-run: not next to other jobs competing for the cores
 set_tests_properties(multihost_kill_resume PROPERTIES RUN_SERIAL TRUE)

@@ -249,10 +249,57 @@ static void test_output_check_leaves_nothing(void)
     unlink(tmp);
 }
 
+/* Links that lead nowhere, as files copied from another machine have them:
+ * each refusal names the link, its target and the file. */
+static void test_h5_links_elsewhere(void)
+{
+    char path[512], src[512], msg[DNN_MSG_LEN];
+    tpath(path, "links.h5");
+    tpath(src, "vsource.h5");
+    /* a real source for the virtual dataset, removed afterwards */
+    hid_t s = H5Fcreate(src, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hsize_t n = 4;
+    hid_t sp = H5Screate_simple(1, &n, NULL);
+    hid_t d = H5Dcreate2(s, "src", H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    double v[4] = {1, 2, 3, 4};
+    H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
+    H5Dclose(d);
+    H5Fclose(s);
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    CU_ASSERT_FATAL(f >= 0);
+    CU_ASSERT(H5Lcreate_soft("/nowhere/x", f, "soft_x", H5P_DEFAULT, H5P_DEFAULT) >= 0);
+    CU_ASSERT(H5Lcreate_external("absent_file.h5", "/train_x", f, "ext_x", H5P_DEFAULT, H5P_DEFAULT) >= 0);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    CU_ASSERT(H5Pset_virtual(dcpl, sp, "vsource.h5", "/src", sp) >= 0);
+    d = H5Dcreate2(f, "virt_x", H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    CU_ASSERT(d >= 0);
+    H5Dclose(d);
+    H5Pclose(dcpl);
+    H5Sclose(sp);
+    hid_t ds;
+    /* with its source present, the virtual dataset opens */
+    CU_ASSERT_EQUAL(dnn_h5_open_dataset(f, path, "virt_x", "dataset", &ds, msg), 0);
+    if (ds >= 0)
+        H5Dclose(ds);
+    CU_ASSERT_EQUAL(remove(src), 0);
+    CU_ASSERT_EQUAL(dnn_h5_open_dataset(f, path, "soft_x", "dataset", &ds, msg), DNN_EDATA);
+    CU_ASSERT(strstr(msg, "soft_x") && strstr(msg, "soft link") && strstr(msg, "/nowhere/x") && strstr(msg, path));
+    CU_ASSERT_EQUAL(dnn_h5_open_dataset(f, path, "ext_x", "dataset", &ds, msg), DNN_EDATA);
+    CU_ASSERT(strstr(msg, "ext_x") && strstr(msg, "external link") && strstr(msg, "absent_file.h5") &&
+              strstr(msg, "/train_x"));
+    CU_ASSERT_EQUAL(dnn_h5_open_dataset(f, path, "virt_x", "dataset", &ds, msg), DNN_EDATA);
+    CU_ASSERT(strstr(msg, "virt_x") && strstr(msg, "virtual") && strstr(msg, "vsource.h5") && strstr(msg, "/src"));
+    CU_ASSERT_EQUAL(ds, -1);
+    CU_ASSERT_EQUAL(dnn_h5_open_dataset(f, path, "no_such", "dataset", &ds, msg), DNN_EDATA);
+    CU_ASSERT(strstr(msg, "no_such") && strstr(msg, "not found"));
+    H5Fclose(f);
+}
+
 int main(void)
 {
     static const dnn_test_t tests[] = {
         DNN_TEST(test_h5_round_trip_exact_and_checksummed),
+        DNN_TEST(test_h5_links_elsewhere),
         DNN_TEST(test_h5_chunks_bounded),
         DNN_TEST(test_h5_empty_dataset_checksummed),
         DNN_TEST(test_h5_shape_and_missing_named),

@@ -215,6 +215,101 @@ static void test_matrix_gemm_split_threads(void)
     dnn_matrix_set_threads(before);
 }
 
+/*
+ * dnn_matrix_dot: C = A^T B where each element is the documented fixed-order
+ * dot product (README, Batch invariance): lanes of W = 16 floats / 8 doubles,
+ * lane l fusing k = l, l + W, ... in order (lanes past K fuse 0 * 0), then
+ * halved pairwise.  The reference below is that definition written with
+ * fmaf/fma one element at a time; the result must equal it bitwise, for the
+ * AVX-512 kernel and for the portable one (ctest unit_matrix_portable runs
+ * this suite with DNN_DOT_PORTABLE=1), for K not a multiple of W, tile edges
+ * (M, N not multiples of 4), leading dimensions above the row counts, and 1
+ * or 3 threads.  It must also be close to the long double product.
+ */
+static float ref_dot_s(const float *a, const float *b, size_t K)
+{
+    float acc[16] = {0}, s8[8], s4[4], s2[2];
+    for (size_t k = 0; k < K; k += 16)
+        for (size_t l = 0; l < 16; l++)
+            acc[l] = k + l < K ? fmaf(a[k + l], b[k + l], acc[l]) : fmaf(0.0f, 0.0f, acc[l]);
+    for (int l = 0; l < 8; l++)
+        s8[l] = acc[l] + acc[l + 8];
+    for (int l = 0; l < 4; l++)
+        s4[l] = s8[l] + s8[l + 4];
+    for (int l = 0; l < 2; l++)
+        s2[l] = s4[l] + s4[l + 2];
+    return s2[0] + s2[1];
+}
+
+static double ref_dot_d(const double *a, const double *b, size_t K)
+{
+    double acc[8] = {0}, s4[4], s2[2];
+    for (size_t k = 0; k < K; k += 8)
+        for (size_t l = 0; l < 8; l++)
+            acc[l] = k + l < K ? fma(a[k + l], b[k + l], acc[l]) : fma(0.0, 0.0, acc[l]);
+    for (int l = 0; l < 4; l++)
+        s4[l] = acc[l] + acc[l + 4];
+    for (int l = 0; l < 2; l++)
+        s2[l] = s4[l] + s4[l + 2];
+    return s2[0] + s2[1];
+}
+
+static void dot_case(size_t M, size_t N, size_t K, int threads)
+{
+    size_t lda = K + 3, ldb = K + 5, ldc = M + 2;
+    float *As = malloc(lda * M * sizeof *As), *Bs = malloc(ldb * N * sizeof *Bs), *Cs = malloc(ldc * N * sizeof *Cs);
+    double *Ad = malloc(lda * M * sizeof *Ad), *Bd = malloc(ldb * N * sizeof *Bd), *Cd = malloc(ldc * N * sizeof *Cd);
+    CU_ASSERT_FATAL(As && Bs && Cs && Ad && Bd && Cd);
+    lcg_seed(M * 1000003u + N * 101u + K);
+    for (size_t i = 0; i < lda * M; i++)
+        As[i] = (float)(Ad[i] = lcg_uniform());
+    for (size_t i = 0; i < ldb * N; i++)
+        Bs[i] = (float)(Bd[i] = lcg_uniform());
+    for (size_t i = 0; i < ldc * N; i++)
+        Cs[i] = (float)(Cd[i] = PAD_VALUE);
+    int before = dnn_matrix_threads();
+    dnn_matrix_set_threads(threads);
+    dnn_matrix_dot_s(M, N, K, As, lda, Bs, ldb, Cs, ldc);
+    dnn_matrix_dot_d(M, N, K, Ad, lda, Bd, ldb, Cd, ldc);
+    dnn_matrix_set_threads(before);
+    size_t bad_s = 0, bad_d = 0, pad = 0;
+    double worst = 0;
+    for (size_t j = 0; j < N; j++)
+        for (size_t i = 0; i < ldc; i++) {
+            if (i >= M) {
+                pad += Cs[j * ldc + i] != (float)PAD_VALUE || Cd[j * ldc + i] != PAD_VALUE;
+                continue;
+            }
+            float ws = ref_dot_s(As + i * lda, Bs + j * ldb, K);
+            double wd = ref_dot_d(Ad + i * lda, Bd + j * ldb, K);
+            bad_s += memcmp(&ws, &Cs[j * ldc + i], sizeof ws) != 0;
+            bad_d += memcmp(&wd, &Cd[j * ldc + i], sizeof wd) != 0;
+            long double s = 0;
+            for (size_t k = 0; k < K; k++)
+                s += (long double)Ad[i * lda + k] * Bd[j * ldb + k];
+            double e = fabs((double)(s - Cd[j * ldc + i]));
+            worst = e > worst ? e : worst;
+        }
+    if (bad_s || bad_d || pad || worst > 1e-13)
+        fprintf(stderr, "dot %zux%zux%zu threads %d: %zu float and %zu double elements differ from the defined order, "
+                "%zu padding cells written, max |error| %.3g\n", M, N, K, threads, bad_s, bad_d, pad, worst);
+    CU_ASSERT_EQUAL(bad_s, 0);
+    CU_ASSERT_EQUAL(bad_d, 0);
+    CU_ASSERT_EQUAL(pad, 0);
+    CU_ASSERT(worst <= 1e-13);
+    free(As), free(Bs), free(Cs), free(Ad), free(Bd), free(Cd);
+}
+
+static void test_matrix_dot_defined_order(void)
+{
+    dot_case(1, 1, 1, 1);
+    dot_case(5, 3, 15, 1);   /* K below one lane group */
+    dot_case(9, 7, 33, 1);   /* K tails of both widths, tile edges */
+    dot_case(12, 8, 64, 1);  /* whole tiles */
+    dot_case(37, 301, 131, 3); /* split over the pool */
+    dot_case(3, 2, 0, 1);    /* K = 0: zeros */
+}
+
 /* The thread count setter clamps to >= 1 and the getter agrees with it. */
 static void test_matrix_threads(void)
 {
@@ -236,6 +331,7 @@ int main(void)
         {"test_matrix_gemm_hand_values", test_matrix_gemm_hand_values},
         {"test_matrix_gemm_split_threads", test_matrix_gemm_split_threads},
         {"test_matrix_threads", test_matrix_threads},
+        {"test_matrix_dot_defined_order", test_matrix_dot_defined_order},
     };
     return dnn_test_run("test_matrix", NULL, NULL, tests, sizeof tests / sizeof tests[0]);
 }

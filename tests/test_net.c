@@ -60,7 +60,7 @@ static void make_ckpt(const char *path, const spec_t *sp, double *mean, double *
 {
     char msg[DNN_MSG_LEN];
     dnn_model_t m;
-    CU_ASSERT_FATAL(dnn_model_init(&m, sp->prec, sp->L, sp->n, sp->hidden, sp->output, sp->slope, 1, msg) == 0);
+    CU_ASSERT_FATAL(dnn_model_init(&m, sp->prec == DNN_BF16 ? DNN_SINGLE : sp->prec, sp->L, sp->n, sp->hidden, sp->output, sp->slope, 1, msg) == 0);
     CU_ASSERT_FATAL(dnn_model_init_params(&m, DNN_INIT_XAVIER, 0, DNN_RNG_DEFAULT, 7, msg) == 0);
     unsigned s = 11;
     for (int l = 1; l <= sp->L; l++)
@@ -321,9 +321,137 @@ static void test_net_threads(void)
     dnn_net_free(net);
 }
 
+/* ---- batch invariance (README, Batch invariance) ---- */
+
+enum { SM = 2100 };
+
+/* rows[0..n) of X (m x nx, row-major) */
+static double *gather(const double *X, size_t nx, const size_t *rows, size_t n)
+{
+    double *G = malloc((n ? n : 1) * nx * sizeof *G);
+    for (size_t r = 0; r < n; r++)
+        memcpy(G + r * nx, X + rows[r] * nx, nx * sizeof *G);
+    return G;
+}
+
+/* The subsets of SM examples the guarantee is checked on: prefixes of 1, 7,
+ * 255, 256, 257 and 2003 rows, and 777 rows drawn without replacement in a
+ * shuffled order; sel[s] holds n[s] row numbers. */
+static int subsets(size_t *sel[8], size_t n[8])
+{
+    static const size_t pre[] = {1, 7, 255, 256, 257, 2003};
+    int S = 0;
+    for (size_t p = 0; p < sizeof pre / sizeof pre[0]; p++, S++) {
+        n[S] = pre[p];
+        sel[S] = malloc(n[S] * sizeof(size_t));
+        for (size_t r = 0; r < n[S]; r++)
+            sel[S][r] = r;
+    }
+    size_t *perm = malloc(SM * sizeof *perm);
+    unsigned s = 99;
+    for (size_t r = 0; r < SM; r++)
+        perm[r] = r;
+    for (size_t r = SM - 1; r > 0; r--) {
+        size_t k = (size_t)((frand(&s) + 1) * 0.5 * (double)(r + 1)) % (r + 1), t = perm[r];
+        perm[r] = perm[k], perm[k] = t;
+    }
+    n[S] = 777;
+    sel[S++] = perm;
+    return S;
+}
+
+/* dnn_net_predict (dnn-predict's path) on each subset gives each example's
+ * outputs of the full evaluation, bitwise; float, double and a bf16
+ * checkpoint, 1 and 2 pool threads. */
+static void test_net_subsets_bitwise(void)
+{
+    dnn_precision_t precs[] = {DNN_SINGLE, DNN_DOUBLE, DNN_BF16};
+    size_t *sel[8], nsel[8];
+    int S = subsets(sel, nsel);
+    for (int p = 0; p < 3; p++) {
+        spec_t sp = {precs[p], 3, {100, 130, 60, 10}, DNN_ACT_RELU, DNN_ACT_SOFTMAX, 0.01, 1, 1};
+        char path[512], msg[DNN_MSG_LEN];
+        double mean[128], std[128];
+        snprintf(path, sizeof path, "%s/subsets%d.h5", tmpdir, p);
+        make_ckpt(path, &sp, mean, std);
+        dnn_net_t *net = NULL;
+        CU_ASSERT_FATAL(dnn_net_load(&net, path, msg) == 0);
+        size_t k = 10, nx = sp.n[0];
+        double *X = inputs(&sp, SM, 17), *full = malloc(SM * k * sizeof *full), *P = malloc(SM * k * sizeof *P);
+        CU_ASSERT_FATAL(dnn_net_predict(net, X, SM, full, msg) == 0);
+        for (int threads = 1; threads <= 2; threads++) {
+            int before = dnn_matrix_threads();
+            dnn_matrix_set_threads(threads);
+            for (int s = 0; s < S; s++) {
+                double *G = gather(X, nx, sel[s], nsel[s]);
+                CU_ASSERT_FATAL(dnn_net_predict(net, G, nsel[s], P, msg) == 0);
+                size_t bad = 0;
+                for (size_t r = 0; r < nsel[s]; r++)
+                    bad += memcmp(P + r * k, full + sel[s][r] * k, k * sizeof *P) != 0;
+                if (bad)
+                    fprintf(stderr, "precision %d, %d threads, subset %d of %zu rows: %zu examples' outputs differ "
+                            "from the full evaluation\n", (int)precs[p], threads, s, nsel[s], bad);
+                CU_ASSERT_EQUAL(bad, 0);
+                free(G);
+            }
+            dnn_matrix_set_threads(before);
+        }
+        free(X), free(full), free(P);
+        dnn_net_free(net);
+    }
+    for (int s = 0; s < S; s++)
+        free(sel[s]);
+}
+
+/* dnn_model_forward, dnn-train's dev and test evaluation (through
+ * dnn_model_evaluate, which runs the same pass): the same guarantee on the
+ * model's own buffers, float and double. */
+static void test_model_subsets_bitwise(void)
+{
+    size_t *sel[8], nsel[8];
+    int S = subsets(sel, nsel);
+    for (int p = 0; p < 2; p++) {
+        dnn_precision_t prec = p ? DNN_DOUBLE : DNN_SINGLE;
+        size_t n[] = {100, 130, 60, 10}, es = p ? sizeof(double) : sizeof(float), k = 10, nx = n[0];
+        char msg[DNN_MSG_LEN];
+        dnn_model_t m;
+        CU_ASSERT_FATAL(dnn_model_init(&m, prec, 3, n, DNN_ACT_TANH, DNN_ACT_SOFTMAX, 0.01, SM, msg) == 0);
+        CU_ASSERT_FATAL(dnn_model_init_params(&m, DNN_INIT_XAVIER, 0, DNN_RNG_DEFAULT, 5, msg) == 0);
+        unsigned s = 3;
+        char *X = malloc(SM * nx * es), *G = malloc(SM * nx * es), *full = malloc(SM * k * es);
+        for (size_t i = 0; i < SM * nx; i++) {
+            double v = frand(&s);
+            if (p)
+                ((double *)X)[i] = v;
+            else
+                ((float *)X)[i] = (float)v;
+        }
+        dnn_model_forward(&m, X, SM);
+        memcpy(full, dnn_model_output(&m), SM * k * es);
+        for (int t = 0; t < S; t++) {
+            for (size_t r = 0; r < nsel[t]; r++)
+                memcpy(G + r * nx * es, X + sel[t][r] * nx * es, nx * es);
+            dnn_model_forward(&m, G, nsel[t]);
+            const char *out = dnn_model_output(&m);
+            size_t bad = 0;
+            for (size_t r = 0; r < nsel[t]; r++)
+                bad += memcmp(out + r * k * es, full + sel[t][r] * k * es, k * es) != 0;
+            if (bad)
+                fprintf(stderr, "model forward, precision %d, subset %d of %zu rows: %zu examples differ\n", p, t,
+                        nsel[t], bad);
+            CU_ASSERT_EQUAL(bad, 0);
+        }
+        free(X), free(G), free(full);
+        dnn_model_free(&m);
+    }
+    for (int t = 0; t < S; t++)
+        free(sel[t]);
+}
+
 int main(void)
 {
     static const dnn_test_t tests[] = {DNN_TEST(test_net_every_kind), DNN_TEST(test_net_logistic_and_blocks),
-                                       DNN_TEST(test_net_errors), DNN_TEST(test_net_threads)};
+                                       DNN_TEST(test_net_errors), DNN_TEST(test_net_threads),
+                                       DNN_TEST(test_net_subsets_bitwise), DNN_TEST(test_model_subsets_bitwise)};
     return dnn_test_run("net", suite_init, suite_clean, tests, sizeof tests / sizeof tests[0]);
 }

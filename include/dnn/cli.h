@@ -35,6 +35,8 @@ typedef struct {
     int rng;     /* dnn_rng_kind_t */
     long seed;
     long shuffle_seed; /* mini-batch order; -1 = seed */
+    char init_from[DNN_PATH_MAX]; /* transfer learning (README, Transfer learning) */
+    long transfer_layers, freeze;
     double lr;
     long iterations, epochs, batch_size;
     int precision;

@@ -57,6 +57,16 @@ int dnn_h5_write_as(hid_t loc, const char *file, const char *name, hid_t mem_typ
 int dnn_h5_read(hid_t loc, const char *file, const char *name, hid_t memtype, int rank, const hsize_t *dims,
                 void *v, unsigned flags, int *verified, char *msg);
 
+/*
+ * Open dataset NAME of loc in FILE.  Refused, with a message that names
+ * `what` (e.g. "dataset", "X dataset"), the dataset, the file and the
+ * cause: a missing link; a soft link to a missing object; an external link
+ * whose file or object is missing (named, with where it was looked for); a
+ * virtual dataset with a missing source (HDF5 would read fill values).
+ * Returns 0 with *ds open, or DNN_EDATA with *ds = -1.
+ */
+int dnn_h5_open_dataset(hid_t loc, const char *file, const char *name, const char *what, hid_t *ds, char *msg);
+
 /* 1 when dataset ds carries a Fletcher32 checksum, 0 when not. */
 int dnn_h5_has_checksum(hid_t ds);
 

@@ -24,6 +24,17 @@ void dnn_matrix_gemm_d(int ta, int tb, size_t M, size_t N, size_t K, double alph
                        double *C, size_t ldc);
 
 /*
+ * C (M x N) = A^T B, column-major, A (K x M) and B (K x N): the product of
+ * every evaluation pass.  Each element is one dot product computed in one
+ * fixed order, so a column of C has the same bits whatever the other columns
+ * are, whichever CPU or thread count (README, Batch invariance).
+ */
+void dnn_matrix_dot_s(size_t M, size_t N, size_t K, const float *A, size_t lda, const float *B, size_t ldb, float *C,
+                      size_t ldc);
+void dnn_matrix_dot_d(size_t M, size_t N, size_t K, const double *A, size_t lda, const double *B, size_t ldb,
+                      double *C, size_t ldc);
+
+/*
  * bf16 (--precision bf16, DESIGN §3): C (M x N, float32) = alpha op(A) op(B)
  * + beta C with A and B in bfloat16 (the top 16 bits of a float32), float32
  * accumulation, through oneDNN.  Call dnn_matrix_bf16_init first.  Bitwise

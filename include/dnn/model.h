@@ -121,6 +121,10 @@ void *dnn_model_b(const dnn_model_t *m, int l);
 /*
  * Forward pass for cols <= bmax examples.  X: (n[0], cols) column-major in the
  * model precision.  On return dnn_model_output() holds A[L] (n[L], cols).
+ * This and dnn_model_evaluate are evaluation passes: their products are
+ * dnn_matrix_dot's (float32 for --precision bf16), so an example's outputs
+ * are the same bits whichever examples share the call (README, Batch
+ * invariance).  Training steps use the faster ?gemm / bf16 products.
  */
 void dnn_model_forward(dnn_model_t *m, const void *X, size_t cols);
 const void *dnn_model_output(const dnn_model_t *m);
@@ -133,8 +137,8 @@ void dnn_model_evaluate(dnn_model_t *m, const void *X, const void *Y, size_t col
                         double *correct);
 
 /*
- * The loss of a training step without its gradients: dnn_model_evaluate with
- * the dropout of dnn_model_backward (the same keys give the same masks), so
+ * The loss of a training step without its gradients: the products of
+ * dnn_model_backward and its dropout (the same keys give the same masks), so
  * the cost that backward differentiates can be evaluated on its own.
  */
 void dnn_model_step_loss(dnn_model_t *m, const void *X, const void *Y, size_t cols, double *loss, double *correct);
