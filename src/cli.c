@@ -9,6 +9,7 @@
 
 #include "dnn/bn.h"
 #include "dnn/optim.h"
+#include "dnn/report.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -128,6 +129,9 @@ static const opt_t opts[] = {
     {"validation-y", K_STR, F(validation_y), "val_y", NULL, "NAME", "dev-set labels", G_DEV},
     {"early-stopping", K_LONG, F(early_stopping), "0", NULL, "K",
      "stop when the dev-set cost has not improved for K records; 0 = off", G_DEV},
+    {"report", K_STR, F(report), "", NULL, "FILE",
+     "at the end, the error analysis of the dev set (.md or .json): confusion matrix, precision, recall, F1 "
+     "per class and averaged, as dnn-predict --report", G_DEV},
     {"best-checkpoint", K_STR, F(best_checkpoint), "", NULL, "FILE.h5",
      "write the parameters with the best dev-set cost here (atomically, when it improves)", G_DEV},
 
@@ -527,6 +531,12 @@ int dnn_cli_validate(const dnn_options_t *o, char *msg)
         return dnn_fail(msg, DNN_EINVAL, "--transfer-layers %ld is beyond L = %d", o->transfer_layers, o->n_layers + 1);
     if ((o->freeze || o->transfer_layers) && !o->init_from[0])
         return dnn_fail(msg, DNN_EINVAL, "--%s needs --init-from CKPT", o->freeze ? "freeze" : "transfer-layers");
+    if (o->report[0] && !dnn_report_name_ok(o->report))
+        return dnn_fail(msg, DNN_EINVAL, "--report '%s': the name must end in .md or .json", o->report);
+    if (o->report[0] && !o->validation[0] && !(o->validation_split > 0))
+        return dnn_fail(msg, DNN_EINVAL, "--report needs a dev set: --validation FILE or --validation-split F");
+    if (o->report[0] && o->output == DNN_ACT_LINEAR)
+        return dnn_fail(msg, DNN_EINVAL, "--report needs a classifier (--output sigmoid or softmax)");
     if ((o->freeze || o->init_from[0]) && o->batch_norm)
         return dnn_fail(msg, DNN_EINVAL, "--%s with --batch-norm is not supported yet", o->freeze ? "freeze" : "init-from");
     if (o->freeze && o->transfer_layers && o->freeze > o->transfer_layers)

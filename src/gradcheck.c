@@ -280,10 +280,12 @@ static void report(FILE *out, const dnn_options_t *o, const dnn_model_t *m, uint
     for (int l = 0; l <= m->L && at < sizeof dims; l++)
         at += (size_t)snprintf(dims + at, sizeof dims - at, "%s%zu", l ? "," : "", m->n[l]);
     fprintf(out, "gradient check: layer_dims %s, %s %zu of %zu parameters, on the first %zu of %llu examples in "
-            "'%s'; double precision, epsilon %g, l2 %g, keep_prob %g%s; at the initial parameters (--init %s, "
+            "'%s'; double precision, epsilon %g, l2 %g, keep_prob %g%s%s; at the initial parameters (--init %s, "
             "--seed %ld)\n", dims, r->checked < r->nparams ? "a seeded sample of" : "all", r->checked, r->nparams,
             r->examples, (unsigned long long)m_file, o->data, DNN_GRADCHECK_EPSILON, o->l2, m->keep_prob,
-            m->keep_prob < 1 && m->L > 1 ? " (dropout masks held fixed)" : "", init_name(o->init), o->seed);
+            m->keep_prob < 1 && m->L > 1 ? " (dropout masks held fixed)" : "",
+            m->bn ? ", batch norm (gamma and beta included; the checked examples' own batch statistics)" : "",
+            init_name(o->init), o->seed);
     dnn_gradcheck_param_name(m, r->worst, name, sizeof name);
     fprintf(out, "||grad|| = %.6g, ||gradapprox|| = %.6g; largest disagreement at %s: backprop %.9g, central "
             "difference %.9g\n", r->grad_norm, r->approx_norm, name, r->worst_grad, r->worst_approx);

@@ -35,9 +35,11 @@ typedef enum {
 } end_kind_t;
 
 /*
- * The one place a failed run ends (README, What happens when things go wrong): every exit, _exit and
- * MPI_Abort of the trainer is here.  Returns the exit status (1) when the
- * ranks could agree and the run is wound down; otherwise does not return.
+ * The one place a failed run ends (README, What happens when things go
+ * wrong): every exit, _exit and MPI_Abort of the trainer is here.  With a
+ * failure every rank has, the ranks agree on one message, rank 0 prints it
+ * and the exit status 1 is returned (run() then winds down); otherwise the
+ * job is brought down and this does not return.
  */
 static int train_end(run_t *r, int rc, char *msg, end_kind_t kind)
 {
@@ -45,9 +47,6 @@ static int train_end(run_t *r, int rc, char *msg, end_kind_t kind)
         dnn_dist_agree(&r->d, rc ? rc : DNN_EINVAL, msg);
         if (r->d.rank == 0)
             dnn_log_error(&r->log, msg);
-        train_free(r);
-        if (r->own_mpi)
-            dnn_dist_finalize();
         return 1;
     }
     dnn_log_newline(&r->log);
@@ -152,30 +151,19 @@ static int train_finish(run_t *r, const clock_t_ *c, long k, int stopped, char *
                           : seconds / (double)(k - r->step.start > 0 ? k - r->step.start : 1) * r->step.spe * 1e3;
     if ((rc = train_final_line(r, k, seconds, ms_epoch, msg)))
         return train_end(r, rc, msg, END_ALONE);
+    if ((rc = train_report(r, msg)))
+        return train_end(r, rc, msg, END_AGREED);
     return 0;
 }
 
-static int run(run_t *r, int argc, char **argv)
+/* Set-up, the loop and the end; returns the exit status. */
+static int train_run(run_t *r, int argc, char **argv, char *msg)
 {
-    char msg[DNN_MSG_LEN] = "";
-    int status = 0, initialized = 0;
-    dnn_log_detect_launcher();
-    MPI_Initialized(&initialized);
-    r->own_mpi = !initialized; /* a caller that initialized MPI keeps it (dist.h) */
-    if (dnn_dist_init(&r->d, &argc, &argv)) {
-        fprintf(stderr, PROG ": MPI_Init failed\n");
-        return 1;
-    }
-    dnn_log_init(&r->log, PROG, r->d.rank, 0, 0);
-    int rc = train_setup(r, argc, argv, &status, msg);
-    if (rc && rc != TRAIN_DONE)
-        return train_end(r, rc, msg, END_AGREED);
-    if (rc == TRAIN_DONE) { /* --help or --gradient-check */
-        train_free(r);
-        if (r->own_mpi)
-            dnn_dist_finalize();
+    int status = 0, rc = train_setup(r, argc, argv, &status, msg);
+    if (rc == TRAIN_DONE) /* --help or --gradient-check */
         return status;
-    }
+    if (rc)
+        return train_end(r, rc, msg, END_AGREED);
     if (r->d.size > 1 && !dnn_dist_same_hash(dnn_model_params_hash(&r->model)))
         return train_end(r, DNN_EDATA, strcpy(msg, "ranks start from different parameters"), END_ALONE);
     train_announce(r);
@@ -187,12 +175,8 @@ static int run(run_t *r, int argc, char **argv)
     int stopped = 0;
     long k = 0;
     if ((rc = train_loop(r, &c, &k, &stopped, msg)))
-        return rc; /* ended by train_end */
-    status = train_finish(r, &c, k, stopped, msg);
-    train_free(r);
-    if (r->own_mpi)
-        dnn_dist_finalize();
-    return status;
+        return rc; /* the exit status of train_end */
+    return train_finish(r, &c, k, stopped, msg);
 }
 
 int dnn_train_main(int argc, char **argv)
@@ -202,7 +186,21 @@ int dnn_train_main(int argc, char **argv)
         fprintf(stderr, PROG ": out of memory\n");
         return 1;
     }
-    int status = run(r, argc, argv);
+    char msg[DNN_MSG_LEN] = "";
+    int initialized = 0;
+    dnn_log_detect_launcher();
+    MPI_Initialized(&initialized);
+    r->own_mpi = !initialized; /* a caller that initialized MPI keeps it (dist.h) */
+    if (dnn_dist_init(&r->d, &argc, &argv)) {
+        fprintf(stderr, PROG ": MPI_Init failed\n");
+        free(r);
+        return 1;
+    }
+    dnn_log_init(&r->log, PROG, r->d.rank, 0, 0);
+    int status = train_run(r, argc, argv, msg);
+    train_free(r);
+    if (r->own_mpi)
+        dnn_dist_finalize();
     free(r);
     return status;
 }

@@ -136,6 +136,9 @@ void train_transfer_enter(run_t *r);              /* around a step's gradients: 
 void train_transfer_leave(run_t *r);
 void train_transfer_free(run_t *r);
 
+/* train_report.c: --report, the dev set's error analysis at the end (collective; an agreed code) */
+int train_report(run_t *r, char *msg);
+
 /* train_bn.c */
 size_t train_bn_columns(const run_t *r); /* the model's columns: the step's local examples, at most */
 int train_bn_setup(run_t *r, char *msg);

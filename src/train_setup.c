@@ -369,6 +369,9 @@ static int make_model(run_t *r, const dnn_ckpt_t *ck, int L, const size_t *n, ch
                       ck->batch_norm ? "with" : "without", r->o.batch_norm ? "for" : "to go without");
     if (!rc && r->o.batch_norm)
         rc = dnn_bn_init(&r->model, r->o.bn_momentum, r->o.bn_epsilon, msg);
+    if (rc == DNN_ENOMEM && r->o.batch_norm) /* the activations of a whole step's local examples */
+        snprintf(msg + strlen(msg), DNN_MSG_LEN - strlen(msg), " (--batch-norm holds the activations of all %zu "
+                 "examples of a step on this rank: use --batch-size or more ranks)", block_columns(r));
     if ((rc = agree(r, rc, msg)))
         return rc;
     dnn_model_set_dropout(&r->model, r->o.keep_prob, (uint64_t)r->o.seed);
@@ -423,7 +426,8 @@ static int check_outputs(run_t *r, char *msg)
     int rc = 0;
     if (r->d.rank == 0 && !(rc = dnn_output_check("--checkpoint", r->o.checkpoint, msg)) &&
         !(rc = dnn_output_check("--best-checkpoint", r->o.best_checkpoint, msg)))
-        rc = dnn_output_check("--metrics", r->o.metrics, msg);
+        if (!(rc = dnn_output_check("--metrics", r->o.metrics, msg)))
+            rc = dnn_output_check("--report", r->o.report, msg);
     return agree(r, rc, msg);
 }
 

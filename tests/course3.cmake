@@ -9,7 +9,8 @@ set_tests_properties(course3_multitask PROPERTIES ENVIRONMENT "${DNN_TEST_ENV}" 
 # dataset-fashion-mnist is installed.
 add_test(NAME course3_report
   COMMAND ${DNN_PYTHON} -B ${DNN_COURSE3_DIR}/report.py --train $<TARGET_FILE:dnn-train>
-          --predict $<TARGET_FILE:dnn-predict> --only softmax --only binary --only multitask --only bad_paths)
+          --predict $<TARGET_FILE:dnn-predict> --mpiexec ${DNN_MPIEXEC} --only softmax --only binary --only multitask
+          --only bad_paths --only train_report)
 set_tests_properties(course3_report PROPERTIES ENVIRONMENT "${DNN_TEST_ENV}" TIMEOUT 120 SKIP_RETURN_CODE 77
   LABELS "e2e;course3")
 if(EXISTS /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz)

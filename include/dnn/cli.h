@@ -37,6 +37,7 @@ typedef struct {
     long shuffle_seed; /* mini-batch order; -1 = seed */
     char init_from[DNN_PATH_MAX]; /* transfer learning (README, Transfer learning) */
     long transfer_layers, freeze;
+    char report[DNN_PATH_MAX]; /* --report: the dev set's error analysis at the end */
     double lr;
     long iterations, epochs, batch_size;
     int precision;

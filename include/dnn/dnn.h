@@ -38,7 +38,8 @@ size_t dnn_net_outputs(const dnn_net_t *net); /* n[L] */
 
 /* X: (m, n_x) row-major raw features (the stored preprocessing is applied);
  * P: (m, n[L]) probabilities (sigmoid/softmax) or outputs (linear). No MPI needed.
- * The forward pass runs in the checkpoint's precision (single or double).
+ * The forward pass runs in the checkpoint's precision (single or double); a
+ * --batch-norm checkpoint normalizes with its running mean and var.
  * Returns 0, DNN_EINVAL (NULL argument, non-finite X value), or DNN_ENOMEM. */
 int dnn_net_predict(const dnn_net_t *net, const double *X, size_t m, double *P, char *msg);
 

@@ -7,12 +7,14 @@
                   on a tanh net (softmax output); the parameter count in the
                   report includes gamma (n[l] per hidden layer: b's slot holds
                   beta) and a gamma is checked (the report may name it)
-  bitwise_full    full batch: the SHA-256 of W, b, gamma, beta and the running
+  bitwise_full    full batch, single and double: the SHA-256 of W, b, gamma, beta and the running
                   statistics is the same for N = 1..4 (1100 examples: 5 global
                   chunks, so 3 and 4 ranks hold uneven shards and N = 4 one of
                   a single partial chunk)
   bitwise_minibatch
-                  the same with --batch-size 96 --deterministic, Adam and dropout
+                  the same with --batch-size 96 --deterministic, Adam and dropout,
+                  in double (where a sum taken in another order shows; in float32
+                  the statistics' rounding to float32 usually hides it)
   bitwise_options the same for N = 1 and 3 with momentum, clipping, L2,
                   dropout, --validation-split and early stopping (full batch
                   and --deterministic mini-batch)
@@ -65,6 +67,7 @@ def gradcheck(data, args, dims):
     require(len(d) == 1 and float(d[0]) < 1e-7, "difference %s: %s" % (d, tail(out)))
     P = sum(dims[l] * dims[l - 1] + dims[l] for l in range(1, len(dims))) + sum(dims[1:-1])
     require(" %d of %d parameters" % (P, P) in out, "report does not say all %d parameters: %s" % (P, tail(out)))
+    require("batch norm" in out.splitlines()[0], "report does not say batch norm: %s" % out.splitlines()[0])
     print("# gradient check %s: difference %s" % (" ".join(args), d[0]))
 
 
@@ -87,13 +90,14 @@ def bitwise(extra, tag):
 
 def bitwise_full():
     bitwise(["--iterations", "15"], "full")
+    bitwise(["--iterations", "15", "--precision", "double"], "full_double")  # double sees a reordered sum
 
 
 MINI = ["--batch-size", "96", "--deterministic", "--optimizer", "adam", "--keep-prob", "0.8", "--lr", "0.01"]
 
 
 def bitwise_minibatch():
-    bitwise(MINI + ["--iterations", "15"], "mini")
+    bitwise(MINI + ["--iterations", "15", "--precision", "double"], "mini")
 
 
 OPTS = ["--optimizer", "momentum", "--clip-norm", "0.5", "--l2", "0.2", "--keep-prob", "0.9",
@@ -105,7 +109,7 @@ def bitwise_options():
         got = {}
         for n in (1, 3):
             ck = R.path("%s_np%d.h5" % (tag, n))
-            R.train(BASE + OPTS + extra + ["--checkpoint", ck], n=n)
+            R.train(BASE + OPTS + extra + ["--checkpoint", ck, "--precision", "double"], n=n)
             got[n] = digest(ck)
         require(len(set(got.values())) == 1, "%s: digests differ by rank count: %s" % (tag, got))
 

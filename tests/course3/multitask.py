@@ -11,6 +11,8 @@ Cases:
       (int8) or -7.5 (float32): W/b bitwise the same;
   minibatch_n1_n3_same_bits  --batch-size 64 --deterministic at N = 1 and N = 3:
       W/b bitwise the same (and full batch, N = 3, equals the NaN run);
+  resume_bitwise             120 steps, then --resume to 300 at N = 3 (and -1 for
+      the unlabelled entries): W/b bitwise those of the 300-step run;
   labels_checked             a label of 2 is still refused, naming Y and the file.
 """
 import os
@@ -120,6 +122,16 @@ def minibatch_n1_n3_same_bits():
     require(params_sha(runs["nan"]) == params_sha(runs["fb3"]), "full-batch W/b differ between N = 1 and N = 3")
 
 
+def resume_bitwise():
+    if "nan" not in runs:
+        train("nan", D_NAN)
+    ck = R.path("ck_resume.h5")
+    args = ["--data", D_M1, "--checkpoint", ck] + BASE
+    R.train(args[:-5] + ["--iterations", "120", "--print-every", "100", "--quiet"], what="dnn-train (first 120)")
+    R.train(args + ["--resume"], n=3, what="dnn-train --resume at N = 3")
+    require(params_sha(ck) == params_sha(runs["nan"]), "120 steps + resume to 300 differ from 300 steps")
+
+
 def labels_checked():
     y = Y01.copy()
     y[7, 1] = 2
@@ -134,5 +146,6 @@ def labels_checked():
 R.case("masked_loss_matches_numpy", masked_loss_matches_numpy)
 R.case("unlabelled_value_ignored", unlabelled_value_ignored)
 R.case("minibatch_n1_n3_same_bits", minibatch_n1_n3_same_bits)
+R.case("resume_bitwise", resume_bitwise)
 R.case("labels_checked", labels_checked)
 R.finish()

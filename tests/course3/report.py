@@ -19,7 +19,13 @@ Cases:
       softmax model trained briefly on the training set (skipped without it);
   bad_paths                 a report path in a missing folder, a wrong
       extension, or --report without --y: exit 1 with the option and the path
-      named, before any work (the model file is not even read).
+      named, before any work (the model file is not even read);
+  train_report_dev          dnn-train --validation FILE --report FILE.json at
+      N = 1 and N = 3: sklearn on the dev set with the final W/b, and the two
+      reports identical;
+  train_report_bad_path     dnn-train --report in a missing folder or with a
+      wrong extension, at N = 1 and N = 3: exit 1 naming --report, before the
+      (missing) data file is looked at; --report without a dev set.
 """
 import json
 import os
@@ -230,9 +236,43 @@ def bad_paths():
     require(rc == 1 and "--y" in err, "--report without --y: rc=%d stderr: %s" % (rc, err.strip()))
 
 
+def train_report_dev():
+    rs = np.random.RandomState(6)
+    K, nx = 4, 5
+    C = rs.randn(K, nx)
+    lt, ld = rs.randint(0, K, 600), rs.randint(0, K, 300)
+    Xt, Xd = C[lt] + rs.randn(600, nx), C[ld] + rs.randn(300, nx)
+    data = R.path("tr.h5")
+    with h5py.File(data, "w") as f:
+        f["train_x"], f["train_y"], f["val_x"], f["val_y"] = Xt, lt, Xd, ld
+    reps = []
+    for n in (None, 3):
+        ck, rep = R.path("tr_ck%s.h5" % n), R.path("tr_dev%s.json" % n)
+        R.train(["--data", data, "--validation", data, "--output", "softmax", "--layers", "6", "--precision", "double",
+                 "--iterations", "30", "--lr", "0.2", "--checkpoint", ck, "--report", rep, "--quiet"], n=n)
+        with open(rep) as f:
+            reps.append(json.load(f))
+        pred = forward(ckpt_params(ck), Xd, "softmax").argmax(1)
+        check_task(reps[-1], ld, pred, K, "dnn-train --report (N=%s)" % n)
+    require(reps[0] == reps[1], "the dev-set reports differ between N = 1 and N = 3")
+
+
+def train_report_bad_path():
+    for n in (None, 3):
+        for val, want in ((R.path("nodir/r.json"), "nodir"), (R.path("r.csv"), ".md or .json")):
+            rc, _, err, _ = R.run(R.args.train, ["--data", R.path("no_such_data.h5"), "--validation-split", "0.1",
+                                                 "--report", val], n=n, timeout=60)
+            require(rc == 1 and "--report" in err and want in err and "no_such_data" not in err,
+                    "N=%s --report %s: rc=%d stderr: %s" % (n, val, rc, err.strip()[-500:]))
+    rc, _, err, _ = R.run(R.args.train, ["--data", R.path("x.h5"), "--report", R.path("r.json")], timeout=60)
+    require(rc == 1 and "dev set" in err, "--report without a dev set: rc=%d stderr: %s" % (rc, err.strip()))
+
+
 R.case("softmax_with_empty_class", softmax_with_empty_class)
 R.case("binary", binary)
 R.case("multitask_missing", multitask_missing)
 R.case("fashion_mnist", fashion_mnist)
 R.case("bad_paths", bad_paths)
+R.case("train_report_dev", train_report_dev)
+R.case("train_report_bad_path", train_report_bad_path)
 R.finish()
