@@ -6,6 +6,7 @@
 #include "det.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,46 +37,64 @@ double det_exact_max(uint64_t B) { return dnn_exact_limit(groups(B)); }
 
 void det_step(run_t *r, uint64_t nb)
 {
-    r->step.exact = groups(nb) > 1;
+    uint64_t G = groups(nb);
+    r->step.exact = !(G == 1 || (r->d.size == 1 && G <= DNN_FIX_BATCH));
     r->step.overlap = r->step.exact && r->step.det->overlap;
 }
 
+#define FUSE_TILE 1024 /* elements whose fixed-point sums stay on the stack (16 KiB) */
+
 typedef struct {
     run_t *r;
-    int bad;
-} quant_t;
+    int n;
+    atomic_int bad;
+} fuse_t;
 
-static void quantize_part(void *ctx, size_t lo, size_t hi)
+/* Part [lo, hi) of det_fuse, tile by tile: the terms' fixed-point parts are
+ * added as exact.h adds them, on the stack, and the sum rounded once as the
+ * reduction would round it; the buffers after the first are zeroed once read. */
+static void fuse_part(void *ctx, size_t lo, size_t hi)
 {
-    quant_t *q = ctx;
-    double max = q->r->step.exact_max;
-    int bad = 0;
-    if (q->r->data.es == 8) {
-        double *x = q->r->model.grads;
-        for (size_t i = lo; i < hi; i++) {
-            double v = x[i], t = v * 0x1p64; /* |v| >= 2^-2: already a multiple of 2^-64 */
-            bad |= !(fabs(v) < max);
-            x[i] = (fabs(t) < 0x1p62 ? (double)(int64_t)t * 0x1p-64 : v) + 0.0;
+    fuse_t *f = ctx;
+    run_t *r = f->r;
+    size_t es = r->data.es;
+    int64_t H[FUSE_TILE], L[FUSE_TILE];
+    for (size_t a = lo; a < hi; a += FUSE_TILE) {
+        size_t n = min_sz(FUSE_TILE, hi - a);
+        memset(H, 0, n * sizeof *H);
+        memset(L, 0, n * sizeof *L);
+        for (int b = 0; b < f->n; b++) {
+            char *g = (char *)r->step.gbuf[b] + a * es;
+            if (dnn_exact_accumulate_max(H, L, g, n, es, r->step.exact_max))
+                atomic_store_explicit(&f->bad, 1, memory_order_relaxed);
+            if (b > 0)
+                memset(g, 0, n * es);
         }
-    } else {
-        float *x = q->r->model.grads;
-        for (size_t i = lo; i < hi; i++) {
-            double v = (double)x[i], t = v * 0x1p64;
-            bad |= !(fabs(v) < max);
-            x[i] = (float)((fabs(t) < 0x1p62 ? (double)(int64_t)t * 0x1p-64 : v) + 0.0);
+        if (es == 8) {
+            double *out = (double *)r->step.gbuf[0] + a;
+            for (size_t j = 0; j < n; j++)
+                out[j] = dnn_exact_value(H[j], L[j]);
+        } else {
+            float *out = (float *)r->step.gbuf[0] + a;
+            for (size_t j = 0; j < n; j++)
+                out[j] = (float)dnn_exact_value(H[j], L[j]);
         }
     }
-    if (bad)
-        __atomic_store_n(&q->bad, 1, __ATOMIC_RELAXED);
 }
 
-void det_quantize(run_t *r)
+void det_fuse(run_t *r)
 {
-    quant_t q = {r, 0};
-    dnn_matrix_parallel(quantize_part, &q, r->model.nparams + 2, 16384);
-    if (q.bad && r->data.es == 8)
+    fuse_t f = {.r = r, .n = r->step.nfix};
+    atomic_init(&f.bad, 0);
+    dnn_matrix_parallel(fuse_part, &f, r->model.nparams + 2, 16384);
+    r->step.nfix = 0;
+    r->model.grads = r->step.gbuf[0];
+    r->step.grads_zero = 0;
+    if (!atomic_load(&f.bad))
+        return;
+    if (r->data.es == 8) /* a term out of the fixed-point range: the loss sum becomes NaN, as with the totals */
         ((double *)r->model.grads)[r->model.nparams] = NAN;
-    else if (q.bad)
+    else
         ((float *)r->model.grads)[r->model.nparams] = NAN;
 }
 

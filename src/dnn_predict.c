@@ -291,12 +291,7 @@ static int run(const args_t *a, char *msg)
             printf("predictions written to %s\n", a->out);
     }
 fail:
-    if (rep.wrong) { /* a failed run leaves no half-written list */
-        char tmp[DNN_MSG_LEN];
-        snprintf(tmp, sizeof tmp, "%s.tmp", a->wrong);
-        unlink(tmp);
-    }
-    dnn_report_free(&rep);
+    dnn_report_free(&rep); /* a failed run leaves no half-written list */
     free(prob);
     free(pred);
     dnn_net_free(net);

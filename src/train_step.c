@@ -280,13 +280,18 @@ static void gather(run_t *r, uint64_t *keys, size_t n, uint64_t base, uint64_t B
  * there sends its finished fixed-point sums like a rank without examples. */
 static void det_grads(run_t *r, long k, uint64_t base, uint64_t nb)
 {
-    if (!r->step.exact) { /* one group (det_step): its owner's float sum, quantized, plus the others' zeros */
-        const void *X, *Y;
-        if (det_exchange(r, base, nb, 0)) {
-            size_t cols = det_group(r, k, 0, &X, &Y);
-            block_grads(r, X, Y, cols, 1, 1);
-            det_quantize(r);
-        } else
+    if (!r->step.exact) { /* det_step: every group of the batch is here, or there is one: added in one pass */
+        size_t ng = det_exchange(r, base, nb, 0);
+        for (size_t i = 0; i < ng; i++) {
+            const void *X, *Y;
+            size_t cols = det_group(r, k, i, &X, &Y);
+            fix_begin(r, 0);
+            block_grads(r, X, Y, cols, 1, 0);
+            r->step.nfix++;
+        }
+        if (ng)
+            det_fuse(r); /* one group on several ranks: then the float sum adds the others' zeros */
+        else
             no_block(r);
         return;
     }
@@ -335,6 +340,19 @@ static void mini_batch_grads(run_t *r, long k)
     }
 }
 
+/* Slots [lo, hi) of the fixed-point totals, rounded once, into model.grads. */
+static void exact_part(void *ctx, size_t lo, size_t hi)
+{
+    run_t *r = ctx;
+    const int64_t *H = r->step.acc, *L = r->step.acc + r->model.nparams + DNN_GRAD_EXTRA;
+    if (r->data.es == 8)
+        for (size_t i = lo; i < hi; i++)
+            ((double *)r->model.grads)[i] = dnn_exact_value(H[i], L[i]);
+    else
+        for (size_t i = lo; i < hi; i++)
+            ((float *)r->model.grads)[i] = (float)dnn_exact_value(H[i], L[i]);
+}
+
 /* Sum the step's gradients over ranks into model.grads (exact sums: from
  * acc).  With overlap the last bucket starts here (exact: then the loss,
  * correct count and flags, once every slice has been checked for the
@@ -355,8 +373,7 @@ static int reduce(run_t *r, int stop, char *msg)
                 return dnn_fail(msg, DNN_EMPI, "MPI_Iallreduce of the gradients failed");
         } else if (r->d.size > 1 && dnn_dist_sum_i64(r->step.acc, 2 * n))
             return dnn_fail(msg, DNN_EMPI, "MPI_Allreduce of the gradients failed");
-        for (size_t i = 0; i < P + 2; i++)
-            real_set(r, r->model.grads, i, dnn_exact_value(hi[i], lo[i]));
+        dnn_matrix_parallel(exact_part, r, P + 2, 16384);
         real_set(r, r->model.grads, P + 2, (double)(hi[P + 2] & (((int64_t)1 << 40) - 1)));
         if (hi[P + 2] >> 40)
             real_set(r, r->model.grads, P, NAN);

@@ -1,5 +1,5 @@
 # Course 3's practical tools (README, Multi-task outputs; Transfer learning;
-# Error analysis; Learning curves) against numpy and scikit-learn.
+# Error analysis; What dnn-train prints) against numpy and scikit-learn.
 set(DNN_COURSE3_DIR ${CMAKE_CURRENT_SOURCE_DIR}/course3)
 add_test(NAME course3_multitask
   COMMAND ${DNN_PYTHON} -B ${DNN_COURSE3_DIR}/multitask.py --train $<TARGET_FILE:dnn-train> --mpiexec ${DNN_MPIEXEC})

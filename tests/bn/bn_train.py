@@ -18,6 +18,8 @@
   bitwise_options the same for N = 1 and 3 with momentum, clipping, L2,
                   dropout, --validation-split and early stopping (full batch
                   and --deterministic mini-batch)
+  nondeterministic  mini-batch without --deterministic: 1 and 3 ranks agree
+                  to 1e-10 relative (double): the statistics are the batch's
   resume          stopping at 60% (--iterations 12 of 20) and resuming gives the
                   bits of a straight run: full batch on 1 rank, full batch from
                   2 ranks to 3, mini-batch (--deterministic) from 2 ranks to 3
@@ -114,6 +116,25 @@ def bitwise_options():
         require(len(set(got.values())) == 1, "%s: digests differ by rank count: %s" % (tag, got))
 
 
+def params(ck):
+    with h5py.File(ck, "r") as f:
+        return {k: f[k][()] for k in f.keys() if re.match(r"^(W|b|gamma|beta)\d+$", k)} | {
+            "bn/" + k: f["bn"][k][()] for k in f["bn"].keys()}
+
+
+def nondeterministic():
+    """Mini-batch without --deterministic: the statistics are still the whole batch's (summed in double over the
+    ranks), so 3 ranks agree with 1 to rounding (a rank's own statistics would be far off)."""
+    got = {}
+    for n in (1, 3):
+        ck = R.path("nd_np%d.h5" % n)
+        R.train(BASE + ["--batch-size", "128", "--iterations", "12", "--precision", "double", "--checkpoint", ck], n=n)
+        got[n] = params(ck)
+    for k, v in got[1].items():
+        d = float(np.max(np.abs(got[3][k] - v)) / max(1e-300, float(np.max(np.abs(v)))))
+        require(d < 1e-10, "%s differs by %g (relative) between 1 and 3 ranks" % (k, d))
+
+
 def resume_case(extra, n1, n2, tag):
     straight = R.path("%s_straight.h5" % tag)
     R.train(BASE + extra + ["--iterations", "20", "--checkpoint", straight], n=n1)
@@ -175,6 +196,7 @@ R.case("gradcheck_tanh", gradcheck_tanh)
 R.case("bitwise_full", bitwise_full)
 R.case("bitwise_minibatch", bitwise_minibatch)
 R.case("bitwise_options", bitwise_options)
+R.case("nondeterministic", nondeterministic)
 R.case("resume", resume)
 R.case("running_stats", running_stats)
 R.case("bad_input", bad_input)

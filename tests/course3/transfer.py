@@ -17,6 +17,8 @@ Cases:
       all layers, the frozen outputs dropped anew): the frozen layers are still
       bitwise the source's, W3, b3 equal numpy's (masks of include/dnn/rng.h,
       the clipping norm over the trainable layers' gradient only);
+  freeze_resume_bitwise     --freeze 2 with adam: 20 steps, then --resume to 40
+      at N = 3 (A[2] cached again from the checkpoint): bitwise the 40-step run;
   transfer_without_freeze   --transfer-layers 1, one step: all three layers
       train, from W1, b1 = the source's and W2, W3 = --init (numpy's step);
   preprocessing_kept        a source trained with --scale 0.5: the new run
@@ -162,6 +164,16 @@ def freeze_with_dropout():
     check_close(ckpt_params(ck)[4:], [W, b], ["W3", "b3"])
 
 
+def freeze_resume_bitwise():
+    a, b = R.path("ck_r40.h5"), R.path("ck_r20.h5")
+    opt = ["--freeze", "2", "--optimizer", "adam", "--lr", "0.01"]
+    R.train(TGT + opt + ["--iterations", "40", "--checkpoint", a])
+    R.train(TGT + opt + ["--iterations", "20", "--checkpoint", b])
+    R.train(TGT + opt + ["--iterations", "40", "--checkpoint", b, "--resume"], n=3)
+    require(params_sha(a) == params_sha(b), "20 steps + --resume to 40 (N = 3) differ from 40 steps")
+    check_frozen(b)
+
+
 def transfer_without_freeze():
     ck = R.path("ck_t1.h5")
     R.train(TGT + ["--transfer-layers", "1", "--iterations", "1", "--checkpoint", ck])
@@ -238,6 +250,7 @@ def bad_input():
 R.case("freeze_matches_numpy", freeze_matches_numpy)
 R.case("freeze_minibatch_n1_n3", freeze_minibatch_n1_n3)
 R.case("freeze_with_dropout", freeze_with_dropout)
+R.case("freeze_resume_bitwise", freeze_resume_bitwise)
 R.case("transfer_without_freeze", transfer_without_freeze)
 R.case("preprocessing_kept", preprocessing_kept)
 R.case("bad_input", bad_input)
