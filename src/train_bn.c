@@ -16,6 +16,7 @@
  * train_bn_setup.
  */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,16 +58,33 @@ static void bn_total(void *ctx, double *out, size_t n)
     memset(r->step.bn_acc, 0, (2 * n + 1) * sizeof *r->step.bn_acc);
 }
 
+typedef struct {
+    run_t *r;
+    size_t lo;
+    atomic_int bad;
+} absorb_t;
+
+/* Slots [lo + a, lo + b) of an absorb, on the matrix pool. */
+static void absorb_part(void *ctx, size_t a, size_t b)
+{
+    absorb_t *q = ctx;
+    run_t *r = q->r;
+    size_t stride = r->model.nparams + DNN_GRAD_EXTRA, lo = q->lo + a;
+    char *g = (char *)r->model.grads + lo * r->data.es;
+    if (dnn_exact_accumulate_max(r->step.acc + lo, r->step.acc + stride + lo, g, b - a, r->data.es, r->step.exact_max))
+        atomic_store_explicit(&q->bad, 1, memory_order_relaxed);
+    memset(g, 0, (b - a) * r->data.es);
+}
+
 /* plan->absorb (exact sums): a group's gradient sums grads[lo, hi) into the
  * step's fixed-point sums, then zeroed. */
 static void bn_absorb(void *ctx, size_t lo, size_t hi)
 {
-    run_t *r = ctx;
-    size_t stride = r->model.nparams + DNN_GRAD_EXTRA;
-    char *g = (char *)r->model.grads + lo * r->data.es;
-    if (dnn_exact_accumulate_max(r->step.acc + lo, r->step.acc + stride + lo, g, hi - lo, r->data.es, r->step.exact_max))
-        r->step.diverged_fixed = 1;
-    memset(g, 0, (hi - lo) * r->data.es);
+    absorb_t q = {.r = ctx, .lo = lo};
+    atomic_init(&q.bad, 0);
+    dnn_matrix_parallel(absorb_part, &q, hi - lo, 16384);
+    if (atomic_load(&q.bad))
+        q.r->step.diverged_fixed = 1;
 }
 
 size_t train_bn_columns(const run_t *r)

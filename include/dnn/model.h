@@ -127,6 +127,14 @@ void *dnn_model_b(const dnn_model_t *m, int l);
  * invariance).  Training steps use the faster ?gemm / bf16 products.
  */
 void dnn_model_forward(dnn_model_t *m, const void *X, size_t cols);
+/*
+ * The evaluation pass itself, on the caller's scratch (for dnn_net_predict,
+ * which shares one model between threads): layer l's activations go to A[l]
+ * (n[l] x cols, l = 1..L; one buffer may serve layers l and l + 2); returns
+ * A[L], with the output activation applied when `output` is set.
+ */
+float *dnn_model_infer_s(const dnn_model_t *m, const float *X, size_t cols, float *const *A, int output);
+double *dnn_model_infer_d(const dnn_model_t *m, const double *X, size_t cols, double *const *A, int output);
 const void *dnn_model_output(const dnn_model_t *m);
 
 /*
