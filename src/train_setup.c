@@ -331,7 +331,8 @@ static int count_steps(run_t *r, char *msg)
 }
 
 /* Columns per block: one chunk in full batch (its chunk sums are added
- * exactly), one group with --deterministic (det.h), or B (at most DNN_BLOCK). */
+ * exactly), one chunk with --deterministic (its groups are smaller, det.h), or
+ * B (at most DNN_BLOCK). */
 static size_t block_columns(const run_t *r)
 {
     uint64_t B = (uint64_t)r->o.batch_size;
@@ -339,8 +340,8 @@ static size_t block_columns(const run_t *r)
         return train_bn_columns(r);
     if (!B)
         return DNN_CHUNK;
-    if (r->o.deterministic)
-        return B < DNN_DET_GROUP ? B : DNN_DET_GROUP;
+    if (r->o.deterministic) /* groups of DNN_DET_GROUP train (det.h); evaluation takes blocks of a chunk */
+        return B < DNN_CHUNK ? B : DNN_CHUNK;
     return B < DNN_BLOCK ? B : DNN_BLOCK;
 }
 
