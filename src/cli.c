@@ -539,8 +539,8 @@ int dnn_cli_validate(const dnn_options_t *o, char *msg)
         return dnn_fail(msg, DNN_EINVAL, "--report needs a dev set: --validation FILE or --validation-split F");
     if (o->report[0] && o->output == DNN_ACT_LINEAR)
         return dnn_fail(msg, DNN_EINVAL, "--report needs a classifier (--output sigmoid or softmax)");
-    if ((o->freeze || o->init_from[0]) && o->batch_norm)
-        return dnn_fail(msg, DNN_EINVAL, "--%s with --batch-norm is not supported yet", o->freeze ? "freeze" : "init-from");
+    if (o->freeze && o->batch_norm)
+        return dnn_fail(msg, DNN_EINVAL, "--freeze with --batch-norm is not supported yet (--init-from is)");
     if (o->freeze && o->transfer_layers && o->freeze > o->transfer_layers)
         return dnn_fail(msg, DNN_EINVAL, "--freeze %ld exceeds --transfer-layers %ld (only transferred layers can be frozen)",
                         o->freeze, o->transfer_layers);

@@ -6,7 +6,8 @@
  * data, so that its input preprocessing (--scale, --standardize and the
  * stored mean and std) is the run's.  After the usual initialization the
  * leading layers whose shapes match (or the first --transfer-layers) take its
- * W and b; the others keep their --init values.
+ * W and b (with --batch-norm also gamma, beta and the running statistics);
+ * the others keep their --init values.
  *
  * --freeze K: layers 1..K are never updated (the update starts after them).
  * Without dropout their outputs A[K] are computed once per example here and
@@ -26,6 +27,7 @@
 #include <unistd.h>
 
 #include "det.h"
+#include "dnn/bn.h"
 #include "dnn/net.h"
 #include "train_run.h"
 
@@ -57,9 +59,9 @@ int train_transfer_source(run_t *r, char *msg)
     if ((rc = dnn_dist_agree(&r->d, rc, msg)))
         return rc;
     const dnn_ckpt_t *c = dnn_net_checkpoint(x->src);
-    if (r->o.batch_norm || dnn_net_model(x->src)->bn)
-        rc = dnn_fail(msg, DNN_EINVAL, "--init-from '%s': transfer learning with batch normalization (%s) is not "
-                      "supported yet", r->o.init_from, r->o.batch_norm ? "--batch-norm" : "the checkpoint's");
+    if (!r->o.batch_norm != !dnn_net_model(x->src)->bn)
+        rc = dnn_fail(msg, DNN_EDATA, "--init-from '%s' was trained %s --batch-norm; this run asks %s it", r->o.init_from,
+                      r->o.batch_norm ? "without" : "with", r->o.batch_norm ? "for" : "to go without");
     if ((rc = dnn_dist_agree(&r->d, rc, msg)))
         return rc;
     if (r->d.rank == 0 && c->note[0])
@@ -117,16 +119,29 @@ static int check_source(const run_t *r, const dnn_model_t *s, int T, char *msg)
     return 0;
 }
 
-/* Copy W, b of layers 1..T from src into the run's model, converting the precision. */
+/* n values from src (precision sp) to dst (the run's), converted. */
+static void copy_values(const run_t *r, void *dst, const void *src, dnn_precision_t sp, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        double v = sp == DNN_DOUBLE ? ((const double *)src)[i] : ((const float *)src)[i];
+        if (r->data.es == 8)
+            ((double *)dst)[i] = v;
+        else
+            ((float *)dst)[i] = (float)v;
+    }
+}
+
+/* Copy W, b of layers 1..T from src into the run's model, converting the
+ * precision; with batch normalization also gamma (beta is b's slot) and the
+ * running mean and var of the hidden layers among them. */
 static void copy_layers(run_t *r, const dnn_model_t *s, int T)
 {
-    size_t n = T < s->L ? s->off_W[T + 1] : s->nparams;
-    for (size_t i = 0; i < n; i++) {
-        double v = s->prec == DNN_DOUBLE ? ((const double *)s->params)[i] : ((const float *)s->params)[i];
-        if (r->data.es == 8)
-            ((double *)r->model.params)[i] = v;
-        else
-            ((float *)r->model.params)[i] = (float)v;
+    size_t n = T < s->L ? s->off_W[T + 1] : s->bn ? s->nparams_core : s->nparams;
+    copy_values(r, r->model.params, s->params, s->prec, n);
+    for (int l = 1; s->bn && l <= T && l < s->L; l++) {
+        copy_values(r, dnn_bn_gamma(&r->model, l), dnn_bn_gamma(s, l), s->prec, s->n[l]);
+        copy_values(r, dnn_bn_mean(&r->model, l), dnn_bn_mean(s, l), s->prec, s->n[l]);
+        copy_values(r, dnn_bn_var(&r->model, l), dnn_bn_var(s, l), s->prec, s->n[l]);
     }
     dnn_model_params_changed(&r->model);
 }

@@ -118,6 +118,9 @@ foreach(part b64 b256 more)
   set_tests_properties(e2e_deterministic_bitwise_${part} PROPERTIES
     ENVIRONMENT "${DNN_TEST_ENV}" TIMEOUT 120 LABELS "e2e;mpi")
 endforeach()
+# batch 256 covers both sums (one pass on one rank, the totals on several):
+# also under every OpenBLAS kernel type (.ci/run, label "bitwise")
+set_property(TEST e2e_deterministic_bitwise_b256 APPEND PROPERTY LABELS bitwise)
 
 set_tests_properties(ref_numpy_selfcheck PROPERTIES
   ENVIRONMENT "${DNN_TEST_ENV}" TIMEOUT 120 LABELS "ref")
