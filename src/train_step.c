@@ -577,7 +577,7 @@ int train_step_init(run_t *r, const dnn_ckpt_t *ck, char *msg)
     }
     if (s->exact && !rc && !(s->acc = dnn_alloc(2 * (P + DNN_GRAD_EXTRA), sizeof(int64_t))))
         rc = dnn_fail(msg, DNN_ENOMEM, "out of memory for the --deterministic accumulators");
-    if (r->o.deterministic && B && !rc && !r->o.batch_norm) /* batch norm: train_bn.c's groups */
+    if (r->o.deterministic && B && !rc)
         rc = det_init(r, ck, msg);
     if (r->o.batch_norm && !rc)
         rc = train_bn_setup(r, msg);
