@@ -289,14 +289,12 @@ void dnn_data_free(dnn_data_t *d)
     d->X = d->Y = NULL;
 }
 
-#define ELEM(p, i) (d->prec == DNN_DOUBLE ? ((const double *)(p))[i] : (double)((const float *)(p))[i])
-
 uint64_t dnn_data_find_nonfinite(const dnn_data_t *d, size_t *feature)
 {
     size_t n = d->shape.n_x, mloc = d->hi - d->lo;
     for (size_t j = 0; j < mloc; j++)
         for (size_t i = 0; i < n; i++)
-            if (!isfinite(ELEM(d->X, j * n + i))) {
+            if (!isfinite(dnn_real_at(d->prec, d->X, j * n + i))) {
                 *feature = i;
                 return d->lo + j;
             }
@@ -319,7 +317,7 @@ uint64_t dnn_data_check_labels(const dnn_data_t *d, int kind, long classes, doub
     size_t n = d->shape.n_y, mloc = d->hi - d->lo;
     for (size_t j = 0; j < mloc; j++)
         for (size_t i = 0; i < n; i++) {
-            double y = ELEM(d->Y, j * n + i);
+            double y = dnn_real_at(d->prec, d->Y, j * n + i);
             int ok = kind == 0   ? (y == 0 || y == 1 || !(y >= 0)) /* NaN or negative: unlabelled */
                      : kind == 1 ? (y >= 0 && y < (double)classes && y == floor(y))
                                  : isfinite(y);
@@ -336,8 +334,8 @@ double dnn_data_max_label(const dnn_data_t *d)
     double mx = -INFINITY;
     size_t k = d->shape.n_y * (d->hi - d->lo);
     for (size_t i = 0; i < k; i++)
-        if (ELEM(d->Y, i) > mx)
-            mx = ELEM(d->Y, i);
+        if (dnn_real_at(d->prec, d->Y, i) > mx)
+            mx = dnn_real_at(d->prec, d->Y, i);
     return mx;
 }
 
@@ -351,7 +349,7 @@ void dnn_data_feature_sums_range(const dnn_data_t *d, size_t j0, size_t j1, cons
     size_t n = d->shape.n_x;
     for (size_t j = j0; j < j1; j++)
         for (size_t i = 0; i < n; i++) {
-            double x = ELEM(d->X, j * n + i);
+            double x = dnn_real_at(d->prec, d->X, j * n + i);
             out[i] += mean ? (x - mean[i]) * (x - mean[i]) : x;
         }
 }

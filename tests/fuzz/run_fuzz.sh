@@ -48,8 +48,8 @@ echo "compiler: $("$cc" --version | head -n 1)"
 case $target in
   cli)
     srcs=("$here/fuzz_cli.c" "$root/src/cli.c")
-    # cli.c checks --batch-norm options through bn.c, which brings the model's kernels
-    for m in common activation bn loss matrix model model_bf16 optim rng; do srcs+=("$root/src/$m.c"); done
+    # cli.c checks --batch-norm through bn.c (which brings the model) and report names through report.c
+    for m in common activation atomic bn loss matrix model model_bf16 optim report rng; do srcs+=("$root/src/$m.c"); done
     read -ra cflags <<<"$(pkg-config --cflags openblas)"
     read -ra libs <<<"$(pkg-config --libs openblas) -ldnnl -ldl -lpthread -lm"
     seeds=$here/corpus regdir=$here/regressions
