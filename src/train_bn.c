@@ -3,11 +3,11 @@
  * "Batch normalization"; the passes are bn.c's).
  *
  * The step's local examples go through the model at once, layer by layer:
- * full batch the rank's shard (its global chunks), mini-batch the rank's
- * members of the batch, gathered (with --deterministic sorted by global
- * chunk, so that each chunk's members are one run).  The groups of the plan
- * are those chunks (exact sums: full batch, --deterministic) or the whole
- * local batch.  With exact sums every group's partial sums (the batch
+ * full batch the rank's shard, whose global chunks are the plan's groups;
+ * mini-batch with --deterministic the rank's groups of 64 batch positions,
+ * brought to it by det.h's exchange (batches of at most 1024), or its
+ * members sorted by global chunk, each chunk's members a group (larger
+ * batches); otherwise the rank's members of the batch, gathered, one group.  With exact sums every group's partial sums (the batch
  * statistics, dbeta and dgamma) and its gradient sums are added as fixed
  * point (exact.h) and the integers are summed over the ranks, so W, gamma,
  * beta and the running statistics are the same bits for any number of
@@ -23,6 +23,7 @@
 #include "dnn/bn.h"
 #include "dnn/exact.h"
 #include "dnn/matrix.h"
+#include "det.h"
 #include "train_run.h"
 
 /* plan->add: one group's partial sums into the step's running totals. */
@@ -87,6 +88,13 @@ static void bn_absorb(void *ctx, size_t lo, size_t hi)
         q.r->diverged_fixed = 1;
 }
 
+/* 1 when a --deterministic batch is cut into det.h's groups of batch positions
+ * (one exchange holds them all on any rank count), 0 when by global chunk. */
+static int by_position(const run_t *r)
+{
+    return r->o.deterministic && r->o.batch_size > 0 && r->o.batch_size <= (long)DNN_DET_ROUND * DNN_DET_GROUP;
+}
+
 size_t train_bn_columns(const run_t *r)
 {
     size_t mloc = (size_t)(r->train.hi - r->train.lo);
@@ -107,6 +115,8 @@ int train_bn_setup(run_t *r, char *msg)
     memset(r->bn_acc, 0, (4 * nmax + 1) * sizeof *r->bn_acc);
     memset(r->bn_dsum, 0, 2 * nmax * sizeof *r->bn_dsum);
     r->bn_plan = (dnn_bn_plan_t){r->bn_ends, 0, 0, bn_add, bn_total, r->exact ? bn_absorb : NULL, r};
+    if (r->o.deterministic && r->o.batch_size && !by_position(r)) /* a term per global chunk of the batch */
+        r->exact_max = dnn_exact_limit((r->m + DNN_CHUNK - 1) / DNN_CHUNK);
     dnn_bn_set_plan(&r->model, &r->bn_plan);
     return 0;
 }
@@ -173,9 +183,36 @@ static size_t gather_batch(run_t *r, long k)
     return n;
 }
 
+/* --deterministic, a batch of at most DNN_DET_ROUND groups: det.h's exchange
+ * stages this rank's groups of batch positions, in batch order, in one round;
+ * they are the plan's groups. */
+static void det_batch(run_t *r, long k)
+{
+    uint64_t B = (uint64_t)r->o.batch_size, base = (uint64_t)(k % r->spe) * B;
+    uint64_t nb = (base + B < r->m ? base + B : r->m) - base;
+    if (!r->exact) { /* det_step's shortcut for one group is not for batch norm: exact sums always */
+        r->exact = 1;
+        memset(r->acc, 0, 2 * (r->model.nparams + DNN_GRAD_EXTRA) * sizeof(int64_t));
+    }
+    size_t ng = det_exchange(r, base, nb, 0), n = 0;
+    const void *X = NULL, *Y = NULL;
+    for (size_t i = ng; i-- > 0;) { /* the last call (group 0) leaves the columns' start and keys set */
+        size_t cols = det_group(r, k, i, &X, &Y);
+        r->bn_ends[i] = i * DNN_DET_GROUP + cols;
+        n = i + 1 == ng ? r->bn_ends[i] : n;
+    }
+    r->bn_plan.ngroups = ng;
+    r->bn_plan.m = (double)nb;
+    dnn_model_backward(&r->model, X, Y, n, 1);
+}
+
 void train_bn_grads(run_t *r, long k)
 {
     size_t n;
+    if (by_position(r)) {
+        det_batch(r, k);
+        return;
+    }
     if (r->o.batch_size) {
         n = gather_batch(r, k);
         dnn_model_set_columns(&r->model, (uint64_t)k, r->keys, 0); /* dropout keys */

@@ -501,7 +501,7 @@ static void step_buffers(run_t *r, const dnn_ckpt_t *ck)
         if (!r->acc)
             rc = dnn_fail(msg, DNN_ENOMEM, "out of memory for the --deterministic accumulators");
     }
-    if (r->o.deterministic && B && !rc && !r->o.batch_norm) /* batch norm: train_bn.c's groups */
+    if (r->o.deterministic && B && !rc)
         rc = det_init(r, ck, msg);
     if (r->o.batch_norm && !rc)
         rc = train_bn_setup(r, msg);
