@@ -100,7 +100,9 @@ static const opt_t opts[] = {
     {"epochs", K_LONG, F(epochs), "0", NULL, "N", "passes over the data instead of --iterations", G_TRAIN},
     {"batch-size", K_LONG, F(batch_size), "0", NULL, "B", "examples per step over all ranks; 0 = full batch", G_TRAIN},
     {"deterministic", K_FLAG, F(deterministic), "false", NULL, NULL,
-     "bitwise-identical results for any number of ranks (exact fixed-point gradient sums)", G_TRAIN},
+     "bitwise-identical results for any number of ranks and threads, also across a resume on another N "
+     "(mini-batch: each group of 64 batch positions summed on one rank, the groups added exactly as fixed point)",
+     G_TRAIN},
 
     {"optimizer", K_ENUM, F(optimizer), "gd", "gd,momentum,rmsprop,adam,adamw", "O",
      "update rule: gd (W -= lr dW), momentum, rmsprop, adam, adamw (adam + decoupled --weight-decay)", G_OPTIM},
@@ -537,8 +539,8 @@ int dnn_cli_validate(const dnn_options_t *o, char *msg)
         return dnn_fail(msg, DNN_EINVAL, "--report needs a dev set: --validation FILE or --validation-split F");
     if (o->report[0] && o->output == DNN_ACT_LINEAR)
         return dnn_fail(msg, DNN_EINVAL, "--report needs a classifier (--output sigmoid or softmax)");
-    if ((o->freeze || o->init_from[0]) && o->batch_norm)
-        return dnn_fail(msg, DNN_EINVAL, "--%s with --batch-norm is not supported yet", o->freeze ? "freeze" : "init-from");
+    if (o->freeze && o->batch_norm)
+        return dnn_fail(msg, DNN_EINVAL, "--freeze with --batch-norm is not supported yet (--init-from is)");
     if (o->freeze && o->transfer_layers && o->freeze > o->transfer_layers)
         return dnn_fail(msg, DNN_EINVAL, "--freeze %ld exceeds --transfer-layers %ld (only transferred layers can be frozen)",
                         o->freeze, o->transfer_layers);
@@ -648,6 +650,9 @@ void dnn_cli_usage(FILE *f)
             "  mpirun -np 2 dnn-train --data fmnist.h5 --scale 0.00392156862745098 --layers 256,128 \\\n"
             "            --output softmax --lr 0.1 --batch-size 256 --epochs 10 --test fmnist.h5 \\\n"
             "            --metrics fmnist.csv --checkpoint fmnist-ckpt.h5\n\n"
+            "  # transfer learning: a new output layer on the two trained hidden layers, kept frozen\n"
+            "  dnn-train --data new-task.h5 --layers 256,128 --output softmax --init-from fmnist-ckpt.h5 \\\n"
+            "            --freeze 2 --validation-split 0.1 --report dev-errors.md --checkpoint new-ckpt.h5\n\n"
             "  # on a cluster: Slurm batch job with resume and requeue on preemption\n"
             "  DNN_ARGS='--data /scratch/fmnist.h5 --layers 256,128 --output softmax --epochs 50' \\\n"
             "      sbatch --nodes 2 --ntasks-per-node 8 launch/slurm/dnn-train.sbatch\n\n"

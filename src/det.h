@@ -11,8 +11,9 @@
  * DNN_DET_ROUND per rank: in a round of Gt groups rank r owns the contiguous
  * groups [Gt r / N, Gt (r + 1) / N), and one MPI_Alltoallv brings it their
  * columns (X, or its bf16 copy, and Y) from the ranks that hold them.  One
- * rank gathers its columns directly.  A batch of a single group (B <= 64)
- * needs no fixed point at all (det_step).
+ * rank gathers its columns directly.  A batch of a single group (B <= 64),
+ * or of at most DNN_FIX_BATCH groups on one rank, needs no fixed-point
+ * totals in memory (det_step, det_fuse).
  * Private to dnn-train (train_step.c calls it, train_setup.c sets it up).
  */
 #ifndef DNN_DET_H
@@ -32,18 +33,20 @@ void det_free(run_t *r);
 /* The bound of one group sum for exact totals of a batch of B (exact.h). */
 double det_exact_max(uint64_t B);
 
-/* Before step k's gradients (a batch of nb members): a batch of one group
- * skips the fixed-point totals (r->exact = 0, no overlap this step); its
- * float sum is quantized in place by det_quantize instead. */
+/* Before a step's gradients (a batch of nb members): when this rank's group
+ * sums are all it needs (a batch of one group, or all groups on one rank and
+ * at most DNN_FIX_BATCH of them) they skip the fixed-point totals in memory
+ * (r->exact = 0, no overlap this step) and det_fuse adds them instead. */
 void det_step(run_t *r, uint64_t nb);
 
-/* The one group's sums in model.grads (P + 2 slots) rounded as one term of
- * the fixed-point totals would be: x truncated toward zero to a multiple of
- * 2^-64, -0 made +0 (for all but the tiniest x, x itself).  Added to the
- * other ranks' zeros by a float sum this is bitwise what the exact totals
- * give, at the cost of one float pass.  A term out of range (or not finite)
- * makes the loss sum NaN, as the exact totals do.  On the owning rank only. */
-void det_quantize(run_t *r);
+/* The group sums in gbuf[0 .. nfix) (P + 2 slots each) added as the
+ * fixed-point totals add them (exact.h, the same arithmetic) and rounded
+ * once, in one pass, into gbuf[0], which becomes model.grads; the other
+ * buffers are zeroed.  A single group's sum, added to the other ranks' zeros
+ * by a float sum, then gives the bits the totals give (the rounding changes
+ * only values below about 2^-40 in float, 2^-11 in double; -0 becomes +0).
+ * A term out of range (or not finite) makes the loss sum NaN, as the totals do. */
+void det_fuse(run_t *r);
 
 /* Rounds of a batch of nb members. */
 size_t det_rounds(const run_t *r, uint64_t nb);

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dnn/args.h"
 #include "dnn/atomic.h"
 #include "dnn/bn.h"
 #include "dnn/net.h"
@@ -219,7 +220,7 @@ static float *floats(const void *src, int dbl, size_t n)
 {
     float *f = dnn_alloc(n + 1, sizeof *f);
     for (size_t i = 0; f && i < n; i++)
-        f[i] = dbl ? (float)((const double *)src)[i] : ((const float *)src)[i];
+        f[i] = (float)dnn_real_at(dbl ? DNN_DOUBLE : DNN_SINGLE, src, i);
     return f;
 }
 
@@ -428,20 +429,13 @@ static int parse_args(int argc, char **argv, const char **model, const char **on
                                        {"help", no_argument, 0, 'h'},
                                        {0, 0, 0, 0}};
     int c;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+    while ((c = dnn_args_next(PROG, argc, argv, lo)) != -1) {
         switch (c) {
         case 'm': *model = optarg; break;
         case 'o': *onnx = optarg; break;
         case 'h': usage(stdout); return 0;
-        default:
-            fprintf(stderr, PROG ": unknown option or missing value: '%s' (see --help)\n", argv[optind - 1]);
-            return 1;
+        default: return 1; /* reported */
         }
-    }
-    if (optind < argc) {
-        fprintf(stderr, PROG ": unexpected argument '%s' (see --help)\n", argv[optind]);
-        return 1;
     }
     if (!*model || !*onnx) {
         fprintf(stderr, PROG ": --model CKPT and --onnx OUT.onnx are required (see --help)\n");

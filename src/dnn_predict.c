@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dnn/args.h"
 #include "dnn/atomic.h"
 #include "dnn/data.h"
 #include "dnn/h5.h"
@@ -114,8 +115,7 @@ static int parse_args(int argc, char **argv, args_t *a)
     int c;
     memset(a, 0, sizeof *a);
     a->x = "test_x";
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+    while ((c = dnn_args_next(PROG, argc, argv, lo)) != -1) {
         switch (c) {
         case 'm': a->model = optarg; break;
         case 'd': a->data = optarg; break;
@@ -133,14 +133,8 @@ static int parse_args(int argc, char **argv, args_t *a)
             a->features_first = strcmp(optarg, "features-first") == 0;
             break;
         case 'h': usage(stdout); return 0;
-        default:
-            fprintf(stderr, PROG ": unknown option or missing value: '%s' (see --help)\n", argv[optind - 1]);
-            return 1;
+        default: return 1; /* reported */
         }
-    }
-    if (optind < argc) {
-        fprintf(stderr, PROG ": unexpected argument '%s' (see --help)\n", argv[optind]);
-        return 1;
     }
     if (!a->model || !a->data) {
         fprintf(stderr, PROG ": --model CKPT and --data FILE are required (see --help)\n");
@@ -291,12 +285,7 @@ static int run(const args_t *a, char *msg)
             printf("predictions written to %s\n", a->out);
     }
 fail:
-    if (rep.wrong) { /* a failed run leaves no half-written list */
-        char tmp[DNN_MSG_LEN];
-        snprintf(tmp, sizeof tmp, "%s.tmp", a->wrong);
-        unlink(tmp);
-    }
-    dnn_report_free(&rep);
+    dnn_report_free(&rep); /* a failed run leaves no half-written list */
     free(prob);
     free(pred);
     dnn_net_free(net);

@@ -153,7 +153,7 @@ static hsize_t first_nonfinite(hid_t memtype, const void *v, hsize_t n, double *
 {
     int dbl = H5Tequal(memtype, H5T_NATIVE_DOUBLE) > 0;
     for (hsize_t i = 0; i < n; i++) {
-        double x = dbl ? ((const double *)v)[i] : (double)((const float *)v)[i];
+        double x = dnn_real_at(dbl ? DNN_DOUBLE : DNN_SINGLE, v, i);
         if (!isfinite(x)) {
             *val = x;
             return i;

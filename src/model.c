@@ -51,6 +51,16 @@ static void band_slots(const dnn_model_t *m, int l, int t, int K, size_t *lo, si
     *hi = t + 1 == K ? m->off_b[l] + m->n[l] : m->off_W[l] + u1 * m->n[l - 1];
 }
 
+uint64_t dnn_model_params_hash(const dnn_model_t *m)
+{
+    const unsigned char *p = m->params;
+    size_t n = m->nparams * dnn_real_size(m->prec);
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 1099511628211ull;
+    return h;
+}
+
 #define DNN_TMPL_FILE "model.c"
 #include "template.h"
 
@@ -338,29 +348,56 @@ static void SUF(dropout_backward)(const dnn_model_t *m, int l, real *dA, size_t 
         dA[i] = D[i] ? dA[i] / kp : 0;
 }
 
-/* Hidden layers and the output's linear part; the output activation is left
- * to the caller (prediction or loss). Returns A[L] holding W[L] A[L-1].
- * drop: apply dropout to the hidden layers (training steps only).
- * eval: an evaluation pass (README, Batch invariance): the column-invariant
- * products of dnn_matrix_dot, in float32 for --precision bf16 too, so an
- * example's outputs do not depend on the other examples of the pass. */
-static real *SUF(forward_linear)(dnn_model_t *m, const real *X, size_t cols, int drop, int eval)
+/* The evaluation pass (README, Batch invariance), shared by dnn-train's
+ * evaluation and dnn_net_predict: the products of dnn_matrix_dot, float32
+ * for --precision bf16 too, so an example's outputs do not depend on the
+ * other examples of the pass; batch norm with the running statistics.
+ * Layer l's activations go to the caller's A[l] (n[l] x cols; one buffer may
+ * serve layers l and l + 2).  Returns A[L], with the output activation
+ * applied when `output` is set, else W[L] A[L-1] (the loss applies it). */
+real *SUF(dnn_model_infer)(const dnn_model_t *m, const real *X, size_t cols, real *const *A, int output)
+{
+    const real *P = m->params, *prev = X;
+    for (int l = 1; l <= m->L; l++) {
+        size_t nl = m->n[l], np = m->n[l - 1];
+        SUF(dnn_matrix_dot)(nl, cols, np, P + m->off_W[l], np, prev, np, A[l], nl);
+        if (l < m->L) {
+            if (m->bn) /* gamma z_norm with the running statistics; beta is b[l]'s slot */
+                SUF(dnn_bn_infer)(m, l, A[l], cols);
+            SUF(dnn_act_forward)(A[l], P + m->off_b[l], nl, cols, m->hidden, (real)m->slope);
+        } else if (output)
+            SUF(dnn_loss_output)(A[l], NULL, NULL, P + m->off_b[l], nl, cols, m->output, NULL, NULL);
+        prev = A[l];
+    }
+    return A[m->L];
+}
+
+/* The evaluation pass on the model's own activation buffers. */
+static real *SUF(infer_own)(dnn_model_t *m, const real *X, size_t cols, int output)
+{
+    real *A[DNN_MAX_LAYERS + 1];
+    for (int l = 1; l <= m->L; l++)
+        A[l] = SUF(act)(m, l);
+    return SUF(dnn_model_infer)(m, X, cols, A, output);
+}
+
+/* A training step's forward pass: hidden layers and the output's linear
+ * part, the output activation left to the loss. Returns A[L] holding
+ * W[L] A[L-1].  drop: apply dropout to the hidden layers. */
+static real *SUF(forward_linear)(dnn_model_t *m, const real *X, size_t cols, int drop)
 {
     const real *P = m->params;
-    if (!eval)
-        dnn_bf16_begin(m, X, cols);
+    dnn_bf16_begin(m, X, cols);
     for (int l = 1; l <= m->L; l++) {
         real *A = SUF(act)(m, l);
         size_t nl = m->n[l], np = m->n[l - 1];
-        if (eval)
-            SUF(dnn_matrix_dot)(nl, cols, np, P + m->off_W[l], np, SUF(input)(m, l - 1, X, 0), np, A, nl);
-        else if (!dnn_bf16_forward(m, l, A, cols))
+        if (!dnn_bf16_forward(m, l, A, cols))
             SUF(dnn_matrix_gemm)(1, 0, nl, cols, np, 1, P + m->off_W[l], np, SUF(input)(m, l - 1, X, drop), np, 0, A,
                                  nl);
         if (l < m->L) {
             if (m->bn) /* --batch-norm: gamma z_norm with the running statistics; beta is b[l]'s slot */
                 SUF(dnn_bn_infer)(m, l, A, cols);
-            if (eval || !dnn_bf16_act_forward(m, l, A, cols, drop))
+            if (!dnn_bf16_act_forward(m, l, A, cols, drop))
                 SUF(dnn_act_forward)(A, P + m->off_b[l], nl, cols, m->hidden, (real)m->slope);
             if (drop) {
                 SUF(dropout_forward)(m, l, cols);
@@ -371,17 +408,13 @@ static real *SUF(forward_linear)(dnn_model_t *m, const real *X, size_t cols, int
     return SUF(act)(m, m->L);
 }
 
-static void SUF(forward)(dnn_model_t *m, const real *X, size_t cols)
-{
-    real *AL = SUF(forward_linear)(m, X, cols, 0, 1);
-    const real *P = m->params;
-    SUF(dnn_loss_output)(AL, NULL, NULL, P + m->off_b[m->L], m->n[m->L], cols, m->output, NULL, NULL);
-}
+static void SUF(forward)(dnn_model_t *m, const real *X, size_t cols) { SUF(infer_own)(m, X, cols, 1); }
 
+/* step: the products and dropout of a training step; else an evaluation pass. */
 static void SUF(evaluate)(dnn_model_t *m, const real *X, const real *Y, size_t cols, double *loss,
                           double *correct, int step)
 {
-    real *AL = SUF(forward_linear)(m, X, cols, step && m->keep_prob < 1, !step);
+    real *AL = step ? SUF(forward_linear)(m, X, cols, m->keep_prob < 1) : SUF(infer_own)(m, X, cols, 0);
     const real *P = m->params;
     SUF(dnn_loss_output)(AL, m->dz[0], Y, P + m->off_b[m->L], m->n[m->L], cols, m->output, loss, correct);
 }
@@ -414,7 +447,7 @@ static void SUF(backward)(dnn_model_t *m, const real *X, const real *Y, size_t c
     const real *P = m->params;
     real *G = m->grads;
     int L = m->L, cur = 0, drop = m->keep_prob < 1;
-    real *AL = SUF(forward_linear)(m, X, cols, drop, 0);
+    real *AL = SUF(forward_linear)(m, X, cols, drop);
     double loss = 0, correct = 0;
     real *dZ = m->dz[cur];
     SUF(dnn_loss_output)(AL, dZ, Y, P + m->off_b[L], m->n[L], cols, m->output, &loss, &correct);

@@ -5,9 +5,9 @@
  * A loaded net holds the checkpoint's metadata and parameters and is never
  * written after dnn_net_load; each dnn_net_predict call allocates its own
  * scratch (an input block and two ping-pong activation blocks), so calls on
- * one net may run at once.  The forward pass is the model's (model.c): the
- * same products (matrix.c), activations and output layer, over blocks of
- * BLOCK examples; the inputs are prepared as dnn-train's reader prepares
+ * one net may run at once.  The forward pass is dnn-train's evaluation pass,
+ * dnn_model_infer (model.c), on that scratch, over blocks of BLOCK examples
+ * (any blocking gives the same bits: README, Batch invariance); the inputs are prepared as dnn-train's reader prepares
  * them (data.c): converted to the model precision, then scaled, then
  * standardized, each step rounded to that precision, so a prediction on a
  * training example sees exactly what training saw.  Nothing here calls MPI.
@@ -16,14 +16,12 @@
 #ifndef DNN_TMPL
 #include "dnn/net.h"
 
+#include "dnn/bn.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "dnn/activation.h"
-#include "dnn/bn.h"
-#include "dnn/loss.h"
-#include "dnn/matrix.h"
 
 #define BLOCK 1024 /* examples per forward block, as dnn-train evaluates */
 
@@ -140,26 +138,14 @@ static void SUF(prepare)(const dnn_ckpt_t *c, real *X0, const double *X, size_t 
 static void SUF(predict_block)(const dnn_net_t *net, void *buf, size_t half, const double *X, size_t cols, double *P)
 {
     const dnn_model_t *md = &net->model;
-    const real *W = md->params;
     real *A[2] = {(real *)buf, (real *)buf + half}, *X0 = (real *)buf + 2 * half;
     SUF(prepare)(&net->ck, X0, X, cols);
-    const real *Aprev = X0;
-    for (int l = 1; l <= md->L; l++) {
-        size_t nl = md->n[l], np = md->n[l - 1];
-        real *Al = A[l & 1];
-        /* Z[l] = W[l] A[l-1]: row-major W[l] is column-major W[l]^T; the
-         * evaluation product, as dnn-train's (README, Batch invariance) */
-        SUF(dnn_matrix_dot)(nl, cols, np, W + md->off_W[l], np, Aprev, np, Al, nl);
-        if (l < md->L && md->bn)
-            SUF(dnn_bn_infer)(md, l, Al, cols);
-        if (l < md->L)
-            SUF(dnn_act_forward)(Al, W + md->off_b[l], nl, cols, md->hidden, (real)md->slope);
-        else
-            SUF(dnn_loss_output)(Al, NULL, NULL, W + md->off_b[l], nl, cols, md->output, NULL, NULL);
-        Aprev = Al;
-    }
+    real *Al[DNN_MAX_LAYERS + 1];
+    for (int l = 1; l <= md->L; l++)
+        Al[l] = A[l & 1];
+    const real *AL = SUF(dnn_model_infer)(md, X0, cols, Al, 1);
     for (size_t i = 0; i < md->n[md->L] * cols; i++)
-        P[i] = (double)Aprev[i];
+        P[i] = (double)AL[i];
 }
 
 #endif

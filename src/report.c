@@ -6,11 +6,11 @@
  */
 #include "dnn/report.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+
+#include "dnn/atomic.h"
 
 int dnn_report_init(dnn_report_t *r, int softmax, size_t n_out, char *msg)
 {
@@ -30,9 +30,12 @@ void dnn_report_free(dnn_report_t *r)
     if (!r)
         return;
     free(r->cm);
-    if (r->wrong)
-        fclose(r->wrong);
+    if (r->atom) { /* a list never committed: NAME.tmp goes */
+        dnn_atomic_abort(r->atom);
+        free(r->atom);
+    }
     r->cm = NULL;
+    r->atom = NULL;
     r->wrong = NULL;
 }
 
@@ -226,29 +229,31 @@ static int write_body(const dnn_report_t *r, FILE *f, int json)
 
 int dnn_report_write(const dnn_report_t *r, const char *path, char *msg)
 {
-    char tmp[DNN_MSG_LEN];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return dnn_fail(msg, DNN_EIO, "--report '%s': cannot create '%s': %s", path, tmp, strerror(errno));
+    dnn_atomic_t a;
+    int rc = dnn_atomic_open(&a, "--report file", path, 1, msg);
+    if (rc)
+        return rc;
     size_t n = strlen(path);
-    int rc = write_body(r, f, n > 5 && !strcmp(path + n - 5, ".json"));
-    fputc('\n', f);
-    int e = rc || fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0;
-    e |= fclose(f) != 0;
-    if (e || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return dnn_fail(msg, rc ? rc : DNN_EIO, "--report '%s': cannot write the report (disk full?)", path);
+    if ((rc = write_body(r, a.f, n > 5 && !strcmp(path + n - 5, ".json")))) {
+        dnn_atomic_abort(&a);
+        return dnn_fail(msg, rc, "--report '%s': out of memory", path);
     }
-    return 0;
+    fputc('\n', a.f);
+    return dnn_atomic_commit(&a, msg);
 }
 
 int dnn_report_open_wrong(dnn_report_t *r, const char *path, char *msg)
 {
-    char tmp[DNN_MSG_LEN];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    if (!(r->wrong = fopen(tmp, "w")))
-        return dnn_fail(msg, DNN_EIO, "--misclassified '%s': cannot create '%s': %s", path, tmp, strerror(errno));
+    dnn_atomic_t *a = malloc(sizeof *a);
+    if (!a)
+        return dnn_fail(msg, DNN_ENOMEM, "--misclassified '%s': out of memory", path);
+    int rc = dnn_atomic_open(a, "--misclassified file", path, 1, msg);
+    if (rc) {
+        free(a);
+        return rc;
+    }
+    r->atom = a;
+    r->wrong = a->f;
     fprintf(r->wrong, "%s", !r->softmax && r->tasks > 1 ? "index,task,label,prediction,probability\n"
                                                          : "index,label,prediction,probability\n");
     return 0;
@@ -256,15 +261,11 @@ int dnn_report_open_wrong(dnn_report_t *r, const char *path, char *msg)
 
 int dnn_report_close_wrong(dnn_report_t *r, const char *path, char *msg)
 {
-    char tmp[DNN_MSG_LEN];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = r->wrong;
+    (void)path;
+    dnn_atomic_t *a = r->atom;
+    int rc = dnn_atomic_commit(a, msg);
+    free(a);
+    r->atom = NULL;
     r->wrong = NULL;
-    int e = fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0;
-    e |= fclose(f) != 0;
-    if (e || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return dnn_fail(msg, DNN_EIO, "--misclassified '%s': cannot write the file (disk full?)", path);
-    }
-    return 0;
+    return rc;
 }

@@ -9,10 +9,10 @@
  */
 #include "dnn/report.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+
+#include "dnn/atomic.h"
 
 /* CRC-32 of the PNG chunks, bit by bit (the pictures are small). */
 static uint32_t crc(uint32_t c, const unsigned char *p, size_t n)
@@ -116,13 +116,13 @@ int dnn_report_png(const dnn_report_t *r, const char *path, char *msg)
     free(raw);
     if (!z)
         return dnn_fail(msg, DNN_ENOMEM, "--confusion-png '%s': out of memory", path);
-    char tmp[DNN_MSG_LEN];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
+    dnn_atomic_t a;
+    int rc = dnn_atomic_open(&a, "--confusion-png file", path, 1, msg);
+    if (rc) {
         free(z);
-        return dnn_fail(msg, DNN_EIO, "--confusion-png '%s': cannot create '%s': %s", path, tmp, strerror(errno));
+        return rc;
     }
+    FILE *f = a.f;
     fwrite("\x89PNG\r\n\x1a\n", 1, 8, f);
     be32(hdr, (uint32_t)w);
     be32(hdr + 4, (uint32_t)h);
@@ -131,11 +131,5 @@ int dnn_report_png(const dnn_report_t *r, const char *path, char *msg)
     chunk(f, "IDAT", z, zn);
     chunk(f, "IEND", NULL, 0);
     free(z);
-    int e = fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0;
-    e |= fclose(f) != 0;
-    if (e || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return dnn_fail(msg, DNN_EIO, "--confusion-png '%s': cannot write the picture (disk full?)", path);
-    }
-    return 0;
+    return dnn_atomic_commit(&a, msg);
 }

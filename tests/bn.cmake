@@ -6,13 +6,17 @@ set(DNN_BN_DIR ${CMAKE_CURRENT_LIST_DIR}/bn)
 add_executable(bn_capi_predict ${DNN_BN_DIR}/capi_predict.c)
 target_link_libraries(bn_capi_predict PRIVATE dnn)
 
-#   bn_train_checks   gradient check (relu, tanh), running statistics stored
+#   bn_train_checks   gradient check (relu, tanh), running statistics stored, mini-batch without
+#                     --deterministic on 3 ranks = 1 rank to rounding
 #   bn_train_bad_input  bad input at N = 1 and 3
-#   bn_bitwise        W, b, gamma, beta, running statistics bitwise for N = 1..4 (full batch, --deterministic)
-#   bn_resume         stop at 60% and resume = straight run (1 rank; 2 -> 3 ranks, full and mini-batch)
-foreach(part checks bitwise resume bad_input)
+#   bn_train_bitwise_full  W, b, gamma, beta, running statistics bitwise for N = 1..4, full batch
+#   bn_train_bitwise_mini  the same in mini-batch with --deterministic; N = 1, 3 with the course-2 options
+#   bn_train_resume         stop at 60% and resume = straight run (1 rank; 2 -> 3 ranks, full and mini-batch)
+foreach(part checks bitwise_full bitwise_mini resume bad_input)
   if(part STREQUAL "checks")
-    set(only --only gradcheck --only running_stats)
+    set(only --only gradcheck --only running_stats --only nondeterministic)
+  elseif(part STREQUAL "bitwise_mini")
+    set(only --only bitwise_minibatch --only bitwise_options)
   else()
     set(only --only ${part})
   endif()

@@ -105,10 +105,22 @@ add_test(NAME e2e_bad_input_mpi2
 # ranks x 1, 2 threads at batch 64 and 256 (Adam, dropout), a resume from 2
 # ranks onto 3, the default mode's gradient in double, the note for an older
 # checkpoint, bf16 (README "Data-parallel training and determinism").
-add_test(NAME e2e_deterministic_bitwise
-  COMMAND ${DNN_PYTHON} ${DNN_E2E_DIR}/det_bitwise.py --train $<TARGET_FILE:dnn-train> --mpiexec ${DNN_MPIEXEC})
-set_tests_properties(e2e_deterministic_bitwise PROPERTIES
-  ENVIRONMENT "${DNN_TEST_ENV}" TIMEOUT 180 LABELS "e2e;mpi")
+# Three ctests of about 10 s each (--only selects the cases).
+foreach(part b64 b256 more)
+  if(part STREQUAL "more")
+    set(_only --only resume --only rounds --only right_gradient --only older --only bf16)
+  else()
+    set(_only --only groups_${part}_)
+  endif()
+  add_test(NAME e2e_deterministic_bitwise_${part}
+    COMMAND ${DNN_PYTHON} ${DNN_E2E_DIR}/det_bitwise.py --train $<TARGET_FILE:dnn-train> --mpiexec ${DNN_MPIEXEC}
+            ${_only})
+  set_tests_properties(e2e_deterministic_bitwise_${part} PROPERTIES
+    ENVIRONMENT "${DNN_TEST_ENV}" TIMEOUT 120 LABELS "e2e;mpi")
+endforeach()
+# batch 256 covers both sums (one pass on one rank, the totals on several):
+# also under every OpenBLAS kernel type (.ci/run, label "bitwise")
+set_property(TEST e2e_deterministic_bitwise_b256 APPEND PROPERTY LABELS bitwise)
 
 set_tests_properties(ref_numpy_selfcheck PROPERTIES
   ENVIRONMENT "${DNN_TEST_ENV}" TIMEOUT 120 LABELS "ref")

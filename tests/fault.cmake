@@ -11,7 +11,9 @@
 #   fault_fsync_writers      the same order and the same refusal for every
 #                            other writer (atomic.h): --best-checkpoint,
 #                            dnn-predict --output (.h5 and .csv), dnn-export
-#                            --onnx, dnn-sweep's summary.csv and summary.md
+#                            --onnx, dnn-sweep's summary.csv and summary.md,
+#                            dnn-predict's --report, --misclassified and
+#                            --confusion-png
 # Not under DNN_SANITIZE: a preloaded library would come before ASan's runtime.
 if(NOT DNN_SANITIZE)
   add_library(dnn_fsync_shim SHARED ${CMAKE_CURRENT_LIST_DIR}/fault/fsync_shim.c)
@@ -23,7 +25,7 @@ if(NOT DNN_SANITIZE)
   set_tests_properties(fault_fsync_checkpoint PROPERTIES
     ENVIRONMENT "${DNN_TEST_ENV};DNN_FSYNC_SHIM=$<TARGET_FILE:dnn_fsync_shim>"
     TIMEOUT 180 LABELS "fault;ckpt")
-  set(DNN_FSYNC_WRITERS --only w_best --only w_pred --only w_sweep)
+  set(DNN_FSYNC_WRITERS --only w_best --only w_pred --only w_report --only w_sweep)
   if(TARGET dnn-export)
     list(APPEND DNN_FSYNC_WRITERS --only w_export --export $<TARGET_FILE:dnn-export>)
   endif()

@@ -38,6 +38,12 @@ const char *dnn_strerror(int code);
 /* Bytes per element of a precision. */
 static inline size_t dnn_real_size(dnn_precision_t p) { return p == DNN_DOUBLE ? 8 : 4; }
 
+/* Element i of a buffer of reals in precision p (float for single and bf16), as a double. */
+static inline double dnn_real_at(dnn_precision_t p, const void *v, size_t i)
+{
+    return p == DNN_DOUBLE ? ((const double *)v)[i] : (double)((const float *)v)[i];
+}
+
 /* *out = a * b; returns 0, or DNN_ENOMEM when the product overflows size_t. */
 static inline int dnn_size_mul(size_t *out, size_t a, size_t b)
 {

@@ -127,6 +127,14 @@ void *dnn_model_b(const dnn_model_t *m, int l);
  * invariance).  Training steps use the faster ?gemm / bf16 products.
  */
 void dnn_model_forward(dnn_model_t *m, const void *X, size_t cols);
+/*
+ * The evaluation pass itself, on the caller's scratch (for dnn_net_predict,
+ * which shares one model between threads): layer l's activations go to A[l]
+ * (n[l] x cols, l = 1..L; one buffer may serve layers l and l + 2); returns
+ * A[L], with the output activation applied when `output` is set.
+ */
+float *dnn_model_infer_s(const dnn_model_t *m, const float *X, size_t cols, float *const *A, int output);
+double *dnn_model_infer_d(const dnn_model_t *m, const double *X, size_t cols, double *const *A, int output);
 const void *dnn_model_output(const dnn_model_t *m);
 
 /*
@@ -205,5 +213,8 @@ int dnn_model_bf16_input(const dnn_model_t *m);
 
 /* Zero the P + DNN_GRAD_EXTRA gradient slots. */
 void dnn_model_zero_grads(dnn_model_t *m);
+
+/* FNV-1a hash of the parameter bytes: ranks compare it to prove they hold the same model. */
+uint64_t dnn_model_params_hash(const dnn_model_t *m);
 
 #endif

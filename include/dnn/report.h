@@ -31,7 +31,8 @@ typedef struct {
     uint64_t *cm;            /* (tasks, classes, classes) counts */
     uint64_t examples;       /* examples seen */
     uint64_t labelled, right; /* examples with a labelled entry; of them, right in every entry */
-    FILE *wrong;              /* --misclassified CSV being written, or NULL */
+    FILE *wrong;              /* --misclassified CSV being written (a memory stream), or NULL */
+    void *atom;               /* its dnn_atomic_t (atomic.h) */
 } dnn_report_t;
 
 /* Metrics of one task, from its confusion matrix. */
@@ -61,8 +62,9 @@ int dnn_report_write(const dnn_report_t *r, const char *path, char *msg);
 /* 1 when path ends in .json or .md. */
 int dnn_report_name_ok(const char *path);
 
-/* --misclassified FILE.csv: open FILE.tmp and write the header (index,label,prediction,probability,
- * with a task column first for several sigmoid units); dnn_report_close_wrong renames it into place. */
+/* --misclassified FILE.csv: start the file (atomic.h) with its header (index,label,prediction,probability,
+ * with a task column first for several sigmoid units); dnn_report_close_wrong commits it, dnn_report_free
+ * gives it up. */
 int dnn_report_open_wrong(dnn_report_t *r, const char *path, char *msg);
 int dnn_report_close_wrong(dnn_report_t *r, const char *path, char *msg);
 

@@ -16,6 +16,8 @@ with mean, var the checkpoint's /bn/meanL, /bn/varL.  Three paths:
   onnx      dnn-export: onnx.checker accepts the graph, it holds a
             BatchNormalization node per hidden layer, and a numpy interpreter of
             its nodes (ONNX semantics, float32) computes the same P
+and dnn-train's own final train_accuracy (the training set, evaluated with
+the running statistics) equals numpy's.
 Tolerances: 1e-6 for float32 checkpoints (and every ONNX graph, which is
 float32), 1e-12 for double.  A control: the same forward pass with the last
 batch's statistics instead of the running ones (or without normalization)
@@ -138,8 +140,17 @@ def case(tag, prec, extra, hidden, nh):
     with h5py.File(data, "w") as f:
         f["train_x"], f["train_y"], f["test_x"] = X, Y, Xn
     ck = os.path.join(WORK, tag + "_ck.h5")
-    run([args.train, "--data", data, "--layers", "8,6", "--batch-norm", "--batch-size", "64", "--epochs", "3",
-         "--lr", "0.05", "--precision", prec, "--hidden-activation", hidden, "--quiet", "--checkpoint", ck] + extra)
+    out = run([args.train, "--data", data, "--layers", "8,6", "--batch-norm", "--batch-size", "64", "--epochs", "3",
+               "--lr", "0.05", "--precision", prec, "--hidden-activation", hidden, "--quiet", "--checkpoint", ck] + extra)
+    # dnn-train's own final accuracy is evaluated with the running statistics too
+    P = numpy_forward(ck, X)
+    pred = np.argmax(P, axis=1) if P.shape[1] > 1 else (P[:, 0] >= 0.5).astype(int)
+    acc = float(np.mean(pred == Y))
+    got_acc = float([w for w in out.split() if w.startswith("train_accuracy=")][-1].split("=")[1])
+    if abs(got_acc - acc) > 1e-6:
+        print("# %s: dnn-train's final train_accuracy %g, numpy with the running statistics %g  FAIL" % (
+            tag, got_acc, acc))
+        failures.append(tag + " train_accuracy")
     want = numpy_forward(ck, Xn)
     tol = 1e-12 if prec == "double" else 1e-6
     out = os.path.join(WORK, tag + "_p.h5")

@@ -17,7 +17,10 @@
                   the statistics' rounding to float32 usually hides it)
   bitwise_options the same for N = 1 and 3 with momentum, clipping, L2,
                   dropout, --validation-split and early stopping (full batch
-                  and --deterministic mini-batch)
+                  and --deterministic mini-batches of 100, grouped by batch
+                  position, and of 1050, grouped by global chunk)
+  nondeterministic  mini-batch without --deterministic: 1 and 3 ranks agree
+                  to 1e-10 relative (double): the statistics are the batch's
   resume          stopping at 60% (--iterations 12 of 20) and resuming gives the
                   bits of a straight run: full batch on 1 rank, full batch from
                   2 ranks to 3, mini-batch (--deterministic) from 2 ranks to 3
@@ -105,13 +108,34 @@ OPTS = ["--optimizer", "momentum", "--clip-norm", "0.5", "--l2", "0.2", "--keep-
 
 
 def bitwise_options():
-    for extra, tag in (([], "opt_full"), (["--batch-size", "100", "--deterministic"], "opt_mini")):
+    for extra, tag in (([], "opt_full"), (["--deterministic"], "opt_full_det"),
+                       (["--batch-size", "100", "--deterministic"], "opt_mini"),
+                       (["--batch-size", "1050", "--deterministic"], "opt_big")):  # > 1024: grouped by chunk
         got = {}
         for n in (1, 3):
             ck = R.path("%s_np%d.h5" % (tag, n))
             R.train(BASE + OPTS + extra + ["--checkpoint", ck, "--precision", "double"], n=n)
             got[n] = digest(ck)
         require(len(set(got.values())) == 1, "%s: digests differ by rank count: %s" % (tag, got))
+
+
+def params(ck):
+    with h5py.File(ck, "r") as f:
+        return {k: f[k][()] for k in f.keys() if re.match(r"^(W|b|gamma|beta)\d+$", k)} | {
+            "bn/" + k: f["bn"][k][()] for k in f["bn"].keys()}
+
+
+def nondeterministic():
+    """Mini-batch without --deterministic: the statistics are still the whole batch's (summed in double over the
+    ranks), so 3 ranks agree with 1 to rounding (a rank's own statistics would be far off)."""
+    got = {}
+    for n in (1, 3):
+        ck = R.path("nd_np%d.h5" % n)
+        R.train(BASE + ["--batch-size", "128", "--iterations", "12", "--precision", "double", "--checkpoint", ck], n=n)
+        got[n] = params(ck)
+    for k, v in got[1].items():
+        d = float(np.max(np.abs(got[3][k] - v)) / max(1e-300, float(np.max(np.abs(v)))))
+        require(d < 1e-10, "%s differs by %g (relative) between 1 and 3 ranks" % (k, d))
 
 
 def resume_case(extra, n1, n2, tag):
@@ -175,6 +199,7 @@ R.case("gradcheck_tanh", gradcheck_tanh)
 R.case("bitwise_full", bitwise_full)
 R.case("bitwise_minibatch", bitwise_minibatch)
 R.case("bitwise_options", bitwise_options)
+R.case("nondeterministic", nondeterministic)
 R.case("resume", resume)
 R.case("running_stats", running_stats)
 R.case("bad_input", bad_input)

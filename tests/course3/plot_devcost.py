@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The quickstart's learning curve shows the dev cost (README, Learning curves).
+"""The quickstart's learning curve shows the dev cost (README, What dnn-train prints).
 
 launch/quickstart.sh trains with a dev set (--validation-split) and a test
 set, writes --metrics and draws it with launch/plot.sh.  Here the same

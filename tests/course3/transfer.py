@@ -17,6 +17,12 @@ Cases:
       all layers, the frozen outputs dropped anew): the frozen layers are still
       bitwise the source's, W3, b3 equal numpy's (masks of include/dnn/rng.h,
       the clipping norm over the trainable layers' gradient only);
+  freeze_resume_bitwise     --freeze 2 with adam: 20 steps, then --resume to 40
+      at N = 3 (A[2] cached again from the checkpoint): bitwise the 40-step run;
+  batch_norm_transferred    a --batch-norm source: W, beta, gamma of layers 1-2
+      taken (one step at lr 1e-12 moves them by less than 1e-9), the running
+      mean and var of layer 1 = 0.9 x the source's + 0.1 x the step's batch
+      statistics (numpy); without --batch-norm the run is refused;
   transfer_without_freeze   --transfer-layers 1, one step: all three layers
       train, from W1, b1 = the source's and W2, W3 = --init (numpy's step);
   preprocessing_kept        a source trained with --scale 0.5: the new run
@@ -162,6 +168,36 @@ def freeze_with_dropout():
     check_close(ckpt_params(ck)[4:], [W, b], ["W3", "b3"])
 
 
+def freeze_resume_bitwise():
+    a, b = R.path("ck_r40.h5"), R.path("ck_r20.h5")
+    opt = ["--freeze", "2", "--optimizer", "adam", "--lr", "0.01"]
+    R.train(TGT + opt + ["--iterations", "40", "--checkpoint", a])
+    R.train(TGT + opt + ["--iterations", "20", "--checkpoint", b])
+    R.train(TGT + opt + ["--iterations", "40", "--checkpoint", b, "--resume"], n=3)
+    require(params_sha(a) == params_sha(b), "20 steps + --resume to 40 (N = 3) differ from 40 steps")
+    check_frozen(b)
+
+
+def batch_norm_transferred():
+    src, ck = R.path("ck_src_bn.h5"), R.path("ck_bn.h5")
+    R.train(["--data", SRC_DATA, "--layers", "12,8", "--batch-norm", "--precision", "double", "--iterations", "30",
+             "--lr", "0.1", "--checkpoint", src, "--quiet"])
+    tgt = [a if a != SRC else src for a in TGT]
+    R.train(tgt + ["--batch-norm", "--lr", "1e-12", "--iterations", "1", "--checkpoint", ck])
+    with h5py.File(src, "r") as a, h5py.File(ck, "r") as b:
+        for name in ("W1", "beta1", "gamma1", "W2", "beta2", "gamma2"):
+            x, y = np.array(a[name]), np.array(b[name])
+            require(np.max(np.abs(x - y)) <= 1e-9, "%s was not taken from the source" % name)
+        Z1 = np.array(a["W1"]) @ XT.T  # the one step's batch statistics of layer 1
+        for name, batch in (("bn/mean1", Z1.mean(1)), ("bn/var1", Z1.var(1))):
+            want = 0.9 * np.array(a[name]).ravel() + 0.1 * batch
+            err = np.max(np.abs(np.array(b[name]).ravel() - want))
+            require(err <= 1e-9, "%s: %.3g from 0.9 source + 0.1 batch" % (name, err))
+    rc, _, err, _ = R.run(R.args.train, tgt + ["--iterations", "1"])
+    require(rc == 1 and "--batch-norm" in err and src in err, "a BN source without --batch-norm: rc=%d %s" % (
+        rc, err.strip()))
+
+
 def transfer_without_freeze():
     ck = R.path("ck_t1.h5")
     R.train(TGT + ["--transfer-layers", "1", "--iterations", "1", "--checkpoint", ck])
@@ -238,6 +274,8 @@ def bad_input():
 R.case("freeze_matches_numpy", freeze_matches_numpy)
 R.case("freeze_minibatch_n1_n3", freeze_minibatch_n1_n3)
 R.case("freeze_with_dropout", freeze_with_dropout)
+R.case("freeze_resume_bitwise", freeze_resume_bitwise)
+R.case("batch_norm_transferred", batch_norm_transferred)
 R.case("transfer_without_freeze", transfer_without_freeze)
 R.case("preprocessing_kept", preprocessing_kept)
 R.case("bad_input", bad_input)

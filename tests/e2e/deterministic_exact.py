@@ -29,9 +29,11 @@ checkpoint's W after one step is -S/m bit for bit.
 Cases: full batch (m = 1024: four chunks; on 3 ranks the shards are whole
 chunks), one mini-batch of m (16 groups), and mini-batches of 512 (the first
 batch takes perm[0:512] of epoch 0, reimplemented in tests/ref/ref_rng.py:
-8 groups, each summed on its own, on 3 ranks by the rank that owns it), and
-mini-batches of 64 (one group: its float sum is quantized in place and
-added to the other ranks' zeros, which must give the same bits).
+8 groups, each summed on its own, on 3 ranks by the rank that owns it),
+mini-batches of 256 (4 groups: one process adds them in one pass without
+the totals in memory, which must give the same bits) and mini-batches of 64
+(one group: its float sum is rounded in place and added to the other ranks'
+zeros, which must give the same bits).
 Guards: for these data the exact answer differs from the sum with the low
 word dropped, from the exact sum of the unquantized block sums (so the
 truncation is visible), and from rounding each q to nearest instead of
@@ -214,6 +216,7 @@ def main():
         cases = [("full_batch", 0, list(range(M)), chunks_of(), M // CHUNK),
                  ("one_batch_of_m", M, perm, groups, M // GROUP),
                  ("batches_of_512", 512, perm[:512], groups, M // GROUP),
+                 ("batches_of_256", 256, perm[:256], groups, M // GROUP),
                  ("batches_of_64", 64, perm[:64], groups, M // GROUP)]
         where = a.launcher or "single process"
         for name, batch, members, block_of, nblocks in cases:

@@ -33,7 +33,6 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "mpi"))
 sys.path.insert(0, os.path.join(HERE, "..", "ref"))
-from ref_rng import permutation  # noqa: E402  (DESIGN §5's permutation, written from its definition)
 from dnnt import Runner, require, params_sha, ckpt_params, rel_diff, attr_str, final_line, make_classes  # noqa: E402
 
 R = Runner(__doc__)
@@ -170,7 +169,9 @@ def ref_train(X, Y, dims, seed, kp, lr, steps, B=0):
     L, m = len(dims) - 1, X.shape[1]
     spe = (m + B - 1) // B if B else 1
     for k in range(steps):
-        g = np.arange(m) if not B else permutation(m, seed, k // spe)[(k % spe) * B:(k % spe + 1) * B]
+        # --rng numpy: the course's order, np.random.seed(seed + e); permutation(m), e = 1, 2, ...
+        perm = np.random.RandomState(seed + k // spe + 1).permutation(m) if B else None
+        g = np.arange(m) if not B else perm[(k % spe) * B:(k % spe + 1) * B]
         g = np.asarray(g, dtype=np.int64)
         A, Z, D = [X[:, g]], [None], [None]
         for l in range(1, L + 1):

@@ -31,6 +31,7 @@ file is kept; its bytes unchanged; NAME.tmp removed; no rename):
   w_best       dnn-train --best-checkpoint BEST (a dev set by --validation-split)
   w_pred_h5    dnn-predict --output P.h5      w_pred_csv   dnn-predict --output P.csv
   w_export     dnn-export --onnx M.onnx       w_sweep      dnn-sweep's summary.csv and summary.md
+  w_report     dnn-predict --misclassified, --report and --confusion-png
 """
 import errno
 import os
@@ -240,6 +241,14 @@ def case_predict(ext):
                 R.args.predict, "pred", hdf5=ext == "h5")
 
 
+def case_report():
+    base = R.path("rep")
+    files = [base + "_wrong.csv", base + ".md", base + "_cm.png"]
+    writer_case("report", files, ["--model", trained_model(), "--data", DATA, "--x", "train_x", "--y", "train_y",
+                                  "--misclassified", files[0], "--report", files[1], "--confusion-png", files[2]],
+                R.args.predict, "rep", hdf5=False)
+
+
 def case_export():
     out = R.path("m.onnx")
     writer_case("export", [out], ["--model", trained_model(), "--onnx", out], R.args.export, "m.onnx", hdf5=False)
@@ -262,6 +271,7 @@ R.case("fail_np2", case_fail_np2)
 R.case("w_best", case_best)
 R.case("w_pred_h5", case_predict, "h5")
 R.case("w_pred_csv", case_predict, "csv")
+R.case("w_report", case_report)
 R.case("w_export", case_export)
 R.case("w_sweep", case_sweep)
 R.finish()

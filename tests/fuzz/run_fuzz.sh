@@ -5,7 +5,7 @@
 #
 # TARGET (default cli):
 #   cli   fuzz_cli.c: dnn-train's option and config parsers, built from
-#         src/cli.c, src/common.c, src/activation.c; seeds corpus/, dictionary
+#         src/cli.c and the modules its checks call; seeds corpus/, dictionary
 #         cli.dict, regressions regressions/
 #   ckpt  fuzz_ckpt.c: the checkpoint reader (src/checkpoint.c, src/h5.c and
 #         the model and optimizer they fill) on HDF5 file images opened in
@@ -47,8 +47,12 @@ echo "compiler: $("$cc" --version | head -n 1)"
 
 case $target in
   cli)
-    srcs=("$here/fuzz_cli.c" "$root/src/cli.c" "$root/src/common.c" "$root/src/activation.c")
-    libs=(-lm) cflags=() seeds=$here/corpus regdir=$here/regressions
+    srcs=("$here/fuzz_cli.c" "$root/src/cli.c")
+    # cli.c checks --batch-norm through bn.c (which brings the model) and report names through report.c
+    for m in common activation atomic bn loss matrix model model_bf16 optim report rng; do srcs+=("$root/src/$m.c"); done
+    read -ra cflags <<<"$(pkg-config --cflags openblas)"
+    read -ra libs <<<"$(pkg-config --libs openblas) -ldnnl -ldl -lpthread -lm"
+    seeds=$here/corpus regdir=$here/regressions
     fuzzopts=(-max_len=4096 -dict="$here/cli.dict") ;;
   ckpt)
     if ! pkg-config --exists hdf5 openblas; then
@@ -56,7 +60,9 @@ case $target in
       exit 1
     fi
     srcs=("$here/fuzz_ckpt.c")
-    for m in checkpoint h5 common activation loss model optim rng matrix; do srcs+=("$root/src/$m.c"); done
+    for m in checkpoint atomic h5 common activation bn loss model model_bf16 optim rng matrix; do
+      srcs+=("$root/src/$m.c")
+    done
     read -ra cflags <<<"$(pkg-config --cflags hdf5 openblas)"
     read -ra libs <<<"$(pkg-config --libs hdf5 openblas) -ldnnl -ldl -lpthread -lm"
     seeds=$here/corpus_ckpt regdir=$here/regressions_ckpt

@@ -5,6 +5,11 @@ other projects, through CMake and through pkg-config.
   - `cmake --install BUILD --prefix S` lays out bin/, share/man/man1/,
     include/dnn/, lib/libdnn.a, lib/cmake/dnn/ and lib/pkgconfig/dnn.pc;
     S is then renamed P (the package is relocatable) and only P is used;
+  - the installed set is the public API only: include/dnn/ holds exactly
+    dnn.h and common.h, neither includes <mpi.h> or <hdf5.h>, and libdnn.a
+    defines dnn_net_load/dnn_net_predict but no program code (dnn_train_main,
+    nor any symbol of the sweep, the option parser, the trainer, the
+    reports; none calls MPI);
   - the README's C program (classify.c), CMakeLists.txt and Makefile -- the
     very blocks of its section "Using a trained model from C, Python and
     ONNX runtimes" -- are copied into two separate projects, built against
@@ -139,7 +144,31 @@ def model_case(name, make, args, tol):
     print("# %s: max |P - dnn-predict|: %s (tolerance %.0e)" % (name, ", ".join(report), tol))
 
 
+def public_only():
+    inc = os.path.join(PREFIX, "include", "dnn")
+    headers = sorted(os.listdir(inc))
+    require(headers == ["common.h", "dnn.h"], "include/dnn/ holds %s, expected only common.h and dnn.h" % headers)
+    for h in headers:
+        with open(os.path.join(inc, h)) as f:
+            text = f.read()
+        for bad in ("<mpi.h>", "<hdf5.h>", '"mpi.h"', '"hdf5.h"'):
+            require("#include " + bad not in text, "installed %s includes %s" % (h, bad))
+    lib = os.path.join(PREFIX, "lib", "libdnn.a")
+    syms = R.run(["nm", "--defined-only", lib], what="nm --defined-only libdnn.a")
+    defined = {l.split()[2] for l in syms.splitlines() if len(l.split()) == 3 and l.split()[1] in "TDBRC"}
+    for need in ("dnn_net_load", "dnn_net_predict", "dnn_net_free"):
+        require(need in defined, "libdnn.a does not define %s (nm sees %d symbols)" % (need, len(defined)))
+    program = sorted(s for s in defined if s == "dnn_train_main" or s == "main" or
+                     s.startswith(("dnn_cli_", "dnn_sweep_", "dnn_train_", "dnn_report_", "dnn_dist_", "dnn_gradcheck_",
+                                   "sweep_", "train_")))
+    require(not program, "libdnn.a holds the programs' code: %s" % program[:8])
+    undef = R.run(["nm", "-u", lib], what="nm -u libdnn.a")
+    mpi = sorted({l.split()[-1] for l in undef.splitlines() if l.split() and l.split()[-1].startswith(("MPI_", "PMPI_"))})
+    require(not mpi, "libdnn.a calls MPI: %s" % mpi[:5])
+
+
 R.case("install", install)
+R.case("installed_set_is_public_api", public_only)
 R.case("cmake_find_package_consumer", build_cmake)
 R.case("pkg_config_makefile_consumer", build_make)
 for name, make, args, tol in MODELS:

@@ -4,9 +4,9 @@
 This file shares no code with dnn: it re-derives everything from the course
 notation (examples are columns, W[l] is (n[l], n[l-1]), b[l] is (n[l], 1)) so
 that dnn-train can be checked against it.  Full batch or mini-batches
-(--batch-size B: DESIGN §5's per-epoch permutation, reimplemented in
-ref_rng.py from its definition; the last batch of an epoch may be partial and
-is averaged over its own size), and the optimizers, L2, clipping and
+(--batch-size B: with --rng numpy, the course's per-epoch order,
+np.random.seed(seed + e); permutation(m) for epoch e = 1, 2, ...; the last
+batch of an epoch may be partial and is averaged over its own size), and the optimizers, L2, clipping and
 learning-rate schedules of DESIGN §11 (written from §11 alone).
 
   ref_dnn.py --data f.h5 --x train_x --y train_y --layers 7,5 \
@@ -39,7 +39,7 @@ import numpy as np
 
 sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ref_rng import dropout_uniforms, held_out, permutation  # noqa: E402
+from ref_rng import dropout_uniforms, held_out  # noqa: E402
 
 
 # ---------------------------------------------------------------- data
@@ -363,7 +363,9 @@ def train(X, Y, dims, a, test=None, dev=None, gindex=None):
         epoch, s = divmod(k, spe)
         if B:
             if epoch != perm_epoch:
-                perm = np.array(permutation(m, a.seed, epoch), dtype=np.int64)
+                # --rng numpy: the course's order (README, The course's mini-batch
+                # order): epoch e = 1, 2, ... is np.random.seed(S + e); permutation(m)
+                perm = np.random.RandomState((a.seed + epoch + 1) % 2**32).permutation(m).astype(np.int64)
                 perm_epoch = epoch
             idx = perm[s * B:min(s * B + B, m)]
             Xb, Yb = X[:, idx], Y[..., idx]
