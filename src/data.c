@@ -8,6 +8,7 @@
  */
 #include "dnn/data.h"
 
+#include "dnn/exact.h"
 #include "dnn/h5.h"
 
 #include <errno.h>
@@ -367,4 +368,111 @@ void dnn_data_standardize(dnn_data_t *d, const double *mean, const double *std)
                 *x = (float)((*x - mean[i]) / std[i]);
             }
         }
+}
+
+/* ---- the dev set held out of the training file (README, Extensions) ---- */
+
+int dnn_data_held_out(uint64_t seed, uint64_t g, double fraction)
+{
+    uint64_t z = (seed ^ 0xd1b54a32d192ed03ull) * 0x9e3779b97f4a7c15ull + g;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    return (double)(z >> 11) * 0x1p-53 < fraction;
+}
+
+uint64_t dnn_data_split_count(uint64_t m, uint64_t seed, double fraction)
+{
+    uint64_t mt = 0;
+    for (uint64_t g = 0; g < m; g++)
+        mt += !dnn_data_held_out(seed, g, fraction);
+    return mt;
+}
+
+void dnn_data_split_range(uint64_t m, uint64_t seed, double fraction, uint64_t tlo, uint64_t thi, int first,
+                          uint64_t *lo, uint64_t *hi)
+{
+    *lo = first ? 0 : m;
+    *hi = m;
+    for (uint64_t g = 0, t = 0; g < m; g++) {
+        if (dnn_data_held_out(seed, g, fraction))
+            continue;
+        if (t == tlo && !first)
+            *lo = g;
+        if (t == thi)
+            *hi = g;
+        t++;
+    }
+}
+
+int dnn_data_split_dev(dnn_data_t *t, dnn_data_t *v, uint64_t seed, double fraction, uint64_t tlo, uint64_t thi,
+                       char *msg)
+{
+    size_t nx = t->shape.n_x, ny = t->shape.n_y, es = dnn_real_size(t->prec), cols = t->hi - t->lo;
+    size_t keep = thi - tlo, nv = cols - keep;
+    *v = *t;
+    v->X = dnn_alloc(nx * (nv ? nv : 1), es);
+    v->Y = dnn_alloc(ny * (nv ? nv : 1), es);
+    if (!v->X || !v->Y) {
+        dnn_data_free(v);
+        return dnn_fail(msg, DNN_ENOMEM, "out of memory for the dev set (--validation-split)");
+    }
+    size_t jt = 0, jv = 0;
+    for (size_t c = 0; c < cols; c++) {
+        int out = dnn_data_held_out(seed, t->lo + c, fraction);
+        char *dx = out ? (char *)v->X + jv * nx * es : (char *)t->X + jt * nx * es;
+        char *dy = out ? (char *)v->Y + jv * ny * es : (char *)t->Y + jt * ny * es;
+        if (out || jt != c) { /* distinct columns of equal size: no overlap */
+            memcpy(dx, (char *)t->X + c * nx * es, nx * es);
+            memcpy(dy, (char *)t->Y + c * ny * es, ny * es);
+        }
+        out ? jv++ : jt++;
+    }
+    v->lo = 0;
+    v->hi = nv;
+    t->lo = tlo;
+    t->hi = thi;
+    return 0;
+}
+
+/* ---- --standardize statistics over the global training set ---- */
+
+/* One pass: per-feature sums of every global chunk, added exactly, summed over ranks. */
+static int moment_pass(const dnn_data_t *d, const dnn_data_stats_t *s, const double *mean, double *out,
+                       double *part, int64_t *acc, char *msg)
+{
+    size_t nx = d->shape.n_x, mloc = d->hi - d->lo;
+    int bad = 0;
+    memset(acc, 0, 2 * nx * sizeof(int64_t));
+    for (size_t j = 0; j < mloc; j += s->chunk) {
+        memset(part, 0, nx * sizeof(double));
+        dnn_data_feature_sums_range(d, j, mloc - j < s->chunk ? mloc : j + s->chunk, mean, part);
+        bad |= dnn_exact_accumulate_max(acc, acc + nx, part, nx, sizeof(double), s->exact_max);
+    }
+    int rc = bad ? dnn_fail(msg, DNN_EDATA, "--standardize: %s has values too large to sum exactly (a chunk sum of %zu "
+                            "examples is beyond %g, the bound for exact sums of this many chunks); use --scale first",
+                            s->what, s->chunk, s->exact_max) : 0;
+    if ((rc = s->reduce(s->ctx, rc, msg, acc, 2 * nx)))
+        return rc;
+    for (size_t i = 0; i < nx; i++)
+        out[i] = dnn_exact_value(acc[i], acc[nx + i]) / (double)s->m;
+    return 0;
+}
+
+int dnn_data_moments(const dnn_data_t *d, const dnn_data_stats_t *s, double *mean, double *std, char *msg)
+{
+    size_t nx = d->shape.n_x;
+    double *part = malloc(nx * sizeof(double));
+    int64_t *acc = calloc(2 * nx, sizeof(int64_t));
+    int rc = part && acc ? 0 : dnn_fail(msg, DNN_ENOMEM, "out of memory for --standardize");
+    if ((rc = s->reduce(s->ctx, rc, msg, NULL, 0)) == 0 && (rc = moment_pass(d, s, NULL, mean, part, acc, msg)) == 0 &&
+        (rc = moment_pass(d, s, mean, std, part, acc, msg)) == 0)
+        for (size_t i = 0; i < nx; i++) {
+            std[i] = sqrt(std[i]);
+            if (!(std[i] > 1e-12)) /* a constant feature: leave it centred, unscaled */
+                std[i] = 1.0;
+        }
+    free(part);
+    free(acc);
+    return rc;
 }

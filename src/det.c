@@ -38,8 +38,8 @@ double det_exact_max(uint64_t B) { return dnn_exact_limit(groups(B)); }
 void det_step(run_t *r, uint64_t nb)
 {
     uint64_t G = groups(nb);
-    r->exact = !(G == 1 || (r->d.size == 1 && G <= DNN_FIX_BATCH));
-    r->overlap = r->exact && r->det->overlap;
+    r->step.exact = !(G == 1 || (r->d.size == 1 && G <= DNN_FIX_BATCH));
+    r->step.overlap = r->step.exact && r->step.det->overlap;
 }
 
 #define FUSE_TILE 1024 /* elements whose fixed-point sums stay on the stack (16 KiB) */
@@ -57,25 +57,25 @@ static void fuse_part(void *ctx, size_t lo, size_t hi)
 {
     fuse_t *f = ctx;
     run_t *r = f->r;
-    size_t es = r->es;
+    size_t es = r->data.es;
     int64_t H[FUSE_TILE], L[FUSE_TILE];
     for (size_t a = lo; a < hi; a += FUSE_TILE) {
         size_t n = min_sz(FUSE_TILE, hi - a);
         memset(H, 0, n * sizeof *H);
         memset(L, 0, n * sizeof *L);
         for (int b = 0; b < f->n; b++) {
-            char *g = (char *)r->gbuf[b] + a * es;
-            if (dnn_exact_accumulate_max(H, L, g, n, es, r->exact_max))
+            char *g = (char *)r->step.gbuf[b] + a * es;
+            if (dnn_exact_accumulate_max(H, L, g, n, es, r->step.exact_max))
                 atomic_store_explicit(&f->bad, 1, memory_order_relaxed);
             if (b > 0)
                 memset(g, 0, n * es);
         }
         if (es == 8) {
-            double *out = (double *)r->gbuf[0] + a;
+            double *out = (double *)r->step.gbuf[0] + a;
             for (size_t j = 0; j < n; j++)
                 out[j] = dnn_exact_value(H[j], L[j]);
         } else {
-            float *out = (float *)r->gbuf[0] + a;
+            float *out = (float *)r->step.gbuf[0] + a;
             for (size_t j = 0; j < n; j++)
                 out[j] = (float)dnn_exact_value(H[j], L[j]);
         }
@@ -84,15 +84,15 @@ static void fuse_part(void *ctx, size_t lo, size_t hi)
 
 void det_fuse(run_t *r)
 {
-    fuse_t f = {.r = r, .n = r->nfix};
+    fuse_t f = {.r = r, .n = r->step.nfix};
     atomic_init(&f.bad, 0);
     dnn_matrix_parallel(fuse_part, &f, r->model.nparams + 2, 16384);
-    r->nfix = 0;
-    r->model.grads = r->gbuf[0];
-    r->grads_zero = 0;
+    r->step.nfix = 0;
+    r->model.grads = r->step.gbuf[0];
+    r->step.grads_zero = 0;
     if (!atomic_load(&f.bad))
         return;
-    if (r->es == 8) /* a term out of the fixed-point range: the loss sum becomes NaN, as with the totals */
+    if (r->data.es == 8) /* a term out of the fixed-point range: the loss sum becomes NaN, as with the totals */
         ((double *)r->model.grads)[r->model.nparams] = NAN;
     else
         ((float *)r->model.grads)[r->model.nparams] = NAN;
@@ -133,14 +133,14 @@ static int alloc_all(run_t *r, struct det *d)
 
 int det_init(run_t *r, const dnn_ckpt_t *ck, char *msg)
 {
-    uint64_t B = (uint64_t)r->o.batch_size, mloc = r->train.hi - r->train.lo, N = (uint64_t)r->d.size;
+    uint64_t B = (uint64_t)r->o.batch_size, mloc = r->data.train.hi - r->data.train.lo, N = (uint64_t)r->d.size;
     struct det *d = calloc(1, sizeof *d);
-    if (!(r->det = d))
+    if (!(r->step.det = d))
         return dnn_fail(msg, DNN_ENOMEM, "out of memory for the --deterministic exchange");
-    d->xsrc = r->Xb ? (const char *)r->Xb : (const char *)r->train.X;
-    d->ysrc = (const char *)r->train.Y;
-    int big = dnn_size_mul(&d->xb, r->shape.n_x, r->Xb ? sizeof(uint16_t) : r->es) ||
-              dnn_size_mul(&d->yb, r->ny, r->es) || dnn_size_add(&d->rec, d->xb, d->yb);
+    d->xsrc = r->step.Xb ? (const char *)r->step.Xb : (const char *)r->data.train.X;
+    d->ysrc = (const char *)r->data.train.Y;
+    int big = dnn_size_mul(&d->xb, r->data.shape.n_x, r->step.Xb ? sizeof(uint16_t) : r->data.es) ||
+              dnn_size_mul(&d->yb, r->data.ny, r->data.es) || dnn_size_add(&d->rec, d->xb, d->yb);
     d->cap = min_sz(B, (size_t)DNN_DET_ROUND * DNN_DET_GROUP);
     d->scap = N > 1 ? min_sz(min_sz(B, mloc), (size_t)(DNN_DET_ROUND * DNN_DET_GROUP * N)) : 0;
     d->scap = d->scap ? d->scap : 1;
@@ -148,16 +148,16 @@ int det_init(run_t *r, const dnn_ckpt_t *ck, char *msg)
         return dnn_fail(msg, DNN_ENOMEM, "out of memory for the --deterministic exchange (%zu columns of %zu bytes)",
                         d->cap + d->scap, d->rec);
     for (int s = 0; s < r->d.size; s++) /* the shard plan (no collective here: a failure is agreed on later) */
-        dnn_dist_shard(r->m, r->d.size, s, &d->lo[s], &d->hi[s]);
-    if (d->lo[r->d.rank] != r->train.lo || d->hi[r->d.rank] != r->train.hi)
+        dnn_dist_shard(r->data.m, r->d.size, s, &d->lo[s], &d->hi[s]);
+    if (d->lo[r->d.rank] != r->data.train.lo || d->hi[r->d.rank] != r->data.train.hi)
         return dnn_fail(msg, DNN_EINVAL, "--deterministic: this rank holds training examples [%llu, %llu), the shard "
-                        "plan says [%llu, %llu)", (unsigned long long)r->train.lo, (unsigned long long)r->train.hi,
+                        "plan says [%llu, %llu)", (unsigned long long)r->data.train.lo, (unsigned long long)r->data.train.hi,
                         (unsigned long long)d->lo[r->d.rank], (unsigned long long)d->hi[r->d.rank]);
     if (N > 1 && dnn_dist_exchange_init(&d->x, d->rec))
         return dnn_fail(msg, DNN_EMPI, "--deterministic: cannot make the MPI record type of the column exchange "
                         "(%zu bytes per column)", d->rec);
-    r->exact_max = det_exact_max(B); /* one term per group of a batch */
-    d->overlap = r->overlap;
+    r->step.exact_max = det_exact_max(B); /* one term per group of a batch */
+    d->overlap = r->step.overlap;
     if (r->o.resume && ck->deterministic && ck->batch_size > 0 && ck->deterministic_groups != DNN_DET_GROUP &&
         r->d.rank == 0) {
         char note[DNN_MSG_LEN];
@@ -172,7 +172,7 @@ int det_init(run_t *r, const dnn_ckpt_t *ck, char *msg)
 
 void det_free(run_t *r)
 {
-    struct det *d = r->det;
+    struct det *d = r->step.det;
     if (!d)
         return;
     if (r->d.size > 1)
@@ -189,7 +189,7 @@ void det_free(run_t *r)
     free(d->scount);
     free(d->owner);
     free(d);
-    r->det = NULL;
+    r->step.det = NULL;
 }
 
 /* The rank whose training examples hold global index g (shards are
@@ -263,16 +263,16 @@ static void plan_send(run_t *r, struct det *d, uint64_t base, uint64_t q0, uint6
         d->scount[s] = 0;
     }
     for (uint64_t p = q0; p < q1; p++) {
-        uint64_t e = r->perm[base + p];
-        if (e >= r->train.lo && e < r->train.hi)
+        uint64_t e = r->step.perm[base + p];
+        if (e >= r->data.train.lo && e < r->data.train.hi)
             d->scount[d->owner[(p - q0) / DNN_DET_GROUP]]++;
     }
     displace(d->scount, d->sdispl, d->cursor, N);
     size_t n = 0;
     for (uint64_t p = q0; p < q1; p++) {
-        uint64_t e = r->perm[base + p];
-        if (e >= r->train.lo && e < r->train.hi) {
-            d->from[n] = e - r->train.lo;
+        uint64_t e = r->step.perm[base + p];
+        if (e >= r->data.train.lo && e < r->data.train.hi) {
+            d->from[n] = e - r->data.train.lo;
             d->to[n++] = (size_t)d->cursor[d->owner[(p - q0) / DNN_DET_GROUP]]++;
         }
     }
@@ -296,17 +296,17 @@ static void plan_recv(run_t *r, struct det *d)
 
 size_t det_exchange(run_t *r, uint64_t base, uint64_t nb, size_t t)
 {
-    struct det *d = r->det;
+    struct det *d = r->step.det;
     uint64_t N = (uint64_t)r->d.size, me = (uint64_t)r->d.rank, G = groups(nb);
     uint64_t g0 = (uint64_t)t * DNN_DET_ROUND * N, Gt = G - g0 < DNN_DET_ROUND * N ? G - g0 : DNN_DET_ROUND * N;
     uint64_t a = g0 + Gt * me / N, b = g0 + Gt * (me + 1) / N; /* this rank's groups */
     uint64_t p0 = a * DNN_DET_GROUP, p1 = b * DNN_DET_GROUP < nb ? b * DNN_DET_GROUP : nb;
     d->ncols = p1 > p0 ? (size_t)(p1 - p0) : 0;
     for (size_t j = 0; j < d->ncols; j++)
-        d->keys[j] = r->perm[base + p0 + j];
+        d->keys[j] = r->step.perm[base + p0 + j];
     if (N == 1) { /* one rank: straight from the local data */
         for (size_t j = 0; j < d->ncols; j++) {
-            d->from[j] = d->keys[j] - r->train.lo;
+            d->from[j] = d->keys[j] - r->data.train.lo;
             d->to[j] = j;
         }
         copy(d, GATHER, d->ncols);
@@ -316,18 +316,18 @@ size_t det_exchange(run_t *r, uint64_t base, uint64_t nb, size_t t)
     plan_send(r, d, base, g0 * DNN_DET_GROUP, q1, Gt);
     plan_recv(r, d);
     if (dnn_dist_exchange(&d->x, d->send, d->scount, d->sdispl, d->recv, d->rcount, d->rdispl))
-        train_die(r, "MPI_Alltoallv of the batch's columns (--deterministic) failed");
+        train_step_fail(r, "MPI_Alltoallv of the batch's columns (--deterministic) failed");
     copy(d, UNPACK, d->ncols);
     return (size_t)(b - a);
 }
 
 size_t det_group(run_t *r, long k, size_t i, const void **X, const void **Y)
 {
-    struct det *d = r->det;
+    struct det *d = r->step.det;
     size_t c0 = i * DNN_DET_GROUP, c1 = min_sz(c0 + DNN_DET_GROUP, d->ncols);
-    if (r->Xb) { /* layer 1 reads the bf16 columns; X itself is not read */
+    if (r->step.Xb) { /* layer 1 reads the bf16 columns; X itself is not read */
         dnn_model_set_input_bf16(&r->model, (const uint16_t *)(const void *)(d->stx + c0 * d->xb));
-        *X = r->Xs;
+        *X = r->step.Xs;
     } else {
         *X = d->stx + c0 * d->xb;
     }

@@ -17,8 +17,11 @@ int dnn_dist_init(dnn_dist_t *d, int *argc, char ***argv)
     /* SERIALIZED: BLAS helper threads (matrix.c) never call MPI; the progress
      * thread below calls it only under the mutex that the main thread holds
      * for its own calls while sums are in flight, so calls never overlap. */
-    int provided;
-    if (MPI_Init_thread(argc, argv, MPI_THREAD_SERIALIZED, &provided) != MPI_SUCCESS)
+    int provided, initialized = 0;
+    MPI_Initialized(&initialized);
+    if (initialized) /* by the caller (a test running a program twice): keep its level */
+        MPI_Query_thread(&provided);
+    else if (MPI_Init_thread(argc, argv, MPI_THREAD_SERIALIZED, &provided) != MPI_SUCCESS)
         return DNN_EMPI;
     d->serialized = provided >= MPI_THREAD_SERIALIZED;
     MPI_Comm_rank(MPI_COMM_WORLD, &d->rank);
@@ -198,8 +201,10 @@ static void *progress_main(void *arg)
     struct timespec nap = {0, a->poll_us * 1000L};
     pthread_mutex_lock(&a->mu);
     for (;;) {
-        while (!a->active)
+        while (!a->active && !a->quit)
             pthread_cond_wait(&a->cv, &a->mu);
+        if (a->quit)
+            break;
         int done = 0;
         MPI_Testall(a->n, a->req, &done, MPI_STATUSES_IGNORE);
         if (done)
@@ -208,6 +213,7 @@ static void *progress_main(void *arg)
         nanosleep(&nap, NULL);
         pthread_mutex_lock(&a->mu);
     }
+    pthread_mutex_unlock(&a->mu);
     return NULL;
 }
 
@@ -226,13 +232,11 @@ int dnn_dist_async_init(dnn_dist_async_t *a, const dnn_dist_t *d, dnn_progress_t
     }
     if (pthread_mutex_init(&a->mu, NULL) || pthread_cond_init(&a->cv, NULL))
         return DNN_ENOMEM;
-    pthread_t t;
-    if (pthread_create(&t, NULL, progress_main, a)) {
+    if (pthread_create(&a->tid, NULL, progress_main, a)) {
         a->mode = DNN_PROGRESS_TEST;
         return 0;
     }
-    pthread_detach(t); /* parked on the condition variable until the process ends */
-    a->thread = 1;
+    a->thread = 1; /* parked on the condition variable until dnn_dist_async_free */
     return 0;
 }
 
@@ -283,4 +287,19 @@ int dnn_dist_wait(dnn_dist_async_t *a)
         pthread_mutex_unlock(&a->mu);
     }
     return rc == MPI_SUCCESS ? 0 : DNN_EMPI;
+}
+
+void dnn_dist_async_free(dnn_dist_async_t *a)
+{
+    if (a->thread) {
+        pthread_mutex_lock(&a->mu);
+        a->quit = 1;
+        pthread_cond_signal(&a->cv);
+        pthread_mutex_unlock(&a->mu);
+        pthread_join(a->tid, NULL);
+        pthread_mutex_destroy(&a->mu);
+        pthread_cond_destroy(&a->cv);
+        a->thread = 0;
+    }
+    MPI_Op_free(&a->bf16_sum);
 }

@@ -51,6 +51,16 @@ static void band_slots(const dnn_model_t *m, int l, int t, int K, size_t *lo, si
     *hi = t + 1 == K ? m->off_b[l] + m->n[l] : m->off_W[l] + u1 * m->n[l - 1];
 }
 
+uint64_t dnn_model_params_hash(const dnn_model_t *m)
+{
+    const unsigned char *p = m->params;
+    size_t n = m->nparams * dnn_real_size(m->prec);
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 1099511628211ull;
+    return h;
+}
+
 #define DNN_TMPL_FILE "model.c"
 #include "template.h"
 

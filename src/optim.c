@@ -143,6 +143,11 @@ double dnn_optim_weights_sq(const dnn_model_t *m)
     return sq;
 }
 
+double dnn_optim_l2_cost(const dnn_model_t *m, double lambda, double examples)
+{
+    return lambda > 0 ? lambda / (2 * examples) * dnn_optim_weights_sq(m) : 0;
+}
+
 #else /* DNN_TMPL: generic code */
 
 static inline real SUF(root)(real x) { return _Generic(x, float: sqrtf, default: sqrt)(x); }

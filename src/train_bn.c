@@ -3,11 +3,11 @@
  * "Batch normalization"; the passes are bn.c's).
  *
  * The step's local examples go through the model at once, layer by layer:
- * full batch the rank's shard (its global chunks), mini-batch the rank's
- * members of the batch, gathered (with --deterministic sorted by global
- * chunk, so that each chunk's members are one run).  The groups of the plan
- * are those chunks (exact sums: full batch, --deterministic) or the whole
- * local batch.  With exact sums every group's partial sums (the batch
+ * full batch the rank's shard, whose global chunks are the plan's groups;
+ * mini-batch with --deterministic the rank's groups of 64 batch positions,
+ * brought to it by det.h's exchange (batches of at most 1024), or its
+ * members sorted by global chunk, each chunk's members a group (larger
+ * batches); otherwise the rank's members of the batch, gathered, one group.  With exact sums every group's partial sums (the batch
  * statistics, dbeta and dgamma) and its gradient sums are added as fixed
  * point (exact.h) and the integers are summed over the ranks, so W, gamma,
  * beta and the running statistics are the same bits for any number of
@@ -23,39 +23,40 @@
 #include "dnn/bn.h"
 #include "dnn/exact.h"
 #include "dnn/matrix.h"
+#include "det.h"
 #include "train_run.h"
 
 /* plan->add: one group's partial sums into the step's running totals. */
 static void bn_add(void *ctx, const double *part, size_t n)
 {
     run_t *r = ctx;
-    if (!r->exact) {
+    if (!r->step.exact) {
         for (size_t i = 0; i < n; i++)
-            r->bn_dsum[i] += part[i];
+            r->step.bn_dsum[i] += part[i];
         return;
     }
-    if (dnn_exact_accumulate_max(r->bn_acc, r->bn_acc + n, part, n, sizeof(double), r->exact_max))
-        r->bn_acc[2 * n] = 1; /* out of the fixed-point range: the sums become NaN on every rank */
+    if (dnn_exact_accumulate_max(r->step.bn_acc, r->step.bn_acc + n, part, n, sizeof(double), r->step.exact_max))
+        r->step.bn_acc[2 * n] = 1; /* out of the fixed-point range: the sums become NaN on every rank */
 }
 
 /* plan->total: the sums over the groups of every rank; the totals restart. */
 static void bn_total(void *ctx, double *out, size_t n)
 {
     run_t *r = ctx;
-    if (!r->exact) {
-        if (r->d.size > 1 && dnn_dist_sum_d(r->bn_dsum, n))
-            train_die(r, "MPI_Allreduce of the batch-normalization sums failed");
-        memcpy(out, r->bn_dsum, n * sizeof *out);
-        memset(r->bn_dsum, 0, n * sizeof *r->bn_dsum);
+    if (!r->step.exact) {
+        if (r->d.size > 1 && dnn_dist_sum_d(r->step.bn_dsum, n))
+            train_step_fail(r, "MPI_Allreduce of the batch-normalization sums failed");
+        memcpy(out, r->step.bn_dsum, n * sizeof *out);
+        memset(r->step.bn_dsum, 0, n * sizeof *r->step.bn_dsum);
         return;
     }
-    int64_t *hi = r->bn_acc, *lo = r->bn_acc + n;
+    int64_t *hi = r->step.bn_acc, *lo = r->step.bn_acc + n;
     hi[2 * n] = hi[2 * n] ? 1 : 0;
     if (r->d.size > 1 && dnn_dist_sum_i64(hi, 2 * n + 1))
-        train_die(r, "MPI_Allreduce of the batch-normalization sums failed");
+        train_step_fail(r, "MPI_Allreduce of the batch-normalization sums failed");
     for (size_t i = 0; i < n; i++)
         out[i] = hi[2 * n] ? NAN : dnn_exact_value(hi[i], lo[i]);
-    memset(r->bn_acc, 0, (2 * n + 1) * sizeof *r->bn_acc);
+    memset(r->step.bn_acc, 0, (2 * n + 1) * sizeof *r->step.bn_acc);
 }
 
 typedef struct {
@@ -70,10 +71,10 @@ static void absorb_part(void *ctx, size_t a, size_t b)
     absorb_t *q = ctx;
     run_t *r = q->r;
     size_t stride = r->model.nparams + DNN_GRAD_EXTRA, lo = q->lo + a;
-    char *g = (char *)r->model.grads + lo * r->es;
-    if (dnn_exact_accumulate_max(r->acc + lo, r->acc + stride + lo, g, b - a, r->es, r->exact_max))
+    char *g = (char *)r->model.grads + lo * r->data.es;
+    if (dnn_exact_accumulate_max(r->step.acc + lo, r->step.acc + stride + lo, g, b - a, r->data.es, r->step.exact_max))
         atomic_store_explicit(&q->bad, 1, memory_order_relaxed);
-    memset(g, 0, (b - a) * r->es);
+    memset(g, 0, (b - a) * r->data.es);
 }
 
 /* plan->absorb (exact sums): a group's gradient sums grads[lo, hi) into the
@@ -84,12 +85,19 @@ static void bn_absorb(void *ctx, size_t lo, size_t hi)
     atomic_init(&q.bad, 0);
     dnn_matrix_parallel(absorb_part, &q, hi - lo, 16384);
     if (atomic_load(&q.bad))
-        q.r->diverged_fixed = 1;
+        q.r->step.diverged_fixed = 1;
+}
+
+/* 1 when a --deterministic batch is cut into det.h's groups of batch positions
+ * (one exchange holds them all on any rank count), 0 when by global chunk. */
+static int by_position(const run_t *r)
+{
+    return r->o.deterministic && r->o.batch_size > 0 && r->o.batch_size <= (long)DNN_DET_ROUND * DNN_DET_GROUP;
 }
 
 size_t train_bn_columns(const run_t *r)
 {
-    size_t mloc = (size_t)(r->train.hi - r->train.lo);
+    size_t mloc = (size_t)(r->data.train.hi - r->data.train.lo);
     size_t c = r->o.batch_size ? (size_t)r->o.batch_size : mloc;
     return c ? c : 1;
 }
@@ -99,26 +107,28 @@ int train_bn_setup(run_t *r, char *msg)
     size_t nmax = 0, cols = train_bn_columns(r);
     for (int l = 1; l <= r->model.L; l++)
         nmax = r->model.n[l] > nmax ? r->model.n[l] : nmax;
-    r->bn_ends = dnn_alloc(cols, sizeof *r->bn_ends);
-    r->bn_acc = dnn_alloc(4 * nmax + 1, sizeof *r->bn_acc);
-    r->bn_dsum = dnn_alloc(2 * nmax, sizeof *r->bn_dsum);
-    if (!r->bn_ends || !r->bn_acc || !r->bn_dsum)
+    r->step.bn_ends = dnn_alloc(cols, sizeof *r->step.bn_ends);
+    r->step.bn_acc = dnn_alloc(4 * nmax + 1, sizeof *r->step.bn_acc);
+    r->step.bn_dsum = dnn_alloc(2 * nmax, sizeof *r->step.bn_dsum);
+    if (!r->step.bn_ends || !r->step.bn_acc || !r->step.bn_dsum)
         return dnn_fail(msg, DNN_ENOMEM, "out of memory for the --batch-norm sums");
-    memset(r->bn_acc, 0, (4 * nmax + 1) * sizeof *r->bn_acc);
-    memset(r->bn_dsum, 0, 2 * nmax * sizeof *r->bn_dsum);
-    r->bn_plan = (dnn_bn_plan_t){r->bn_ends, 0, 0, bn_add, bn_total, r->exact ? bn_absorb : NULL, r};
-    dnn_bn_set_plan(&r->model, &r->bn_plan);
+    memset(r->step.bn_acc, 0, (4 * nmax + 1) * sizeof *r->step.bn_acc);
+    memset(r->step.bn_dsum, 0, 2 * nmax * sizeof *r->step.bn_dsum);
+    r->step.bn_plan = (dnn_bn_plan_t){r->step.bn_ends, 0, 0, bn_add, bn_total, r->step.exact ? bn_absorb : NULL, r};
+    if (r->o.deterministic && r->o.batch_size && !by_position(r)) /* a term per global chunk of the batch */
+        r->step.exact_max = dnn_exact_limit((r->data.m + DNN_CHUNK - 1) / DNN_CHUNK);
+    dnn_bn_set_plan(&r->model, &r->step.bn_plan);
     return 0;
 }
 
 void train_bn_free(run_t *r)
 {
-    free(r->bn_ends);
-    free(r->bn_acc);
-    free(r->bn_dsum);
-    r->bn_ends = NULL;
-    r->bn_acc = NULL;
-    r->bn_dsum = NULL;
+    free(r->step.bn_ends);
+    free(r->step.bn_acc);
+    free(r->step.bn_dsum);
+    r->step.bn_ends = NULL;
+    r->step.bn_acc = NULL;
+    r->step.bn_dsum = NULL;
 }
 
 /* Shell sort in place (Ciura's gaps), without allocating. */
@@ -139,11 +149,11 @@ static void sort_keys(uint64_t *a, size_t n)
 static void gather_part(void *ctx, size_t lo, size_t hi)
 {
     run_t *r = ctx;
-    size_t nx = r->shape.n_x, ny = r->ny, es = r->es;
+    size_t nx = r->data.shape.n_x, ny = r->data.ny, es = r->data.es;
     for (size_t j = lo; j < hi; j++) {
-        uint64_t c = r->keys[j] - r->train.lo;
-        memcpy((char *)r->Xs + j * nx * es, (char *)r->train.X + c * nx * es, nx * es);
-        memcpy((char *)r->Ys + j * ny * es, (char *)r->train.Y + c * ny * es, ny * es);
+        uint64_t c = r->step.keys[j] - r->data.train.lo;
+        memcpy((char *)r->step.Xs + j * nx * es, (char *)r->data.train.X + c * nx * es, nx * es);
+        memcpy((char *)r->step.Ys + j * ny * es, (char *)r->data.train.Y + c * ny * es, ny * es);
     }
 }
 
@@ -152,42 +162,69 @@ static void gather_part(void *ctx, size_t lo, size_t hi)
  * groups in bn_ends; returns their count. */
 static size_t gather_batch(run_t *r, long k)
 {
-    uint64_t B = (uint64_t)r->o.batch_size, base = (uint64_t)(k % r->spe) * B;
-    uint64_t end = base + B < r->m ? base + B : r->m;
+    uint64_t B = (uint64_t)r->o.batch_size, base = (uint64_t)(k % r->step.spe) * B;
+    uint64_t end = base + B < r->data.m ? base + B : r->data.m;
     size_t n = 0, ng = 0;
     for (uint64_t p = base; p < end; p++) {
-        uint64_t g = r->perm[p];
-        if (g >= r->train.lo && g < r->train.hi)
-            r->keys[n++] = g;
+        uint64_t g = r->step.perm[p];
+        if (g >= r->data.train.lo && g < r->data.train.hi)
+            r->step.keys[n++] = g;
     }
     if (r->o.deterministic) /* by global index: each chunk's members together, in a fixed order */
-        sort_keys(r->keys, n);
+        sort_keys(r->step.keys, n);
     dnn_matrix_parallel(gather_part, r, n, 32); /* scattered reads: latency-bound on one thread */
-    for (size_t j = 1; j < n && r->exact; j++)
-        if (r->keys[j] / DNN_CHUNK != r->keys[j - 1] / DNN_CHUNK)
-            r->bn_ends[ng++] = j;
+    for (size_t j = 1; j < n && r->step.exact; j++)
+        if (r->step.keys[j] / DNN_CHUNK != r->step.keys[j - 1] / DNN_CHUNK)
+            r->step.bn_ends[ng++] = j;
     if (n)
-        r->bn_ends[ng++] = n;
-    r->bn_plan.ngroups = ng;
-    r->bn_plan.m = (double)(end - base);
+        r->step.bn_ends[ng++] = n;
+    r->step.bn_plan.ngroups = ng;
+    r->step.bn_plan.m = (double)(end - base);
     return n;
+}
+
+/* --deterministic, a batch of at most DNN_DET_ROUND groups: det.h's exchange
+ * stages this rank's groups of batch positions, in batch order, in one round;
+ * they are the plan's groups. */
+static void det_batch(run_t *r, long k)
+{
+    uint64_t B = (uint64_t)r->o.batch_size, base = (uint64_t)(k % r->step.spe) * B;
+    uint64_t nb = (base + B < r->data.m ? base + B : r->data.m) - base;
+    if (!r->step.exact) { /* det_step's shortcut for one group is not for batch norm: exact sums always */
+        r->step.exact = 1;
+        memset(r->step.acc, 0, 2 * (r->model.nparams + DNN_GRAD_EXTRA) * sizeof(int64_t));
+    }
+    size_t ng = det_exchange(r, base, nb, 0), n = 0;
+    const void *X = NULL, *Y = NULL;
+    for (size_t i = ng; i-- > 0;) { /* the last call (group 0) leaves the columns' start and keys set */
+        size_t cols = det_group(r, k, i, &X, &Y);
+        r->step.bn_ends[i] = i * DNN_DET_GROUP + cols;
+        n = i + 1 == ng ? r->step.bn_ends[i] : n;
+    }
+    r->step.bn_plan.ngroups = ng;
+    r->step.bn_plan.m = (double)nb;
+    dnn_model_backward(&r->model, X, Y, n, 1);
 }
 
 void train_bn_grads(run_t *r, long k)
 {
     size_t n;
-    if (r->o.batch_size) {
-        n = gather_batch(r, k);
-        dnn_model_set_columns(&r->model, (uint64_t)k, r->keys, 0); /* dropout keys */
-        dnn_model_backward(&r->model, r->Xs, r->Ys, n, 1);
+    if (by_position(r)) {
+        det_batch(r, k);
         return;
     }
-    n = (size_t)(r->train.hi - r->train.lo);
+    if (r->o.batch_size) {
+        n = gather_batch(r, k);
+        dnn_model_set_columns(&r->model, (uint64_t)k, r->step.keys, 0); /* dropout keys */
+        dnn_model_backward(&r->model, r->step.Xs, r->step.Ys, n, 1);
+        return;
+    }
+    n = (size_t)(r->data.train.hi - r->data.train.lo);
     size_t ng = 0;
     for (size_t off = 0; off < n; off += DNN_CHUNK) /* the shard's global chunks */
-        r->bn_ends[ng++] = n - off < DNN_CHUNK ? n : off + DNN_CHUNK;
-    r->bn_plan.ngroups = ng;
-    r->bn_plan.m = (double)r->m;
-    dnn_model_set_columns(&r->model, (uint64_t)k, NULL, r->train.lo);
-    dnn_model_backward(&r->model, r->train.X, r->train.Y, n, 1);
+        r->step.bn_ends[ng++] = n - off < DNN_CHUNK ? n : off + DNN_CHUNK;
+    r->step.bn_plan.ngroups = ng;
+    r->step.bn_plan.m = (double)r->data.m;
+    dnn_model_set_columns(&r->model, (uint64_t)k, NULL, r->data.train.lo);
+    dnn_model_backward(&r->model, r->data.train.X, r->data.train.Y, n, 1);
 }

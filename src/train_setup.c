@@ -3,7 +3,7 @@
  * rank: options, the checkpoint to resume from, the data shards, the
  * architecture, the model, the optimizer, and the step's buffers (sized here
  * once, so the step allocates nothing).  Every failure is agreed on by all
- * ranks (train_check) and reported once, naming what the user typed.
+ * ranks (dnn_dist_agree) and returned to train.c, naming what the user typed.
  */
 #define _GNU_SOURCE /* sched_getaffinity */
 #include <math.h>
@@ -81,111 +81,61 @@ static int resume_matches(run_t *r, const dnn_ckpt_t *c, const size_t *n, int L,
     return 0;
 }
 
-/* --validation-split: example g of the file is held out for the dev set when
- * u(seed, g) < F, u a SplitMix64-style hash of (seed, g) scaled to [0, 1)
- * (README "Extensions"): a function of the index only, never of N. */
-static int held_out(uint64_t seed, uint64_t g, double F)
-{
-    uint64_t z = (seed ^ 0xd1b54a32d192ed03ull) * 0x9e3779b97f4a7c15ull + g;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    z ^= z >> 31;
-    return (double)(z >> 11) * 0x1p-53 < F;
-}
+/* Agree on rc over the ranks (one message, naming the failing rank). */
+static int agree(run_t *r, int rc, char *msg) { return dnn_dist_agree(&r->d, rc, msg); }
 
-/* The training examples (not held out) are numbered t = 0..m_train-1 in file
- * order; this rank trains on the whole chunks [tlo, thi) of them and reads the
- * file range [lo, hi) that holds them and the held-out examples in between,
- * so the ranks' ranges tile the file and no data moves. */
-static void split_plan(run_t *r, uint64_t m, uint64_t *lo, uint64_t *hi)
+/* --validation-split: this rank trains on the whole chunks [split_lo, split_hi)
+ * of the training examples and reads the file range [lo, hi) that holds them
+ * (data.h, dnn_data_split_range). */
+static int split_plan(run_t *r, uint64_t m, uint64_t *lo, uint64_t *hi, char *msg)
 {
-    char msg[DNN_MSG_LEN] = "";
     double F = r->o.validation_split;
-    uint64_t seed = (uint64_t)r->o.seed, mt = 0;
-    for (uint64_t g = 0; g < m; g++)
-        mt += !held_out(seed, g, F);
+    uint64_t seed = (uint64_t)r->o.seed, mt = dnn_data_split_count(m, seed, F);
     int rc = 0;
     if (mt == 0 || mt == m)
         rc = dnn_fail(msg, DNN_EDATA, "--validation-split %g holds out %s of the %llu examples of X '%s' in '%s'; %s", F,
                       mt ? "none" : "all", (unsigned long long)m, r->o.x, r->o.data,
                       mt ? "raise it or give --validation FILE" : "lower it");
-    train_check(r, rc, msg);
-    dnn_dist_shard(mt, r->d.size, r->d.rank, &r->split_lo, &r->split_hi);
-    *lo = r->d.rank == 0 ? 0 : m;
-    *hi = m;
-    for (uint64_t g = 0, t = 0; g < m; g++) {
-        if (held_out(seed, g, F))
-            continue;
-        if (t == r->split_lo && r->d.rank > 0)
-            *lo = g;
-        if (t == r->split_hi)
-            *hi = g;
-        t++;
-    }
-    r->m_val = m - mt;
+    if ((rc = agree(r, rc, msg)))
+        return rc;
+    dnn_dist_shard(mt, r->d.size, r->d.rank, &r->data.split_lo, &r->data.split_hi);
+    dnn_data_split_range(m, seed, F, r->data.split_lo, r->data.split_hi, r->d.rank == 0, lo, hi);
+    r->data.m_val = m - mt;
+    return 0;
 }
 
 /* Probe and read this rank's part of a data set; X must be finite.  split: the
  * training file with --validation-split (its held-out examples are split off later). */
-static void load_set(run_t *r, const char *file, const char *xn, const char *yn, dnn_data_shape_t *shape,
-                     dnn_data_t *out, uint64_t *m, int split)
+static int load_set(run_t *r, const char *file, const char *xn, const char *yn, dnn_data_shape_t *shape,
+                    dnn_data_t *out, uint64_t *m, int split, char *msg)
 {
-    char msg[DNN_MSG_LEN] = "";
     int rc = dnn_data_probe(file, xn, yn, r->o.layout == DNN_LAYOUT_FEATURES_FIRST, shape, msg);
-    train_check(r, rc, msg);
+    if ((rc = agree(r, rc, msg)))
+        return rc;
     *m = shape->m;
     uint64_t lo, hi;
-    if (split)
-        split_plan(r, shape->m, &lo, &hi);
-    else
+    if (split) {
+        if ((rc = split_plan(r, shape->m, &lo, &hi, msg)))
+            return rc;
+    } else
         dnn_dist_shard(shape->m, r->d.size, r->d.rank, &lo, &hi);
     rc = dnn_data_read(out, file, xn, yn, shape, (dnn_precision_t)r->o.precision, lo, hi, r->o.scale, msg);
-    train_check(r, rc, msg);
+    if ((rc = agree(r, rc, msg)))
+        return rc;
     size_t feat = 0;
     uint64_t bad = dnn_data_find_nonfinite(out, &feat);
-    rc = 0;
     if (bad != UINT64_MAX)
         rc = dnn_fail(msg, DNN_EDATA, "X '%s' in '%s' holds a non-finite value (NaN or Inf) at example %llu, feature %zu",
                       xn, file, (unsigned long long)bad, feat);
-    train_check(r, rc, msg);
+    if ((rc = agree(r, rc, msg)))
+        return rc;
     if (!isnan(r->o.binary_threshold))
         dnn_data_threshold(out, r->o.binary_threshold);
+    return 0;
 }
 
-/* --validation-split: move the held-out columns of the training slab into the dev
- * set and close up the rest, which then holds training examples [split_lo, split_hi). */
-static void split_dev(run_t *r)
+static int check_labels(run_t *r, const dnn_data_t *data, const char *file, const char *yn, size_t K, char *msg)
 {
-    char msg[DNN_MSG_LEN] = "";
-    dnn_data_t *t = &r->train, *v = &r->val;
-    size_t nx = r->shape.n_x, ny = r->ny, es = r->es, cols = t->hi - t->lo;
-    size_t keep = r->split_hi - r->split_lo, nv = cols - keep;
-    *v = *t;
-    v->X = dnn_alloc(nx * (nv ? nv : 1), es);
-    v->Y = dnn_alloc(ny * (nv ? nv : 1), es);
-    train_check(r, v->X && v->Y ? 0 : dnn_fail(msg, DNN_ENOMEM, "out of memory for the dev set (--validation-split)"), msg);
-    size_t jt = 0, jv = 0;
-    for (size_t c = 0; c < cols; c++) {
-        int out = held_out((uint64_t)r->o.seed, t->lo + c, r->o.validation_split);
-        char *dx = out ? (char *)v->X + jv * nx * es : (char *)t->X + jt * nx * es;
-        char *dy = out ? (char *)v->Y + jv * ny * es : (char *)t->Y + jt * ny * es;
-        if (out || jt != c) { /* distinct columns of equal size: no overlap */
-            memcpy(dx, (char *)t->X + c * nx * es, nx * es);
-            memcpy(dy, (char *)t->Y + c * ny * es, ny * es);
-        }
-        out ? jv++ : jt++;
-    }
-    v->lo = 0;
-    v->hi = nv;
-    t->lo = r->split_lo;
-    t->hi = r->split_hi;
-    r->m -= r->m_val;
-    r->have_val = 1;
-}
-
-static void check_labels(run_t *r, const dnn_data_t *data, const char *file, const char *yn, size_t K)
-{
-    char msg[DNN_MSG_LEN] = "";
     int kind = r->o.output == DNN_ACT_SOFTMAX ? 1 : r->o.output == DNN_ACT_SIGMOID ? 0 : 2;
     double v = 0;
     uint64_t bad = dnn_data_check_labels(data, kind, (long)K, &v);
@@ -201,170 +151,183 @@ static void check_labels(run_t *r, const dnn_data_t *data, const char *file, con
             rc = dnn_fail(msg, DNN_EDATA, "Y '%s' in '%s': target %g at example %llu is not finite", yn, file, v,
                           (unsigned long long)bad);
     }
-    train_check(r, rc, msg);
+    return agree(r, rc, msg);
 }
 
-static void standardize(run_t *r, const dnn_ckpt_t *ck)
+/* dnn_data_moments' reduction: agree, then sum the fixed-point parts over the ranks. */
+static int sum_over_ranks(void *ctx, int rc, char *msg, int64_t *acc, size_t n)
 {
-    size_t nx = r->shape.n_x;
-    r->mean = calloc(nx, sizeof(double));
-    r->std = calloc(nx, sizeof(double));
-    char msg[DNN_MSG_LEN] = "out of memory for --standardize";
-    train_check(r, r->mean && r->std ? 0 : DNN_ENOMEM, msg);
+    run_t *r = ctx;
+    if ((rc = agree(r, rc, msg)))
+        return rc;
+    if (n && r->d.size > 1)
+        dnn_dist_sum_i64(acc, n);
+    return 0;
+}
+
+/* --standardize: the statistics of the training set (or the checkpoint's), applied to every set. */
+static int standardize(run_t *r, const dnn_ckpt_t *ck, char *msg)
+{
+    train_data_t *d = &r->data;
+    size_t nx = d->shape.n_x;
+    d->mean = calloc(nx, sizeof(double));
+    d->std = calloc(nx, sizeof(double));
+    int rc = d->mean && d->std ? 0 : DNN_ENOMEM;
+    if (rc)
+        snprintf(msg, DNN_MSG_LEN, "out of memory for --standardize");
+    if ((rc = agree(r, rc, msg)))
+        return rc;
     if (ck && ck->mean) {
-        memcpy(r->mean, ck->mean, nx * sizeof(double));
-        memcpy(r->std, ck->std, nx * sizeof(double));
+        memcpy(d->mean, ck->mean, nx * sizeof(double));
+        memcpy(d->std, ck->std, nx * sizeof(double));
     } else {
-        /* two passes over the global set: mean, then squared deviations, each
-         * summed per global chunk and added exactly, so the statistics (and the
-         * training after them) do not depend on the number of ranks */
-        size_t mloc = r->train.hi - r->train.lo;
-        double *part = malloc(nx * sizeof(double));
-        int64_t *acc = calloc(2 * nx, sizeof(int64_t));
-        train_check(r, part && acc ? 0 : DNN_ENOMEM, msg);
-        for (int pass = 0; pass < 2; pass++) {
-            double *out = pass ? r->std : r->mean;
-            int bad = 0;
-            memset(acc, 0, 2 * nx * sizeof(int64_t));
-            for (size_t j = 0; j < mloc; j += DNN_CHUNK) {
-                memset(part, 0, nx * sizeof(double));
-                dnn_data_feature_sums_range(&r->train, j, mloc - j < DNN_CHUNK ? mloc : j + DNN_CHUNK,
-                                            pass ? r->mean : NULL, part);
-                bad |= dnn_exact_accumulate_max(acc, acc + nx, part, nx, sizeof(double), r->exact_max);
-            }
-            int rc = bad ? dnn_fail(msg, DNN_EDATA, "--standardize: X '%s' in '%s' has values too large to sum exactly "
-                                    "(a chunk sum of %d examples is beyond %g, the bound for exact sums of this many chunks); use --scale first", r->o.x, r->o.data,
-                                    DNN_CHUNK, r->exact_max) : 0;
-            train_check(r, rc, msg);
-            if (r->d.size > 1)
-                dnn_dist_sum_i64(acc, 2 * nx);
-            for (size_t i = 0; i < nx; i++)
-                out[i] = dnn_exact_value(acc[i], acc[nx + i]) / (double)r->m;
-        }
-        for (size_t i = 0; i < nx; i++) {
-            r->std[i] = sqrt(r->std[i]);
-            if (!(r->std[i] > 1e-12)) /* a constant feature: leave it centred, unscaled */
-                r->std[i] = 1.0;
-        }
-        free(part);
-        free(acc);
+        char what[2 * DNN_PATH_MAX];
+        snprintf(what, sizeof what, "X '%s' in '%s'", r->o.x, r->o.data);
+        dnn_data_stats_t st = {d->m, DNN_CHUNK, r->step.exact_max, what, sum_over_ranks, r};
+        if ((rc = dnn_data_moments(&d->train, &st, d->mean, d->std, msg)))
+            return rc;
     }
-    dnn_data_standardize(&r->train, r->mean, r->std);
-    if (r->have_test)
-        dnn_data_standardize(&r->test, r->mean, r->std);
-    if (r->have_val)
-        dnn_data_standardize(&r->val, r->mean, r->std);
+    dnn_data_standardize(&d->train, d->mean, d->std);
+    if (d->have_test)
+        dnn_data_standardize(&d->test, d->mean, d->std);
+    if (d->have_val)
+        dnn_data_standardize(&d->val, d->mean, d->std);
+    return 0;
 }
 
 /* Options: defaults < config file < command line, then the cross-option checks.
- * Returns 1 when --help was printed (nothing else to do). */
-static int parse_options(run_t *r, int argc, char **argv)
+ * Returns TRAIN_DONE when --help was printed (nothing else to do). */
+static int parse_options(run_t *r, int argc, char **argv, char *msg)
 {
-    char msg[DNN_MSG_LEN] = "";
     dnn_cli_defaults(&r->o);
     int rc = dnn_cli_parse(&r->o, argc, argv, msg);
     if (!rc && r->o.help) {
         if (r->d.rank == 0)
             dnn_cli_usage(stdout);
-        return 1;
+        return TRAIN_DONE;
     }
     if (!rc)
         rc = dnn_cli_validate(&r->o, msg);
     if (rc && r->d.rank == 0 && (argc <= 1))
-        snprintf(msg, sizeof msg, "--data FILE is required; run dnn-train --help for the options and examples");
-    train_check(r, rc, msg);
+        snprintf(msg, DNN_MSG_LEN, "--data FILE is required; run dnn-train --help for the options and examples");
+    if ((rc = agree(r, rc, msg)))
+        return rc;
     dnn_log_init(&r->log, PROG, r->d.rank, r->o.quiet, r->o.verbose);
-    r->es = dnn_real_size((dnn_precision_t)r->o.precision);
+    r->data.es = dnn_real_size((dnn_precision_t)r->o.precision);
     return 0;
 }
 
 /* A second data set (test or dev) must match the training set's widths. */
-static void load_other(run_t *r, const char *what, const char *file, const char *xn, const char *yn,
-                       dnn_data_t *out, uint64_t *m)
+static int load_other(run_t *r, const char *what, const char *file, const char *xn, const char *yn,
+                      dnn_data_t *out, uint64_t *m, char *msg)
 {
-    char msg[DNN_MSG_LEN] = "";
     dnn_data_shape_t s;
-    load_set(r, file, xn, yn, &s, out, m, 0);
-    int rc = 0;
-    if (s.n_x != r->shape.n_x)
+    int rc = load_set(r, file, xn, yn, &s, out, m, 0, msg);
+    if (rc)
+        return rc;
+    if (s.n_x != r->data.shape.n_x)
         rc = dnn_fail(msg, DNN_EDATA, "%s set X '%s' in '%s' has %zu features per example but the training set X '%s' in '%s' has %zu",
-                      what, xn, file, s.n_x, r->o.x, r->o.data, r->shape.n_x);
-    else if (s.n_y != r->shape.n_y)
+                      what, xn, file, s.n_x, r->o.x, r->o.data, r->data.shape.n_x);
+    else if (s.n_y != r->data.shape.n_y)
         rc = dnn_fail(msg, DNN_EDATA, "%s labels Y '%s' in '%s' have %zu columns, the training labels %zu", what, yn,
-                      file, s.n_y, r->shape.n_y);
-    train_check(r, rc, msg);
+                      file, s.n_y, r->data.shape.n_y);
+    return agree(r, rc, msg);
 }
 
 /* The training, test and dev sets: each rank reads its own hyperslab. */
-static void load_data(run_t *r)
+int train_data_init(run_t *r, char *msg)
 {
-    load_set(r, r->o.data, r->o.x, r->o.y, &r->shape, &r->train, &r->m, r->o.validation_split > 0);
-    r->have_test = r->o.test[0] != 0;
-    if (r->have_test)
-        load_other(r, "test", r->o.test, r->o.test_x, r->o.test_y, &r->test, &r->m_test);
-    r->have_val = r->o.validation[0] != 0;
-    if (r->have_val)
-        load_other(r, "dev", r->o.validation, r->o.validation_x, r->o.validation_y, &r->val, &r->m_val);
+    train_data_t *d = &r->data;
+    int rc = load_set(r, r->o.data, r->o.x, r->o.y, &d->shape, &d->train, &d->m, r->o.validation_split > 0, msg);
+    if (rc)
+        return rc;
+    d->have_test = r->o.test[0] != 0;
+    if (d->have_test && (rc = load_other(r, "test", r->o.test, r->o.test_x, r->o.test_y, &d->test, &d->m_test, msg)))
+        return rc;
+    d->have_val = r->o.validation[0] != 0;
+    if (d->have_val)
+        rc = load_other(r, "dev", r->o.validation, r->o.validation_x, r->o.validation_y, &d->val, &d->m_val, msg);
+    return rc;
+}
+
+void train_data_free(train_data_t *d)
+{
+    dnn_data_free(&d->train);
+    dnn_data_free(&d->test);
+    dnn_data_free(&d->val);
+    free(d->mean);
+    free(d->std);
+    memset(d, 0, sizeof *d);
 }
 
 /* Labels of every set against the output layer; then the dev split. */
-static void check_sets(run_t *r, size_t K)
+static int check_sets(run_t *r, size_t K, char *msg)
 {
-    check_labels(r, &r->train, r->o.data, r->o.y, K);
-    if (r->have_test)
-        check_labels(r, &r->test, r->o.test, r->o.test_y, K);
-    if (r->have_val)
-        check_labels(r, &r->val, r->o.validation, r->o.validation_y, K);
-    if (r->o.validation_split > 0)
-        split_dev(r);
+    train_data_t *d = &r->data;
+    int rc = check_labels(r, &d->train, r->o.data, r->o.y, K, msg);
+    if (!rc && d->have_test)
+        rc = check_labels(r, &d->test, r->o.test, r->o.test_y, K, msg);
+    if (!rc && d->have_val)
+        rc = check_labels(r, &d->val, r->o.validation, r->o.validation_y, K, msg);
+    if (rc || r->o.validation_split <= 0)
+        return rc;
+    rc = dnn_data_split_dev(&d->train, &d->val, (uint64_t)r->o.seed, r->o.validation_split, d->split_lo, d->split_hi,
+                            msg);
+    if ((rc = agree(r, rc, msg)))
+        return rc;
+    d->m -= d->m_val;
+    d->have_val = 1;
+    return 0;
 }
 
 /* n[0] = n_x, the hidden sizes, n[L] from the labels (softmax: the classes). */
-static int architecture(run_t *r, const dnn_ckpt_t *ck, size_t *n)
+static int architecture(run_t *r, const dnn_ckpt_t *ck, size_t *n, int *Lout, char *msg)
 {
-    char msg[DNN_MSG_LEN] = "";
-    int L = r->o.n_layers + 1;
-    n[0] = r->shape.n_x;
+    train_data_t *d = &r->data;
+    int L = *Lout = r->o.n_layers + 1, rc = 0;
+    n[0] = d->shape.n_x;
     for (int l = 1; l < L; l++)
         n[l] = r->o.layers[l - 1];
-    r->ny = r->shape.n_y;
-    r->classify = r->o.output != DNN_ACT_LINEAR;
-    n[L] = r->shape.n_y;
+    d->ny = d->shape.n_y;
+    d->classify = r->o.output != DNN_ACT_LINEAR;
+    n[L] = d->shape.n_y;
     if (r->o.output == DNN_ACT_SOFTMAX) {
-        int rc = 0;
-        if (r->shape.n_y != 1)
+        if (d->shape.n_y != 1)
             rc = dnn_fail(msg, DNN_EDATA, "--output softmax needs one class id per example, but Y '%s' in '%s' has %zu columns",
-                          r->o.y, r->o.data, r->shape.n_y);
-        train_check(r, rc, msg);
-        double mx = r->train.hi > r->train.lo ? dnn_data_max_label(&r->train) : -1;
+                          r->o.y, r->o.data, d->shape.n_y);
+        if ((rc = agree(r, rc, msg)))
+            return rc;
+        double mx = d->train.hi > d->train.lo ? dnn_data_max_label(&d->train) : -1;
         if (r->d.size > 1)
             dnn_dist_max_d(&mx, 1);
         long K = r->o.classes ? r->o.classes : (r->o.resume ? (long)ck->n[ck->L] : (long)mx + 1);
         n[L] = (size_t)(K < 2 ? 2 : K);
     }
     if (r->o.resume)
-        train_check(r, resume_matches(r, ck, n, L, msg), msg);
-    return L;
+        rc = agree(r, resume_matches(r, ck, n, L, msg), msg);
+    return rc;
 }
 
 /* Steps per epoch and in the whole run. */
-static void count_steps(run_t *r)
+static int count_steps(run_t *r, char *msg)
 {
-    char msg[DNN_MSG_LEN] = "";
+    train_step_t *s = &r->step;
     uint64_t B = (uint64_t)r->o.batch_size;
-    if (B > r->m)
-        B = r->m;
+    if (B > r->data.m)
+        B = r->data.m;
     r->o.batch_size = (long)B;
-    r->spe = B ? (long)((r->m + B - 1) / B) : 1;
-    if (r->o.epochs_set) {
-        if (r->o.epochs > (long)(INT64_MAX / 4) / r->spe) {
-            snprintf(msg, sizeof msg, "--epochs %ld is too large", r->o.epochs);
-            train_check(r, DNN_EINVAL, msg);
-        }
-        r->total = r->o.epochs * r->spe;
-    } else {
-        r->total = r->o.iterations;
+    s->spe = B ? (long)((r->data.m + B - 1) / B) : 1;
+    if (!r->o.epochs_set) {
+        s->total = r->o.iterations;
+        return 0;
     }
+    int rc = 0;
+    if (r->o.epochs > (long)(INT64_MAX / 4) / s->spe) {
+        snprintf(msg, DNN_MSG_LEN, "--epochs %ld is too large", r->o.epochs);
+        rc = DNN_EINVAL;
+    }
+    s->total = r->o.epochs * s->spe;
+    return agree(r, rc, msg);
 }
 
 /* Columns per block: one chunk in full batch (its chunk sums are added
@@ -383,9 +346,8 @@ static size_t block_columns(const run_t *r)
 }
 
 /* The optimizer; on resume its state, which must be of the same rule. */
-static void make_optimizer(run_t *r, const dnn_ckpt_t *ck)
+static int make_optimizer(run_t *r, const dnn_ckpt_t *ck, char *msg)
 {
-    char msg[DNN_MSG_LEN] = "";
     dnn_opt_kind_t kind = (dnn_opt_kind_t)r->o.optimizer;
     int rc = dnn_optim_init(&r->opt, kind, (dnn_precision_t)r->o.precision, r->model.nparams, r->o.beta1, r->o.beta2,
                             r->o.epsilon, r->o.weight_decay, msg);
@@ -395,13 +357,12 @@ static void make_optimizer(run_t *r, const dnn_ckpt_t *ck)
                       ck->has_optim ? "" : " (an older file without /optimizer)", dnn_optim_name(kind));
     if (!rc && r->o.resume && ck->has_optim)
         rc = dnn_checkpoint_read_optim(r->o.checkpoint, &r->model, &r->opt, msg);
-    train_check(r, rc, msg);
+    return agree(r, rc, msg);
 }
 
 /* The model sized for the largest block, its parameters (initial or resumed). */
-static void make_model(run_t *r, const dnn_ckpt_t *ck, int L, const size_t *n)
+static int make_model(run_t *r, const dnn_ckpt_t *ck, int L, const size_t *n, char *msg)
 {
-    char msg[DNN_MSG_LEN] = "";
     int rc = dnn_model_init(&r->model, (dnn_precision_t)r->o.precision, L, n, (dnn_act_t)r->o.hidden,
                             (dnn_act_t)r->o.output, r->o.leaky_slope, block_columns(r), msg);
     if (!rc && r->o.resume && ck->batch_norm != r->o.batch_norm)
@@ -410,126 +371,37 @@ static void make_model(run_t *r, const dnn_ckpt_t *ck, int L, const size_t *n)
     if (!rc && r->o.batch_norm)
         rc = dnn_bn_init(&r->model, r->o.bn_momentum, r->o.bn_epsilon, msg);
     if (rc == DNN_ENOMEM && r->o.batch_norm) /* the activations of a whole step's local examples */
-        snprintf(msg + strlen(msg), sizeof msg - strlen(msg), " (--batch-norm holds the activations of all %zu "
+        snprintf(msg + strlen(msg), DNN_MSG_LEN - strlen(msg), " (--batch-norm holds the activations of all %zu "
                  "examples of a step on this rank: use --batch-size or more ranks)", block_columns(r));
-    train_check(r, rc, msg);
+    if ((rc = agree(r, rc, msg)))
+        return rc;
     dnn_model_set_dropout(&r->model, r->o.keep_prob, (uint64_t)r->o.seed);
-    if (r->o.standardize)
-        standardize(r, r->o.resume ? ck : train_transfer_ckpt(r));
+    if (r->o.standardize && (rc = standardize(r, r->o.resume ? ck : train_transfer_ckpt(r), msg)))
+        return rc;
     if (r->o.resume) {
         rc = dnn_checkpoint_read_params(r->o.checkpoint, &r->model, msg);
         dnn_model_params_changed(&r->model); /* bf16: W's copy follows */
-        if (!rc && ck->iteration > r->total)
+        if (!rc && ck->iteration > r->step.total)
             rc = dnn_fail(msg, DNN_EINVAL, "checkpoint '%s' is at iteration %lld, past the %ld iterations this run asks for "
                           "(--iterations/--epochs count the whole run; raise them to train further)",
-                          r->o.checkpoint, (long long)ck->iteration, r->total);
-        train_check(r, rc, msg);
-        r->start = ck->iteration;
+                          r->o.checkpoint, (long long)ck->iteration, r->step.total);
+        if ((rc = agree(r, rc, msg)))
+            return rc;
+        r->step.start = ck->iteration;
     } else {
         rc = dnn_model_init_params(&r->model, (dnn_init_t)r->o.init, r->o.init_scale, (dnn_rng_kind_t)r->o.rng,
                                    (uint64_t)r->o.seed, msg);
-        train_check(r, rc, msg);
-        train_transfer_params(r);
+        if ((rc = agree(r, rc, msg)) || (rc = train_transfer_params(r, msg)))
+            return rc;
     }
-    make_optimizer(r, ck);
-}
-
-static void to_bf16_part(void *ctx, size_t lo, size_t hi)
-{
-    run_t *r = ctx;
-    dnn_matrix_to_bf16(r->Xb + lo, (const float *)r->train.X + lo, hi - lo);
-}
-
-/* --precision bf16: the training X in bfloat16, converted once (after any
- * preprocessing), which layer 1 reads in place or gathered; 0 or DNN_ENOMEM. */
-static int bf16_inputs(run_t *r, char *msg)
-{
-    if (!dnn_model_bf16_input(&r->model))
-        return 0;
-    size_t nx = r->shape.n_x, mloc = r->train.hi - r->train.lo;
-    r->Xb = dnn_alloc(mloc ? nx * mloc : 1, sizeof(uint16_t));
-    if (r->o.batch_size)
-        r->Xsb = dnn_alloc(nx * r->model.bmax, sizeof(uint16_t));
-    if (!r->Xb || (r->o.batch_size && !r->Xsb))
-        return dnn_fail(msg, DNN_ENOMEM, "out of memory for the bf16 copy of X '%s' in '%s' (%zu MiB)", r->o.x,
-                        r->o.data, nx * mloc * sizeof(uint16_t) >> 20);
-    dnn_matrix_parallel(to_bf16_part, r, nx * mloc, 16384);
-    return 0;
-}
-
-/* Mini-batch order and staging, fixed-point sums, the cost history. */
-static void step_buffers(run_t *r, const dnn_ckpt_t *ck)
-{
-    char msg[DNN_MSG_LEN] = "";
-    size_t P = r->model.nparams, bmax = r->model.bmax;
-    uint64_t B = (uint64_t)r->o.batch_size;
-    int rc = 0;
-    if (B) {
-        r->perm = dnn_alloc(r->m, sizeof(uint64_t));
-        r->keys = dnn_alloc(B, sizeof(uint64_t));
-        r->Xs = dnn_alloc(r->shape.n_x * bmax, r->es);
-        r->Ys = dnn_alloc(r->ny * bmax, r->es);
-        if (!r->perm || !r->keys || !r->Xs || !r->Ys)
-            rc = dnn_fail(msg, DNN_ENOMEM, "out of memory for the mini-batch buffers (m = %llu)", (unsigned long long)r->m);
-        r->perm_epoch = -1;
-    }
-    if (!rc)
-        rc = bf16_inputs(r, msg);
-    r->exact = r->o.deterministic || !B; /* full batch: N-independent by default (DESIGN §5) */
-    int bf16 = r->o.comm_precision == 1;
-    if (bf16 && !rc && (r->o.precision == DNN_DOUBLE || r->exact))
-        rc = dnn_fail(msg, DNN_EINVAL, "--comm-precision bf16 applies to float32 sums: it needs --precision single or "
-                      "bf16, --batch-size > 0 and no --deterministic (exact sums)");
-    r->overlap = r->d.size > 1 && r->o.comm_overlap != 2 && !r->o.batch_norm; /* batch norm reduces layer by layer */
-    r->bucket = DNN_BUCKET;
-    if (r->d.size > 1 && (r->overlap || bf16) && !rc &&
-        dnn_dist_async_init(&r->comm, &r->d, (dnn_progress_t)(r->overlap ? r->o.comm_overlap : 1), DNN_POLL_US))
-        rc = dnn_fail(msg, DNN_ENOMEM, "--comm-overlap: cannot set up the non-blocking sums (MPI_Op_create, mutex)");
-    if (r->d.size > 1 && bf16 && !rc && !(r->g16 = dnn_alloc(P, sizeof(uint16_t))))
-        rc = dnn_fail(msg, DNN_ENOMEM, "out of memory for the --comm-precision bf16 buffer");
-    r->grads_zero = 1;                   /* dnn_model_init zeroes them */
-    r->gbuf[0] = r->model.grads;
-    for (int b = 1; b < DNN_FIX_BATCH && r->exact && !rc; b++) {
-        r->gbuf[b] = dnn_alloc(P + DNN_GRAD_EXTRA, r->es);
-        if (!r->gbuf[b])
-            rc = dnn_fail(msg, DNN_ENOMEM, "out of memory for the chunk gradient buffers");
-        else
-            memset(r->gbuf[b], 0, (P + DNN_GRAD_EXTRA) * r->es);
-    }
-    if (r->exact && !rc) {
-        r->acc = dnn_alloc(2 * (P + DNN_GRAD_EXTRA), sizeof(int64_t));
-        if (!r->acc)
-            rc = dnn_fail(msg, DNN_ENOMEM, "out of memory for the --deterministic accumulators");
-    }
-    if (r->o.deterministic && B && !rc && !r->o.batch_norm) /* batch norm: train_bn.c's groups */
-        rc = det_init(r, ck, msg);
-    if (r->o.batch_norm && !rc)
-        rc = train_bn_setup(r, msg);
-    r->hist_cap = (size_t)((r->total - r->start) / r->o.print_every + 2) + ck->nhist;
-    r->hist_iter = malloc(r->hist_cap * sizeof(int64_t));
-    r->hist_cost = malloc(r->hist_cap * sizeof(double));
-    if (!rc && (!r->hist_iter || !r->hist_cost))
-        rc = dnn_fail(msg, DNN_ENOMEM, "out of memory for the cost history");
-    train_check(r, rc, msg);
-    for (size_t i = 0; i < ck->nhist && i < r->hist_cap; i++)
-        if (ck->hist_iter[i] < r->start && ck->hist_iter[i] % r->o.print_every == 0) {
-            r->hist_iter[r->nhist] = ck->hist_iter[i];
-            r->hist_cost[r->nhist++] = ck->hist_cost[i];
-        }
-    r->last_cost = r->nhist ? r->hist_cost[r->nhist - 1] : NAN;
-    r->best_val_cost = NAN;
-    r->best_iteration = -1;
-    if (r->o.resume && ck->best_iteration >= 0 && ck->best_iteration < r->start) {
-        r->best_val_cost = ck->best_val_cost;
-        r->best_iteration = ck->best_iteration;
-        r->records_since_best = ck->records_since_best;
-    }
+    return make_optimizer(r, ck, msg);
 }
 
 /* The configuration actually used (a valid config file) and one line of set-up facts. */
-static void announce(run_t *r, int threads)
+void train_announce(run_t *r)
 {
     char dims[512];
+    int threads = r->threads;
     fmt_layers(dims, sizeof dims, r->model.L, r->model.n);
     if (r->d.rank == 0 && !r->o.quiet) {
         if (r->o.config[0])
@@ -540,100 +412,87 @@ static void announce(run_t *r, int threads)
         fflush(stdout);
     }
     dnn_log_info(&r->log, 0, "dnn-train: layer_dims %s (%zu parameters), m = %llu on %d rank%s x %d BLAS thread%s, %s precision, %s%s%s%s",
-                 dims, r->model.nparams, (unsigned long long)r->m, r->d.size, r->d.size > 1 ? "s" : "", threads,
+                 dims, r->model.nparams, (unsigned long long)r->data.m, r->d.size, r->d.size > 1 ? "s" : "", threads,
                  threads > 1 ? "s" : "", dnn_precision_name(r->o.precision),
                  r->o.batch_size ? "mini-batch" : "full batch", r->o.deterministic ? ", deterministic" : "",
                  r->o.optimizer ? ", " : "", r->o.optimizer ? dnn_optim_name((dnn_opt_kind_t)r->o.optimizer) : "");
     if (r->o.resume)
-        dnn_log_info(&r->log, 0, "resuming from %s at iteration %ld", r->o.checkpoint, r->start);
+        dnn_log_info(&r->log, 0, "resuming from %s at iteration %ld", r->o.checkpoint, r->step.start);
 }
 
 /* Every file the run will write is proven writable before anything is read
- * (DESIGN §13): rank 0 creates and removes NAME.tmp in each folder, all agree. */
-static void check_outputs(run_t *r)
+ * (README, What happens when things go wrong): rank 0 creates and removes NAME.tmp in each folder, all agree. */
+static int check_outputs(run_t *r, char *msg)
 {
-    char msg[DNN_MSG_LEN] = "";
     int rc = 0;
     if (r->d.rank == 0 && !(rc = dnn_output_check("--checkpoint", r->o.checkpoint, msg)) &&
         !(rc = dnn_output_check("--best-checkpoint", r->o.best_checkpoint, msg)))
         if (!(rc = dnn_output_check("--metrics", r->o.metrics, msg)))
             rc = dnn_output_check("--report", r->o.report, msg);
-    train_check(r, rc, msg);
+    return agree(r, rc, msg);
 }
 
-/* Everything before the first step.  Returns 1 when --help was printed. */
-/* --gradient-check: every rank runs the same check, rank 0 reports; 0 passed, 1 failed. */
-static int gradient_check(run_t *r)
+/* --resume: the checkpoint's settings, history and preprocessing. */
+static int read_resume(run_t *r, dnn_ckpt_t *ck, char *msg)
 {
-    char msg[DNN_MSG_LEN] = "";
-    int rc = dnn_gradcheck_run(&r->o, r->d.rank == 0 ? stdout : NULL, msg);
-    train_check(r, rc < 0 ? rc : 0, msg);
-    return rc;
-}
-
-int train_setup(run_t *r, int argc, char **argv)
-{
-    char msg[DNN_MSG_LEN] = "";
-    static dnn_ckpt_t ck; /* large (holds the config text); zero when not resuming */
-    if (parse_options(r, argc, argv))
-        return 1;
-    check_outputs(r);
-    int threads = dnn_matrix_set_threads(choose_threads(r));
-    if (r->o.gradient_check) {
-        r->status = gradient_check(r);
-        return 1;
-    }
-    if (r->o.resume) {
-        int rc = dnn_checkpoint_read(r->o.checkpoint, &ck, msg);
-        if (rc)
-            snprintf(msg + strlen(msg), sizeof msg - strlen(msg), " (--resume)");
-        train_check(r, rc, msg);
-        if (r->d.rank == 0 && ck.note[0])
-            dnn_log_error(&r->log, ck.note);
-    }
-    train_transfer_source(r);
-    load_data(r);
-    size_t n[DNN_MAX_LAYERS + 1];
-    int L = architecture(r, &ck, n);
-    check_sets(r, n[L]);
-    count_steps(r);
-    r->exact_max = dnn_exact_limit((r->m + DNN_CHUNK - 1) / DNN_CHUNK); /* one term per global chunk */
-    make_model(r, &ck, L, n);
-    step_buffers(r, &ck);
-    train_transfer_freeze(r);
-    dnn_checkpoint_free(&ck);
-    if (r->d.size > 1 && !dnn_dist_same_hash(train_params_hash(r)))
-        train_die(r, "ranks start from different parameters");
-    announce(r, threads);
-    train_metrics_open(r);
+    int rc = dnn_checkpoint_read(r->o.checkpoint, ck, msg);
+    if (rc)
+        snprintf(msg + strlen(msg), DNN_MSG_LEN - strlen(msg), " (--resume)");
+    if ((rc = agree(r, rc, msg)))
+        return rc;
+    if (r->d.rank == 0 && ck->note[0])
+        dnn_log_error(&r->log, ck->note);
     return 0;
+}
+
+/* Data, architecture, schedule, model, optimizer, buffers: in that order. */
+static int build(run_t *r, dnn_ckpt_t *ck, char *msg)
+{
+    size_t n[DNN_MAX_LAYERS + 1];
+    int L = 0, rc;
+    if ((r->o.resume && (rc = read_resume(r, ck, msg))) || (rc = train_transfer_source(r, msg)) ||
+        (rc = train_data_init(r, msg)) ||
+        (rc = architecture(r, ck, n, &L, msg)) || (rc = check_sets(r, n[L], msg)) || (rc = count_steps(r, msg)))
+        return rc;
+    r->step.exact_max = dnn_exact_limit((r->data.m + DNN_CHUNK - 1) / DNN_CHUNK); /* one term per global chunk */
+    if ((rc = make_model(r, ck, L, n, msg)) || (rc = agree(r, train_step_init(r, ck, msg), msg)))
+        return rc;
+    if ((rc = train_transfer_freeze(r, msg)))
+        return rc;
+    return agree(r, train_records_init(r, ck, msg), msg);
+}
+
+/* Everything before the first step, on every rank.  Returns 0, TRAIN_DONE
+ * (--help, --gradient-check: *status is the exit status) or an agreed error. */
+int train_setup(run_t *r, int argc, char **argv, int *status, char *msg)
+{
+    int rc = parse_options(r, argc, argv, msg);
+    if (rc || (rc = check_outputs(r, msg)))
+        return rc;
+    r->threads = dnn_matrix_set_threads(choose_threads(r));
+    if (r->o.gradient_check) { /* every rank runs the same check, rank 0 reports; 0 passed, 1 failed */
+        *status = dnn_gradcheck_run(&r->o, r->d.rank == 0 ? stdout : NULL, msg);
+        if ((rc = agree(r, *status < 0 ? *status : 0, msg)))
+            return rc;
+        return TRAIN_DONE;
+    }
+    dnn_ckpt_t *ck = calloc(1, sizeof *ck); /* large (holds the config text); zero when not resuming */
+    rc = ck ? 0 : dnn_fail(msg, DNN_ENOMEM, "out of memory for the checkpoint's settings");
+    if (!(rc = agree(r, rc, msg)))
+        rc = build(r, ck, msg);
+    dnn_checkpoint_free(ck);
+    free(ck);
+    return rc;
 }
 
 void train_free(run_t *r)
 {
-    if (r->metrics)
-        fclose(r->metrics);
-    r->metrics = NULL;
+    train_records_free(&r->rec);
     train_transfer_free(r);
     dnn_optim_free(&r->opt);
     dnn_model_free(&r->model);
-    dnn_data_free(&r->train);
-    dnn_data_free(&r->test);
-    dnn_data_free(&r->val);
-    free(r->perm);
-    free(r->keys);
-    free(r->Xs);
-    free(r->Ys);
-    free(r->Xb);
-    free(r->Xsb);
-    for (int b = 1; b < DNN_FIX_BATCH; b++)
-        free(r->gbuf[b]);
-    free(r->acc);
+    train_data_free(&r->data);
     det_free(r);
     train_bn_free(r);
-    free(r->g16);
-    free(r->mean);
-    free(r->std);
-    free(r->hist_iter);
-    free(r->hist_cost);
+    train_step_free(&r->step);
 }

@@ -47,22 +47,23 @@ struct train_xfer {
 };
 
 /* Called before the data are read: load the source, take its preprocessing. */
-void train_transfer_source(run_t *r)
+int train_transfer_source(run_t *r, char *msg)
 {
-    char msg[DNN_MSG_LEN] = "";
     if (!r->o.init_from[0] || r->o.resume)
-        return;
+        return 0;
     struct train_xfer *x = calloc(1, sizeof *x);
     int rc = x ? dnn_net_load(&x->src, r->o.init_from, msg) : dnn_fail(msg, DNN_ENOMEM, "out of memory");
     if (rc)
-        snprintf(msg + strlen(msg), sizeof msg - strlen(msg), " (--init-from)");
+        snprintf(msg + strlen(msg), DNN_MSG_LEN - strlen(msg), " (--init-from)");
     r->xfer = x;
-    train_check(r, rc, msg);
+    if ((rc = dnn_dist_agree(&r->d, rc, msg)))
+        return rc;
     const dnn_ckpt_t *c = dnn_net_checkpoint(x->src);
     if (!r->o.batch_norm != !dnn_net_model(x->src)->bn)
         rc = dnn_fail(msg, DNN_EDATA, "--init-from '%s' was trained %s --batch-norm; this run asks %s it", r->o.init_from,
                       r->o.batch_norm ? "without" : "with", r->o.batch_norm ? "for" : "to go without");
-    train_check(r, rc, msg);
+    if ((rc = dnn_dist_agree(&r->d, rc, msg)))
+        return rc;
     if (r->d.rank == 0 && c->note[0])
         dnn_log_error(&r->log, c->note);
     if (c->scale != r->o.scale && r->o.scale != 1.0)
@@ -72,9 +73,11 @@ void train_transfer_source(run_t *r)
     else if (r->o.standardize && !c->standardize)
         rc = dnn_fail(msg, DNN_EDATA, "--init-from '%s' was trained without --standardize; this run asks for it (the "
                       "source's input preprocessing is kept: leave --standardize out)", r->o.init_from);
-    train_check(r, rc, msg);
+    if ((rc = dnn_dist_agree(&r->d, rc, msg)))
+        return rc;
     r->o.scale = c->scale;
     r->o.standardize = c->standardize;
+    return 0;
 }
 
 /* The stored mean/std to standardize with (the source's), or NULL. */
@@ -121,7 +124,7 @@ static void copy_values(const run_t *r, void *dst, const void *src, dnn_precisio
 {
     for (size_t i = 0; i < n; i++) {
         double v = sp == DNN_DOUBLE ? ((const double *)src)[i] : ((const float *)src)[i];
-        if (r->es == 8)
+        if (r->data.es == 8)
             ((double *)dst)[i] = v;
         else
             ((float *)dst)[i] = (float)v;
@@ -144,28 +147,29 @@ static void copy_layers(run_t *r, const dnn_model_t *s, int T)
 }
 
 /* After the model's initialization (not on resume): the transferred layers. */
-void train_transfer_params(run_t *r)
+int train_transfer_params(run_t *r, char *msg)
 {
-    char msg[DNN_MSG_LEN] = "";
     struct train_xfer *x = r->xfer;
     if (!x || !x->src)
-        return;
+        return 0;
     const dnn_model_t *s = dnn_net_model(x->src);
     int T = matching_layers(s, &r->model);
     int rc = check_source(r, s, T, msg);
-    train_check(r, rc, msg);
+    if ((rc = dnn_dist_agree(&r->d, rc, msg)))
+        return rc;
     if (r->o.transfer_layers)
         T = (int)r->o.transfer_layers;
     copy_layers(r, s, T);
     dnn_log_info(&r->log, 0, "transfer: layers 1..%d from %s%s", T, r->o.init_from,
                  T < r->model.L ? ", the rest initialized by --init" : "");
+    return 0;
 }
 
 /* Copy the columns of A[K] of one forward block into the cache. */
 static void cache_block(run_t *r, struct train_xfer *x, size_t off, size_t cols)
 {
-    size_t nK = r->model.n[x->frozen], es = r->es;
-    dnn_model_forward(&r->model, (char *)r->train.X + off * r->shape.n_x * es, cols);
+    size_t nK = r->model.n[x->frozen], es = r->data.es;
+    dnn_model_forward(&r->model, (char *)r->data.train.X + off * r->data.shape.n_x * es, cols);
     memcpy((char *)x->AK + off * nK * es, (char *)r->model.acts + r->model.off_A[x->frozen] * es, nK * cols * es);
 }
 
@@ -179,8 +183,8 @@ static int make_head(run_t *r, struct train_xfer *x, char *msg)
         return rc;
     free(x->head.params);
     free(x->head.grads);
-    x->head.params = (char *)f->params + x->first * r->es;
-    x->head.grads = (char *)f->grads + x->first * r->es;
+    x->head.params = (char *)f->params + x->first * r->data.es;
+    x->head.grads = (char *)f->grads + x->first * r->data.es;
     dnn_model_set_dropout(&x->head, 1.0, 0);
     return 0;
 }
@@ -196,26 +200,29 @@ static int cache_fits(const run_t *r, size_t bytes)
 }
 
 /* After the step's buffers exist: decide how the frozen layers are spared. */
-void train_transfer_freeze(run_t *r)
+int train_transfer_freeze(run_t *r, char *msg)
 {
-    char msg[DNN_MSG_LEN] = "";
     struct train_xfer *x = r->xfer;
     if (r->o.freeze <= 0)
-        return;
+        return 0;
+    int rc = 0;
     if (!x && !(x = r->xfer = calloc(1, sizeof *x)))
-        train_check(r, dnn_fail(msg, DNN_ENOMEM, "out of memory"), msg);
+        rc = dnn_fail(msg, DNN_ENOMEM, "out of memory");
+    if ((rc = dnn_dist_agree(&r->d, rc, msg)))
+        return rc;
     x->frozen = (int)r->o.freeze;
     x->first = r->model.off_W[x->frozen + 1];
-    size_t nK = r->model.n[x->frozen], mloc = r->train.hi - r->train.lo, bytes = 0;
-    int fits = !dnn_size_mul(&bytes, nK, mloc ? mloc : 1) && !dnn_size_mul(&bytes, bytes, r->es) && cache_fits(r, bytes);
-    int ok = r->o.keep_prob >= 1 && fits, rc = 0;
-    if (ok && !(x->AK = dnn_alloc(nK * (mloc ? mloc : 1), r->es)))
+    size_t nK = r->model.n[x->frozen], mloc = r->data.train.hi - r->data.train.lo, bytes = 0;
+    int fits = !dnn_size_mul(&bytes, nK, mloc ? mloc : 1) && !dnn_size_mul(&bytes, bytes, r->data.es) && cache_fits(r, bytes);
+    int ok = r->o.keep_prob >= 1 && fits;
+    if (ok && !(x->AK = dnn_alloc(nK * (mloc ? mloc : 1), r->data.es)))
         ok = 0;
-    if (ok && r->o.batch_size && !(x->stage = dnn_alloc(nK * r->model.bmax, r->es)))
+    if (ok && r->o.batch_size && !(x->stage = dnn_alloc(nK * r->model.bmax, r->data.es)))
         ok = 0;
     if (ok)
         rc = make_head(r, x, msg);
-    train_check(r, rc, msg);
+    if ((rc = dnn_dist_agree(&r->d, rc, msg)))
+        return rc;
     /* every rank takes the same road (the reductions must agree) */
     double bad = !ok;
     if (r->d.size > 1)
@@ -223,14 +230,15 @@ void train_transfer_freeze(run_t *r)
     x->cached = bad == 0;
     for (size_t off = 0; x->cached && off < mloc; off += r->model.bmax)
         cache_block(r, x, off, mloc - off < r->model.bmax ? mloc - off : r->model.bmax);
-    if (x->cached && r->det) { /* --deterministic mini-batch: its column exchange moves A[K] instead of X */
+    if (x->cached && r->step.det) { /* --deterministic mini-batch: its column exchange moves A[K] instead of X */
         dnn_ckpt_t *none = calloc(1, sizeof *none); /* its resume note was given already */
         det_free(r);
         train_transfer_enter(r);
         rc = none ? det_init(r, none, msg) : dnn_fail(msg, DNN_ENOMEM, "out of memory");
         train_transfer_leave(r);
         free(none);
-        train_check(r, rc, msg);
+        if ((rc = dnn_dist_agree(&r->d, rc, msg)))
+            return rc;
     }
     if (!x->cached)
         dnn_log_info(&r->log, 0, "--freeze %d: %s; every step runs all layers and drops the frozen layers' gradients",
@@ -239,6 +247,7 @@ void train_transfer_freeze(run_t *r)
     else
         dnn_log_info(&r->log, 1, "--freeze %d: A[%d] of %zu examples cached (%zu MiB); steps run layers %d..%d", x->frozen,
                      x->frozen, mloc, bytes >> 20, x->frozen + 1, r->model.L);
+    return 0;
 }
 
 /* First parameter the update may change (0 without --freeze). */
@@ -251,20 +260,20 @@ void train_transfer_enter(run_t *r)
     if (!x || !x->cached)
         return;
     x->saved_model = r->model;
-    x->saved_X = r->train.X;
-    x->saved_Xs = r->Xs;
-    x->saved_Xb = r->Xb;
-    x->saved_Xsb = r->Xsb;
-    x->saved_nx = r->shape.n_x;
-    x->saved_g0 = r->gbuf[0];
-    x->head.grads = (char *)r->model.grads + x->first * r->es; /* gbuf[0] + first */
+    x->saved_X = r->data.train.X;
+    x->saved_Xs = r->step.Xs;
+    x->saved_Xb = r->step.Xb;
+    x->saved_Xsb = r->step.Xsb;
+    x->saved_nx = r->data.shape.n_x;
+    x->saved_g0 = r->step.gbuf[0];
+    x->head.grads = (char *)r->model.grads + x->first * r->data.es; /* gbuf[0] + first */
     r->model = x->head;
     dnn_model_params_changed(&r->model); /* bf16: the update wrote the full model's copy */
-    r->gbuf[0] = r->model.grads;
-    r->train.X = x->AK;
-    r->Xs = x->stage;
-    r->Xb = r->Xsb = NULL;
-    r->shape.n_x = x->saved_model.n[x->frozen];
+    r->step.gbuf[0] = r->model.grads;
+    r->data.train.X = x->AK;
+    r->step.Xs = x->stage;
+    r->step.Xb = r->step.Xsb = NULL;
+    r->data.shape.n_x = x->saved_model.n[x->frozen];
 }
 
 void train_transfer_leave(run_t *r)
@@ -273,17 +282,17 @@ void train_transfer_leave(run_t *r)
     if (!x || !x->frozen)
         return;
     if (!x->cached) { /* the full model ran: forget the frozen layers' gradients */
-        memset(r->model.grads, 0, x->first * r->es);
+        memset(r->model.grads, 0, x->first * r->data.es);
         return;
     }
     x->head = r->model;
     r->model = x->saved_model;
-    r->gbuf[0] = x->saved_g0;
-    r->train.X = x->saved_X;
-    r->Xs = x->saved_Xs;
-    r->Xb = x->saved_Xb;
-    r->Xsb = x->saved_Xsb;
-    r->shape.n_x = x->saved_nx;
+    r->step.gbuf[0] = x->saved_g0;
+    r->data.train.X = x->saved_X;
+    r->step.Xs = x->saved_Xs;
+    r->step.Xb = x->saved_Xb;
+    r->step.Xsb = x->saved_Xsb;
+    r->data.shape.n_x = x->saved_nx;
 }
 
 void train_transfer_free(run_t *r)

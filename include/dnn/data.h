@@ -75,4 +75,53 @@ void dnn_data_feature_sums_range(const dnn_data_t *d, size_t j0, size_t j1, cons
 /* x = (x - mean) / std per feature. */
 void dnn_data_standardize(dnn_data_t *d, const double *mean, const double *std);
 
+/*
+ * --validation-split (README, Extensions): example g of the file is held out
+ * for the dev set when u(seed, g) < fraction, u a SplitMix64-style hash of
+ * (seed, g) scaled to [0, 1): a function of the index only, never of m or of
+ * the number of ranks.
+ */
+int dnn_data_held_out(uint64_t seed, uint64_t g, double fraction);
+
+/* Training examples (not held out) among the m of the file. */
+uint64_t dnn_data_split_count(uint64_t m, uint64_t seed, double fraction);
+
+/*
+ * The training examples are numbered t = 0..count-1 in file order; a rank
+ * that trains on [tlo, thi) of them reads the file range [lo, hi) that holds
+ * them and the held-out examples in between (the first rank, first != 0, from
+ * example 0; the last to m), so the ranks' ranges tile the file and no data moves.
+ */
+void dnn_data_split_range(uint64_t m, uint64_t seed, double fraction, uint64_t tlo, uint64_t thi, int first,
+                          uint64_t *lo, uint64_t *hi);
+
+/*
+ * Move the held-out columns of *t (read with dnn_data_split_range) into a new
+ * *v (its examples numbered 0..) and close up the rest, which then holds
+ * training examples [tlo, thi).  Returns 0 or DNN_ENOMEM.
+ */
+int dnn_data_split_dev(dnn_data_t *t, dnn_data_t *v, uint64_t seed, double fraction, uint64_t tlo, uint64_t thi,
+                       char *msg);
+
+/*
+ * --standardize statistics: two passes over the global training set (mean,
+ * then squared deviations), each summed per chunk of `chunk` local columns
+ * (a global chunk when shards are chunk-aligned) and added exactly as fixed
+ * point (exact.h), so the statistics do not depend on the number of ranks.
+ * reduce(ctx, rc, msg, acc, n) agrees on rc over the ranks and, when none
+ * failed, sums acc[0..n) over them (n may be 0); it returns the agreed code.
+ */
+typedef int (*dnn_data_reduce_fn)(void *ctx, int rc, char *msg, int64_t *acc, size_t n);
+typedef struct {
+    uint64_t m;         /* global examples */
+    size_t chunk;       /* columns per exact term */
+    double exact_max;   /* bound of one chunk sum (dnn_exact_limit of the global chunk count) */
+    const char *what;   /* the data named in messages, e.g. "X 'train_x' in 'f.h5'" */
+    dnn_data_reduce_fn reduce;
+    void *ctx;
+} dnn_data_stats_t;
+
+/* mean and std (n_x each, std 1 for a constant feature).  Returns 0, DNN_ENOMEM or DNN_EDATA. */
+int dnn_data_moments(const dnn_data_t *d, const dnn_data_stats_t *s, double *mean, double *std, char *msg);
+
 #endif

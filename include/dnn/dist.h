@@ -23,7 +23,7 @@ typedef struct {
     int serialized;                    /* MPI takes calls from any thread, one at a time */
 } dnn_dist_t;
 
-/* MPI_Init and rank/size/node-local info.  Returns 0 or DNN_EMPI. */
+/* MPI_Init (unless the caller has initialized MPI) and rank/size/node-local info.  Returns 0 or DNN_EMPI. */
 int dnn_dist_init(dnn_dist_t *d, int *argc, char ***argv);
 
 /* MPI_Finalize. */
@@ -104,6 +104,8 @@ typedef struct {
     long poll_us; /* its interval */
     int n;        /* requests in flight */
     int active;   /* the thread should poll */
+    int quit;     /* the thread should end (dnn_dist_async_free) */
+    pthread_t tid;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     MPI_Op bf16_sum; /* made by dnn_dist_async_init */
@@ -124,6 +126,9 @@ void dnn_dist_poke(dnn_dist_async_t *a);
 
 /* Wait for every sum in flight.  Returns 0 or DNN_EMPI. */
 int dnn_dist_wait(dnn_dist_async_t *a);
+
+/* End the progress thread and free the table's MPI operation (after dnn_dist_wait). */
+void dnn_dist_async_free(dnn_dist_async_t *a);
 
 /* float32 <-> bfloat16 (round to nearest even; NaN stays NaN, Inf stays Inf). */
 void dnn_dist_to_bf16(uint16_t *dst, const float *src, size_t n);

@@ -214,4 +214,7 @@ int dnn_model_bf16_input(const dnn_model_t *m);
 /* Zero the P + DNN_GRAD_EXTRA gradient slots. */
 void dnn_model_zero_grads(dnn_model_t *m);
 
+/* FNV-1a hash of the parameter bytes: ranks compare it to prove they hold the same model. */
+uint64_t dnn_model_params_hash(const dnn_model_t *m);
+
 #endif

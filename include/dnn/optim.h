@@ -90,4 +90,8 @@ void dnn_optim_update(dnn_optim_t *o, dnn_model_t *m, double lr, double scale, d
 /* sum over l of ||W[l]||_F^2, in double (the L2 cost term is lambda/(2m) times it). */
 double dnn_optim_weights_sq(const dnn_model_t *m);
 
+/* The L2 term of the cost of the current parameters, lambda/(2m) sum ||W[l]||^2
+ * over the m examples of a step (0 when lambda is 0). */
+double dnn_optim_l2_cost(const dnn_model_t *m, double lambda, double examples);
+
 #endif

@@ -17,7 +17,8 @@
                   the statistics' rounding to float32 usually hides it)
   bitwise_options the same for N = 1 and 3 with momentum, clipping, L2,
                   dropout, --validation-split and early stopping (full batch
-                  and --deterministic mini-batch)
+                  and --deterministic mini-batches of 100, grouped by batch
+                  position, and of 1050, grouped by global chunk)
   nondeterministic  mini-batch without --deterministic: 1 and 3 ranks agree
                   to 1e-10 relative (double): the statistics are the batch's
   resume          stopping at 60% (--iterations 12 of 20) and resuming gives the
@@ -107,7 +108,9 @@ OPTS = ["--optimizer", "momentum", "--clip-norm", "0.5", "--l2", "0.2", "--keep-
 
 
 def bitwise_options():
-    for extra, tag in (([], "opt_full"), (["--batch-size", "100", "--deterministic"], "opt_mini")):
+    for extra, tag in (([], "opt_full"), (["--deterministic"], "opt_full_det"),
+                       (["--batch-size", "100", "--deterministic"], "opt_mini"),
+                       (["--batch-size", "1050", "--deterministic"], "opt_big")):  # > 1024: grouped by chunk
         got = {}
         for n in (1, 3):
             ck = R.path("%s_np%d.h5" % (tag, n))
