@@ -290,6 +290,7 @@ def main():
     p.add_argument("--keep", action="store_true")
     p.add_argument("--no-baseline", action="store_true")
     p.add_argument("--timeout", type=int, default=300, help="per test (seconds)")
+    p.add_argument("--reverse", action="store_true", help="the sample from its end (a second run of the same part)")
     p.add_argument("--part", default="0/1", help="K/N: only the files i with i %% N == K (N runs in parallel)")
     p.add_argument("--skip-test", action="append", default=[],
                    help="leave this test out of every selection (one that fails on the unmutated tree)")
@@ -299,6 +300,8 @@ def main():
     k, n = (int(x) for x in a.part.split("/"))
     files = [f for i, f in enumerate(files) if i % n == k]
     sample = [s for s in sample if s["file"] in files]
+    if a.reverse:
+        sample.reverse()
     if a.list:
         for i, s in enumerate(sample):
             print("%3d %s:%d %-11s %s" % (i, s["file"], s["line"], s["kind"], s["text"].strip()))
