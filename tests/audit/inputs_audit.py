@@ -1,6 +1,8 @@
 #!/usr/bin/python3
 """Preprocessing, input checks and messages a user would notice (issue 25).
 
+  help_defaults         --help shows each option's default ([value]) and none
+                        for a flag (--standardize, --resume, ...), never "[]"
   standardize_constant  --standardize with a constant feature trains (finite
                         cost); the checkpoint's mean/std equal numpy's
                         (np.mean, np.std with ddof 0) and the constant
@@ -197,6 +199,22 @@ def gradcheck_blame():
         require(want in wide[0] and not_want not in wide[0], "%s: %s" % (what, wide[0]))
 
 
+def help_defaults():
+    rc, out, err, _ = R.run(R.args.train, ["--help"])
+    opts = [l.split() for l in out.splitlines() if l.startswith("  --")]
+    require(rc == 0 and len(opts) > 30, "dnn-train --help: exit %d, %d option lines" % (rc, len(opts)))
+    flags = {"--standardize", "--deterministic", "--resume", "--quiet", "--verbose", "--gradient-check"}
+    for w in opts:
+        line = " ".join(w)
+        require(not line.endswith("[]"), "--help shows an empty default: %s" % line)
+        if w[0] in flags:
+            require(not line.endswith("]"), "--help shows a default for the flag %s: %s" % (w[0], line))
+    got = {w[0]: w[-1] for w in opts}
+    for opt, want in (("--lr", "[0.0075]"), ("--iterations", "[2500]"), ("--print-every", "[100]"), ("--x", "[train_x]")):
+        require(got.get(opt) == want, "--help shows %s %s, expected the default %s" % (opt, got.get(opt), want))
+
+
+R.case("help_defaults", help_defaults)
 R.case("standardize_constant", standardize_constant)
 R.case("standardize_too_large", standardize_too_large)
 R.case("sigmoid_label_half", sigmoid_label_half)
