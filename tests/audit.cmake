@@ -16,7 +16,7 @@ set(DNN_AUDIT_ARGS --train $<TARGET_FILE:dnn-train> --predict $<TARGET_FILE:dnn-
 set(DNN_AUDIT_ENV "${DNN_TEST_ENV};DNN_SWEEP=$<TARGET_FILE:dnn-sweep>;DNN_EXPORT=$<TARGET_FILE:dnn-export>")
 add_test(NAME audit_resume COMMAND ${DNN_PYTHON} ${DNN_AUDIT_DIR}/resume_audit.py ${DNN_AUDIT_ARGS})
 add_test(NAME audit_inputs COMMAND ${DNN_PYTHON} ${DNN_AUDIT_DIR}/inputs_audit.py ${DNN_AUDIT_ARGS}
-  --only help_defaults --only standardize --only sigmoid --only numpy --only damaged --only gradcheck)
+  --only help_defaults --only minibatch --only standardize --only sigmoid --only numpy --only damaged --only gradcheck)
 add_test(NAME audit_rank_blame_np2 COMMAND ${DNN_PYTHON} ${DNN_AUDIT_DIR}/inputs_audit.py ${DNN_AUDIT_ARGS}
   --only rank_blame)
 add_test(NAME audit_tools COMMAND ${DNN_PYTHON} ${DNN_AUDIT_DIR}/tools_audit.py ${DNN_AUDIT_ARGS})

@@ -3,6 +3,8 @@
 
   help_defaults         --help shows each option's default ([value]) and none
                         for a flag (--standardize, --resume, ...), never "[]"
+  minibatch_multi_output  3 targets per example: one mini-batch holding the
+                        whole (shuffled) set trains as full batch does (1e-9)
   standardize_constant  --standardize with a constant feature trains (finite
                         cost); the checkpoint's mean/std equal numpy's
                         (np.mean, np.std with ddof 0) and the constant
@@ -214,7 +216,26 @@ def help_defaults():
         require(got.get(opt) == want, "--help shows %s %s, expected the default %s" % (opt, got.get(opt), want))
 
 
+def minibatch_multi_output():
+    rs = np.random.RandomState(11)
+    X = rs.randn(120, 3)
+    Y = np.stack([np.sin(X[:, 0]), X[:, 1] * X[:, 2], X[:, 0] - X[:, 2]], axis=1)
+    data = R.path("multi.h5")
+    write(data, X, Y)
+    W = {}
+    for tag, bs in (("full", "0"), ("one_batch", "120")):
+        ck = R.path("multi_%s.h5" % tag)
+        R.train(["--data", data, "--layers", "5", "--output", "linear", "--precision", "double", "--iterations", "20",
+                 "--lr", "0.05", "--batch-size", bs, "--quiet", "--checkpoint", ck])
+        with h5py.File(ck, "r") as f:
+            W[tag] = np.concatenate([np.array(f[k]).ravel() for k in ("W1", "b1", "W2", "b2")])
+    d = float(np.max(np.abs(W["full"] - W["one_batch"])) / np.max(np.abs(W["full"])))
+    require(d < 1e-9, "one mini-batch holding the whole set (3 targets per example) must train like full batch: "
+            "relative difference %.3g (a mini-batch takes the wrong targets of its examples?)" % d)
+
+
 R.case("help_defaults", help_defaults)
+R.case("minibatch_multi_output", minibatch_multi_output)
 R.case("standardize_constant", standardize_constant)
 R.case("standardize_too_large", standardize_too_large)
 R.case("sigmoid_label_half", sigmoid_label_half)
