@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "dnn/activation.h"
+#include "dnn/checkpoint.h"
 #include "dnn/common.h"
 #include "dnn/model.h"
 #include "dnn/rng.h"
@@ -99,5 +100,23 @@ size_t dnn_cli_dump_string(const dnn_options_t *o, char *buf, size_t len);
 
 /* --help text for dnn-train. */
 void dnn_cli_usage(FILE *f);
+
+/*
+ * The hyperparameters the checkpoint stores are the table's rows with an
+ * attribute name (README, Adding a hyperparameter).  dnn_cli_ckpt_attrs fills
+ * a[0..) with their values (at most cap; returns how many) for
+ * dnn_checkpoint_write; dnn_cli_from_ckpt sets o from a list read back
+ * (absent ones untouched); dnn_cli_resume_check refuses (DNN_EDATA, naming
+ * the option and both values) a checkpoint stored with another value of a
+ * must-match row than o asks for.
+ */
+size_t dnn_cli_ckpt_attrs(const dnn_options_t *o, dnn_ckpt_attr_t *a, size_t cap);
+int dnn_cli_from_ckpt(dnn_options_t *o, const dnn_ckpt_attr_t *a, size_t n, char *msg);
+int dnn_cli_resume_check(const dnn_options_t *o, const char *path, char *msg);
+
+/* Row i of the table (NULL past the end): its option name, checkpoint
+ * attribute (NULL when not stored), must-match flag and, for a choice, the
+ * comma-separated choices (else NULL). */
+const char *dnn_cli_option(size_t i, const char **ckpt, int *match, const char **choices);
 
 #endif
