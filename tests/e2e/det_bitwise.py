@@ -13,7 +13,8 @@ and attributes of /optimizer):
   groups_bB_N_threads  batch B = 64 and 256: a single process with 1 thread, and
                      mpiexec -n 1, 2, 3, 4 with --threads 1 and 2, all equal;
                      the checkpoint says deterministic_groups = 64
-  resume_2_to_3      batch 64: 8 steps on 2 ranks, --resume to 25 on 3 ranks
+  resume_2_to_3      batch 128 (2 groups; every 6th batch has 60 members, one
+                     group): 8 steps on 2 ranks, --resume to 25 on 3 ranks
                      == 25 steps in one process
   rounds             m = 2100 in one batch (33 groups): exchanged in 3 rounds on
                      1 rank, 2 on 2 ranks (the last round's one group on rank
@@ -86,7 +87,7 @@ def groups_n_threads(b):
 
 
 def resume_2_to_3():
-    args = ["--batch-size", "64"]
+    args = ["--batch-size", "128"]  # 2 groups, then a last batch of 60 (one group): both ways of adding
     ref = state_sha(run("straight", args + ["--iterations", "25"]))
     ck = run("split", args + ["--iterations", "8"], n=2)
     R.train(NET + args + ["--iterations", "25", "--checkpoint", ck, "--resume"], n=3)

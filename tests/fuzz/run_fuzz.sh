@@ -75,6 +75,19 @@ case $target in
     echo "FAIL: unknown target '$target' (cli or ckpt)"
     exit 1 ;;
 esac
+# With DNN_FUZZ_LIBS (the build's static libraries, as ctest passes them),
+# only the fuzzed module is compiled here, instrumented; whatever it calls
+# comes from those libraries, so a new dependency of the module needs no
+# change to this list.
+if [ -n "${DNN_FUZZ_LIBS:-}" ]; then
+  srcs=("${srcs[0]}" "$root/src/$([ "$target" = cli ] && echo cli || echo checkpoint).c")
+  read -ra extra <<<"$DNN_FUZZ_LIBS"
+  read -ra mpil <<<"$(pkg-config --libs ompi-c 2>/dev/null || echo -lmpi)"
+  read -ra h5l <<<"$(pkg-config --libs hdf5)"
+  libs=("${extra[@]}" "${extra[@]}" "${h5l[@]}" "${libs[@]}" "${mpil[@]}" -lz)
+  read -ra h5c <<<"$(pkg-config --cflags hdf5)"
+  cflags+=("${h5c[@]}")
+fi
 bin=$out/fuzz_$target
 if ! "$cc" -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer \
      -D_GNU_SOURCE -std=gnu11 -I "$root/include" "${cflags[@]}" "${srcs[@]}" "${libs[@]}" -o "$bin"; then
