@@ -47,7 +47,7 @@ typedef struct {
     char metrics[DNN_PATH_MAX], checkpoint[DNN_PATH_MAX];
     long checkpoint_every;
     int resume, deterministic;
-    /* optimizer, regularization, schedule (DESIGN §11) */
+    /* optimizer, regularization, schedule (README, Course 2) */
     int optimizer; /* dnn_opt_kind_t */
     double beta1, beta2, epsilon, weight_decay;
     double l2, keep_prob, clip_norm;
@@ -56,7 +56,7 @@ typedef struct {
     int lr_decay; /* dnn_decay_t */
     double decay_rate;
     long decay_every;
-    /* dev set and early stopping (DESIGN §12) */
+    /* dev set and early stopping (README, Course 2) */
     double validation_split;
     char validation[DNN_PATH_MAX], validation_x[256], validation_y[256];
     long early_stopping;
