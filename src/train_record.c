@@ -51,7 +51,7 @@ static void fill_ckpt(run_t *r, dnn_ckpt_t *c, long steps_done)
     c->rng = r->o.rng;
     c->batch_size = r->o.batch_size;
     c->deterministic = r->o.deterministic;
-    c->deterministic_groups = r->step.det ? DNN_DET_GROUP : 0; /* --batch-norm sums per chunk (train_bn.c) */
+    c->deterministic_groups = r->step.det ? DNN_DET_GROUP : 0; /* a --batch-norm batch above 1024: per chunk (train_bn.c) */
     c->scale = r->o.scale;
     c->standardize = r->o.standardize;
     c->binary_threshold = r->o.binary_threshold;
