@@ -18,11 +18,13 @@
  *   bn_momentum, bn_epsilon; hidden layer l has /gammaL and /betaL (n[l], 1)
  *   instead of /bL, and /bn/meanL, /bn/varL the running statistics; the
  *   moments add /optimizer/v/dgammaL and name dbetaL.
- * Writes are atomic: NAME.tmp is written, flushed, fsynced, closed and renamed
- * over NAME; on any failure the temp file is removed and NAME is untouched.
- * Integrity (DESIGN §13): every dataset is written by dnn_h5_write (h5.h),
- * chunked with a Fletcher32 checksum, in HDF5's 1.8 format, whose object
- * headers (the attributes) carry checksums too.  The readers verify them and
+ * Writes are atomic (atomic.h): NAME.tmp is written, fsynced, closed and
+ * renamed over NAME, then the folder is fsynced; on any failure the temp file
+ * is removed and NAME is untouched.
+ * Integrity (README, What happens when things go wrong): every dataset is
+ * written by dnn_h5_write (h5.h), chunked with a Fletcher32 checksum, in
+ * HDF5's 1.10 format, where every piece of metadata (superblock, object
+ * headers with the attributes, chunk indexes) carries a checksum too.  The readers verify them and
  * refuse a mismatch or a non-finite parameter, naming the file and the
  * dataset; a file without checksums is read, with c->note saying so.
  * New datasets (e.g. /optimizer/v/dW1) are written with dnn_h5_write and

@@ -22,6 +22,9 @@
                      epoch divided by epochs - 1: it lies between the bounds
                      the --metrics seconds column gives for the end of the
                      first epoch (records at every iteration)
+  export_file_too_large  a write that fails (a file-size limit, SIGXFSZ
+                     ignored) ends dnn-export with exit 1 naming the file, the
+                     previous model kept, no temporary file left (no endless retry)
   export_fsync       (LD_PRELOAD fsync shim) dnn-export fsyncs OUT.onnx.tmp
                      before it renames it to OUT.onnx
 """
@@ -29,6 +32,7 @@ import csv
 import hashlib
 import os
 import re
+import subprocess
 import sys
 
 import h5py
@@ -163,6 +167,29 @@ def ms_per_epoch():
             "[%g, %g] (/ epochs would give about %g)" % (ms, lo, hi, ms * (E - 1) / E))
 
 
+def export_file_too_large():
+    require(EXPORT and os.access(EXPORT, os.X_OK), "DNN_EXPORT=%r is not dnn-export" % EXPORT)
+    import resource
+    import signal
+    ck, onnx = R.path("big_ck.h5"), R.path("big.onnx")
+    R.train(["--data", DATA, "--layers", "4", "--iterations", "5", "--quiet", "--checkpoint", ck])
+    rc, out, err, _ = R.run(EXPORT, ["--model", ck, "--onnx", onnx])
+    require(rc == 0, "dnn-export: exit %d %s" % (rc, tail(err)))
+    before = open(onnx, "rb").read()
+
+    def limit():  # a file-size limit below the model's size; SIGXFSZ ignored (kept across exec): writes fail
+        resource.setrlimit(resource.RLIMIT_FSIZE, (len(before) // 2, len(before) // 2))
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    cmd = ["timeout", "-k", "5", "30", EXPORT, "--model", ck, "--onnx", onnx]
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=R.env, preexec_fn=limit,
+                       universal_newlines=True)
+    require(p.returncode == 1 and onnx in p.stderr,
+            "dnn-export whose write fails (file too large) must exit 1 naming --onnx, not hang; got exit %d: %s"
+            % (p.returncode, tail(p.stderr)))
+    require(open(onnx, "rb").read() == before and not os.path.exists(onnx + ".tmp"),
+            "a failed dnn-export must keep the previous model and remove its temporary file")
+
+
 def export_fsync():
     require(SHIM and os.path.exists(SHIM), "DNN_FSYNC_SHIM=%r is not the shim library" % SHIM)
     require(EXPORT and os.access(EXPORT, os.X_OK), "DNN_EXPORT=%r is not dnn-export" % EXPORT)
@@ -193,5 +220,6 @@ else:
     R.case("predict_mse", predict_mse)
     R.case("predict_multilabel", predict_multilabel)
     R.case("export_sha256", export_sha256)
+    R.case("export_file_too_large", export_file_too_large)
     R.case("ms_per_epoch", ms_per_epoch)
 R.finish()

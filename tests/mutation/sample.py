@@ -3,6 +3,7 @@
 
   sample.py [--seed S] [--per-file N] [--total T] [--only-file PATTERN]...
             [--list] [--report FILE] [--keep] [--no-baseline] [--timeout SECS]
+            [--skip-test NAME]... [--part K/N]
 
 Every C file in src/ (.c and .h) is scanned for mutation sites outside
 comments and string literals, of five kinds:
@@ -30,7 +31,9 @@ restore the file.  Results:
               it cannot be caught (FILE @@ LINE @@ MUTATED LINE @@ REASON)
 The report (stdout and --report FILE) lists every mutant, then the counts,
 the kill rate among the non-equivalent ones, the time and every survivor.
---list prints the sample without building anything.  Exit 0 when no mutant
+--list prints the sample without building anything.  --part K/N takes only
+every N-th file from the K-th (0-based): N such runs side by side (each has
+its own copy and build) cover the whole sample; add up their counts.  Exit 0 when no mutant
 survived (equivalents aside), 1 otherwise, 2 when the run could not start.
 Not part of ctest or CI: a full sample takes about an hour on 2 cores (see
 tests/mutation/README.md).
@@ -287,9 +290,15 @@ def main():
     p.add_argument("--keep", action="store_true")
     p.add_argument("--no-baseline", action="store_true")
     p.add_argument("--timeout", type=int, default=300, help="per test (seconds)")
+    p.add_argument("--part", default="0/1", help="K/N: only the files i with i %% N == K (N runs in parallel)")
+    p.add_argument("--skip-test", action="append", default=[],
+                   help="leave this test out of every selection (one that fails on the unmutated tree)")
     a = p.parse_args()
 
     files, sample, queues = draw(ROOT, a.seed, a.per_file, a.total, a.only_file)
+    k, n = (int(x) for x in a.part.split("/"))
+    files = [f for i, f in enumerate(files) if i % n == k]
+    sample = [s for s in sample if s["file"] in files]
     if a.list:
         for i, s in enumerate(sample):
             print("%3d %s:%d %-11s %s" % (i, s["file"], s["line"], s["kind"], s["text"].strip()))
@@ -324,8 +333,8 @@ def main():
         def tests_for(f):
             for pat, names in cover:
                 if fnmatch.fnmatch(f, pat):
-                    return [t for t in names.split() if t in all_tests] or all_tests
-            return all_tests
+                    return [t for t in names.split() if t in all_tests and t not in a.skip_test] or all_tests
+            return [t for t in all_tests if t not in a.skip_test]
 
         def run_tests(names, tag):
             """Runs names in order; returns the first failing test or None."""
@@ -372,8 +381,9 @@ def main():
                 else:
                     by = run_tests(names, tag)
                     if not by:  # make sure no program the tests use was left stale: everything, again
-                        sh(["cmake", "--build", build, "-j2"], log=os.path.join(logs, tag + ".build.log"))
-                        by = run_tests(names, tag)
+                        rc, out, _ = sh(["cmake", "--build", build, "-j2"], log=os.path.join(logs, tag + ".build.log"))
+                        if "Linking" in out or "Building" in out:
+                            by = run_tests(names, tag)
                     status = "killed" if by else "survived"
                     key = (s["file"], orig.split("\n")[s["line"] - 1].strip(), s["text"].strip())
                     if status == "survived" and key in equiv:
@@ -400,8 +410,9 @@ def report(a, results, files, secs):
     count = {k: sum(r["status"] == k for r in valid) for k in ("killed", "survived", "equivalent")}
     per_file = {f: sum(r["file"] == f for r in valid) for f in files}
     judged = count["killed"] + count["survived"]
-    lines = ["mutation sample: seed %d, %d per file, %s" % (a.seed, a.per_file, time.strftime("%Y-%m-%d %H:%M UTC",
-                                                                                            time.gmtime())),
+    lines = ["mutation sample: seed %d, %d per file, part %s, %s%s" % (
+        a.seed, a.per_file, a.part, time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "; tests left out: " + " ".join(a.skip_test) if a.skip_test else ""),
              "%-4s %-28s %-11s %-10s %6s  %s" % ("#", "file:line", "kind", "result", "secs", "mutated line / killed by")]
     for n, r in enumerate(results):
         lines.append("%-4d %-28s %-11s %-10s %6.0f  %s" % (n, "%s:%d" % (r["file"], r["line"]), r["kind"],
