@@ -56,7 +56,7 @@ static void fill_ckpt(run_t *r, ckpt_out_t *out, long steps_done)
     c->precision = r->o.precision;
     c->iteration = steps_done;
     c->epoch = steps_done / r->step.spe;
-    c->deterministic_groups = r->step.det ? DNN_DET_GROUP : 0; /* --batch-norm sums per chunk (train_bn.c) */
+    c->deterministic_groups = r->step.det ? DNN_DET_GROUP : 0; /* a --batch-norm batch above 1024: per chunk (train_bn.c) */
     c->standardize = r->o.standardize; /* /preprocess is written */
     c->mean = r->data.mean;
     c->std = r->data.std;
