@@ -17,6 +17,8 @@
 
 static int attr_write(hid_t obj, const char *name, hid_t type, hsize_t n, const void *v)
 {
+    if (H5Aexists(obj, name) > 0) /* a stored hyperparameter of the table, written first */
+        return 0;
     hid_t sp = n ? H5Screate_simple(1, &n, NULL) : H5Screate(H5S_SCALAR);
     hid_t a = H5Acreate2(obj, name, type, sp, H5P_DEFAULT, H5P_DEFAULT);
     herr_t e = a < 0 ? -1 : H5Awrite(a, type, v);
@@ -59,6 +61,38 @@ static void activations_string(const dnn_ckpt_t *c, char *buf, size_t len)
 static const char *bias_name(int bn, int l, int L) { return bn && l < L ? "beta" : "b"; }
 static int write_bn(hid_t f, const dnn_model_t *m);
 static int read_bn(hid_t f, const char *path, dnn_model_t *m, char *msg);
+/* The group of "group/name" (created when missing), or loc itself; *base the name in it. */
+static hid_t attr_group(hid_t loc, const char *name, const char **base, int create)
+{
+    const char *slash = strchr(name, '/');
+    *base = slash ? slash + 1 : name;
+    if (!slash)
+        return loc;
+    char g[64];
+    snprintf(g, sizeof g, "%.*s", (int)(slash - name), name);
+    if (H5Lexists(loc, g, H5P_DEFAULT) > 0)
+        return H5Gopen2(loc, g, H5P_DEFAULT);
+    return create ? H5Gcreate2(loc, g, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT) : -1;
+}
+
+/* The stored hyperparameters (the option table's), before every other attribute. */
+static int write_attrs(hid_t f, const dnn_ckpt_t *c)
+{
+    int e = 0;
+    for (size_t i = 0; i < c->nattrs && !e; i++) {
+        const dnn_ckpt_attr_t *a = &c->attrs[i];
+        const char *base;
+        hid_t g = attr_group(f, a->name, &base, 1);
+        if (g < 0)
+            return -1;
+        e = a->type == DNN_ATTR_I64 ? attr_i64(g, base, a->i)
+            : a->type == DNN_ATTR_F64 ? attr_f64(g, base, a->d) : attr_str(g, base, a->s);
+        if (g != f)
+            H5Gclose(g);
+    }
+    return e;
+}
+
 static int write_course2(hid_t f, const dnn_model_t *m, const dnn_ckpt_t *c);
 
 /* The root attributes of DESIGN §6 (course 1); returns non-zero when one could not be written. */
@@ -123,6 +157,7 @@ int dnn_checkpoint_write(const char *path, const dnn_model_t *m, const dnn_ckpt_
         e |= dset_write(f, name, rt, 2, bd, dnn_model_b(m, l));
     }
     e |= write_bn(f, m);
+    e |= write_attrs(f, c);
     e |= write_root_attrs(f, m, c);
     if (c->standardize) {
         hsize_t d = m->n[0];
@@ -503,7 +538,8 @@ static int write_course2(hid_t f, const dnn_model_t *m, const dnn_ckpt_t *c)
     const dnn_optim_t *o = c->optim;
     if (!o)
         return e;
-    hid_t g = H5Gcreate2(f, "optimizer", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    const char *base;
+    hid_t g = attr_group(f, "optimizer/name", &base, 1); /* the table may have made it */
     if (g < 0)
         return -1;
     e |= attr_str(g, "name", dnn_optim_name(o->kind));
@@ -657,4 +693,29 @@ static int read_bn(hid_t f, const char *path, dnn_model_t *m, char *msg)
             rc = dset_read(f, path, name, rt, 2, d, dnn_bn_var(m, l), DNN_H5_FINITE, msg);
     }
     return rc;
+}
+
+int dnn_checkpoint_read_attrs(const char *path, dnn_ckpt_attr_t *a, size_t n, char *msg)
+{
+    hid_t f = -1;
+    int rc = open_ckpt(path, &f, msg);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        const char *base;
+        hid_t g = attr_group(f, a[i].name, &base, 0);
+        a[i].present = 0;
+        if (g < 0)
+            continue;
+        if (a[i].type == DNN_ATTR_I64)
+            a[i].present = attr_read(g, base, H5T_NATIVE_INT64, &a[i].i) == 0;
+        else if (a[i].type == DNN_ATTR_F64)
+            a[i].present = attr_read(g, base, H5T_NATIVE_DOUBLE, &a[i].d) == 0;
+        else
+            a[i].present = attr_read_str(g, base, a[i].s, sizeof a[i].s) == 0;
+        if (g != f)
+            H5Gclose(g);
+    }
+    H5Fclose(f);
+    return 0;
 }

@@ -8,6 +8,7 @@
 #include "dnn/cli.h"
 
 #include "dnn/bn.h"
+#include "dnn/checkpoint.h"
 #include "dnn/optim.h"
 #include "dnn/report.h"
 
@@ -31,7 +32,11 @@ typedef struct {
     const char *metavar;
     const char *help;
     int group;
+    const char *ckpt; /* the checkpoint attribute that stores it ("group/name" in a group), or NULL */
+    int match;        /* MATCH: --resume refuses a checkpoint stored with another value */
 } opt_t;
+
+#define MATCH 1
 
 #define F(field) offsetof(dnn_options_t, field), sizeof(((dnn_options_t *)0)->field)
 
@@ -41,126 +46,126 @@ static const char *const group_names[] = {"Data", "Model", "Training",
                                           "Dev set and early stopping", "Output and checkpoints", "Run"};
 
 static const opt_t opts[] = {
-    {"data", K_STR, F(data), "", NULL, "FILE", "HDF5 file holding the training set", G_DATA},
-    {"x", K_STR, F(x), "train_x", NULL, "NAME", "dataset of inputs X", G_DATA},
-    {"y", K_STR, F(y), "train_y", NULL, "NAME", "dataset of labels Y", G_DATA},
+    {"data", K_STR, F(data), "", NULL, "FILE", "HDF5 file holding the training set", G_DATA, NULL, 0},
+    {"x", K_STR, F(x), "train_x", NULL, "NAME", "dataset of inputs X", G_DATA, NULL, 0},
+    {"y", K_STR, F(y), "train_y", NULL, "NAME", "dataset of labels Y", G_DATA, NULL, 0},
     {"layout", K_ENUM, F(layout), "examples-first", "examples-first,features-first", "L",
-     "examples-first: X is (m, d1, d2, ...) as h5py writes numpy arrays; features-first: X is (n_x, m)", G_DATA},
-    {"scale", K_DBL, F(scale), "1", NULL, "S", "multiply X by S (1/255 = 0.00392156862745098 for 8-bit pixels)", G_DATA},
+     "examples-first: X is (m, d1, d2, ...) as h5py writes numpy arrays; features-first: X is (n_x, m)", G_DATA, NULL, 0},
+    {"scale", K_DBL, F(scale), "1", NULL, "S", "multiply X by S (1/255 = 0.00392156862745098 for 8-bit pixels)", G_DATA, "scale", MATCH},
     {"standardize", K_FLAG, F(standardize), "false", NULL, NULL,
-     "subtract the per-feature mean and divide by the std, over the whole training set", G_DATA},
+     "subtract the per-feature mean and divide by the std, over the whole training set", G_DATA, "standardize", MATCH},
     {"binary-threshold", K_OPTDBL, F(binary_threshold), "", NULL, "T",
-     "sigmoid output: label = (y >= T), e.g. 5 to split 10 classes in two", G_DATA},
-    {"test", K_STR, F(test), "", NULL, "FILE", "HDF5 file holding a test set (evaluated at each print and the end)", G_DATA},
-    {"test-x", K_STR, F(test_x), "test_x", NULL, "NAME", "test inputs", G_DATA},
-    {"test-y", K_STR, F(test_y), "test_y", NULL, "NAME", "test labels", G_DATA},
+     "sigmoid output: label = (y >= T), e.g. 5 to split 10 classes in two", G_DATA, "binary_threshold", MATCH},
+    {"test", K_STR, F(test), "", NULL, "FILE", "HDF5 file holding a test set (evaluated at each print and the end)", G_DATA, NULL, 0},
+    {"test-x", K_STR, F(test_x), "test_x", NULL, "NAME", "test inputs", G_DATA, NULL, 0},
+    {"test-y", K_STR, F(test_y), "test_y", NULL, "NAME", "test labels", G_DATA, NULL, 0},
 
     {"layers", K_LAYERS, offsetof(dnn_options_t, layers), 0, "", NULL, "N1,N2,...",
-     "hidden layer sizes; empty = logistic regression (one neuron)", G_MODEL},
+     "hidden layer sizes; empty = logistic regression (one neuron)", G_MODEL, NULL, 0},
     {"hidden-activation", K_ENUM, F(hidden), "relu", "sigmoid,tanh,relu,leaky_relu,linear", "G",
-     "activation of the hidden layers", G_MODEL},
-    {"leaky-slope", K_DBL, F(leaky_slope), "0.01", NULL, "A", "slope of leaky_relu for z < 0", G_MODEL},
+     "activation of the hidden layers", G_MODEL, NULL, 0},
+    {"leaky-slope", K_DBL, F(leaky_slope), "0.01", NULL, "A", "slope of leaky_relu for z < 0", G_MODEL, "leaky_slope", 0},
     {"output", K_ENUM, F(output), "sigmoid", "sigmoid,tanh,relu,leaky_relu,linear,softmax", "G",
      "output layer: sigmoid (binary cross-entropy), softmax (categorical cross-entropy), linear (squared error)",
-     G_MODEL},
-    {"classes", K_LONG, F(classes), "0", NULL, "K", "softmax classes (0 = largest label + 1)", G_MODEL},
+     G_MODEL, NULL, 0},
+    {"classes", K_LONG, F(classes), "0", NULL, "K", "softmax classes (0 = largest label + 1)", G_MODEL, NULL, 0},
     {"init", K_ENUM, F(init), "he", "zeros,normal,sqrt,he,xavier", "I",
      "weights: zeros, normal (randn*scale), sqrt (randn/sqrt(n[l-1])), he (randn*sqrt(2/n[l-1])), xavier "
-     "(randn*sqrt(1/n[l-1])); biases start at 0", G_MODEL},
-    {"init-scale", K_DBL, F(init_scale), "0.01", NULL, "S", "scale for --init normal", G_MODEL},
+     "(randn*sqrt(1/n[l-1])); biases start at 0", G_MODEL, NULL, 0},
+    {"init-scale", K_DBL, F(init_scale), "0.01", NULL, "S", "scale for --init normal", G_MODEL, NULL, 0},
     {"rng", K_ENUM, F(rng), "default", "default,numpy", "R",
-     "numpy: initial weights bit-identical to np.random.seed(S); np.random.randn(n[l], n[l-1])", G_MODEL},
-    {"seed", K_LONG, F(seed), "1", NULL, "S", "random seed (init and mini-batch shuffles)", G_MODEL},
+     "numpy: initial weights bit-identical to np.random.seed(S); np.random.randn(n[l], n[l-1])", G_MODEL, "rng", 0},
+    {"seed", K_LONG, F(seed), "1", NULL, "S", "random seed (init and mini-batch shuffles)", G_MODEL, "seed", 0},
     {"shuffle-seed", K_LONG, F(shuffle_seed), "-1", NULL, "S",
      "seed of the mini-batch order (-1 = --seed); with --rng numpy epoch e = 1, 2, ... uses "
-     "np.random.seed(S + e); np.random.permutation(m), the course's random_mini_batches", G_MODEL},
+     "np.random.seed(S + e); np.random.permutation(m), the course's random_mini_batches", G_MODEL, NULL, 0},
     {"precision", K_ENUM, F(precision), "single", "single,double,bf16", "P",
      "float32 (sgemm), float64 (dgemm), or bf16: float32 parameters and sums, the large products on bfloat16 "
-     "operands (oneDNN; needs a CPU with AVX512_BF16)", G_MODEL},
+     "operands (oneDNN; needs a CPU with AVX512_BF16)", G_MODEL, "precision", MATCH},
 
     {"init-from", K_STR, F(init_from), "", NULL, "CKPT",
      "transfer learning: start from a trained checkpoint; its leading layers whose shapes match (or the first "
-     "--transfer-layers) take its W, b, the rest --init; its input preprocessing is kept", G_MODEL},
+     "--transfer-layers) take its W, b, the rest --init; its input preprocessing is kept", G_MODEL, NULL, 0},
     {"transfer-layers", K_LONG, F(transfer_layers), "0", NULL, "K",
-     "take exactly layers 1..K from --init-from (0 = every leading layer whose shape matches)", G_MODEL},
+     "take exactly layers 1..K from --init-from (0 = every leading layer whose shape matches)", G_MODEL, NULL, 0},
     {"freeze", K_LONG, F(freeze), "0", NULL, "K",
      "never update layers 1..K (transferred by --init-from); their outputs are computed once and the steps run "
-     "layers K+1..L only (without --keep-prob)", G_MODEL},
+     "layers K+1..L only (without --keep-prob)", G_MODEL, NULL, 0},
     {"batch-norm", K_FLAG, F(batch_norm), "false", NULL, NULL,
      "batch normalization of every hidden layer (not the output): z_norm = (z - mu) / sqrt(var + E) over the step's "
      "batch on all ranks, A = g(gamma z_norm + beta); b[l] is dropped, gamma starts at 1 and beta at 0; evaluation "
-     "and prediction use the running mean and var (README, Batch normalization)", G_MODEL},
+     "and prediction use the running mean and var (README, Batch normalization)", G_MODEL, "batch_norm", MATCH},
     {"bn-momentum", K_DBL, F(bn_momentum), "0.9", NULL, "B",
      "--batch-norm: after each step running = B running + (1-B) batch, for the mean and the (biased) var; "
-     "0 <= B < 1 (PyTorch's momentum is 1-B)", G_MODEL},
-    {"bn-epsilon", K_DBL, F(bn_epsilon), "1e-5", NULL, "E", "--batch-norm: the E of sqrt(var + E); E > 0", G_MODEL},
+     "0 <= B < 1 (PyTorch's momentum is 1-B)", G_MODEL, "bn_momentum", 0},
+    {"bn-epsilon", K_DBL, F(bn_epsilon), "1e-5", NULL, "E", "--batch-norm: the E of sqrt(var + E); E > 0", G_MODEL, "bn_epsilon", 0},
 
-    {"lr", K_DBL, F(lr), "0.0075", NULL, "A", "learning rate alpha", G_TRAIN},
-    {"iterations", K_LONG, F(iterations), "2500", NULL, "N", "gradient-descent steps in the whole run", G_TRAIN},
-    {"epochs", K_LONG, F(epochs), "0", NULL, "N", "passes over the data instead of --iterations", G_TRAIN},
-    {"batch-size", K_LONG, F(batch_size), "0", NULL, "B", "examples per step over all ranks; 0 = full batch", G_TRAIN},
+    {"lr", K_DBL, F(lr), "0.0075", NULL, "A", "learning rate alpha", G_TRAIN, "learning_rate", 0},
+    {"iterations", K_LONG, F(iterations), "2500", NULL, "N", "gradient-descent steps in the whole run", G_TRAIN, NULL, 0},
+    {"epochs", K_LONG, F(epochs), "0", NULL, "N", "passes over the data instead of --iterations", G_TRAIN, NULL, 0},
+    {"batch-size", K_LONG, F(batch_size), "0", NULL, "B", "examples per step over all ranks; 0 = full batch", G_TRAIN, "batch_size", 0},
     {"deterministic", K_FLAG, F(deterministic), "false", NULL, NULL,
      "bitwise-identical results for any number of ranks and threads, also across a resume on another N "
      "(mini-batch: each group of 64 batch positions summed on one rank, the groups added exactly as fixed point)",
-     G_TRAIN},
+     G_TRAIN, "deterministic", 0},
 
     {"optimizer", K_ENUM, F(optimizer), "gd", "gd,momentum,rmsprop,adam,adamw", "O",
-     "update rule: gd (W -= lr dW), momentum, rmsprop, adam, adamw (adam + decoupled --weight-decay)", G_OPTIM},
-    {"beta1", K_DBL, F(beta1), "0.9", NULL, "B1", "momentum and adam: v = B1 v + (1-B1) dW; 0 <= B1 < 1", G_OPTIM},
-    {"beta2", K_DBL, F(beta2), "0.999", NULL, "B2", "rmsprop and adam: s = B2 s + (1-B2) dW^2; 0 <= B2 < 1", G_OPTIM},
-    {"epsilon", K_DBL, F(epsilon), "1e-8", NULL, "E", "rmsprop and adam: W -= lr v / (sqrt(s) + E)", G_OPTIM},
+     "update rule: gd (W -= lr dW), momentum, rmsprop, adam, adamw (adam + decoupled --weight-decay)", G_OPTIM, "optimizer/name", MATCH},
+    {"beta1", K_DBL, F(beta1), "0.9", NULL, "B1", "momentum and adam: v = B1 v + (1-B1) dW; 0 <= B1 < 1", G_OPTIM, "optimizer/beta1", 0},
+    {"beta2", K_DBL, F(beta2), "0.999", NULL, "B2", "rmsprop and adam: s = B2 s + (1-B2) dW^2; 0 <= B2 < 1", G_OPTIM, "optimizer/beta2", 0},
+    {"epsilon", K_DBL, F(epsilon), "1e-8", NULL, "E", "rmsprop and adam: W -= lr v / (sqrt(s) + E)", G_OPTIM, "optimizer/epsilon", 0},
     {"weight-decay", K_DBL, F(weight_decay), "0", NULL, "WD", "adamw only: after the adam step W -= lr WD W (not b)",
-     G_OPTIM},
+     G_OPTIM, "optimizer/weight_decay", 0},
     {"l2", K_DBL, F(l2), "0", NULL, "LAMBDA",
-     "L2 regularization (the course's lambd): J += (LAMBDA/2m) sum ||W[l]||^2, dW += (LAMBDA/m) W", G_OPTIM},
+     "L2 regularization (the course's lambd): J += (LAMBDA/2m) sum ||W[l]||^2, dW += (LAMBDA/m) W", G_OPTIM, "l2", 0},
     {"keep-prob", K_DBL, F(keep_prob), "1", NULL, "P",
      "inverted dropout on the hidden layers while training: keep each unit with probability P, 0 < P <= 1; 1 = off",
-     G_OPTIM},
+     G_OPTIM, "keep_prob", 0},
     {"clip-norm", K_DBL, F(clip_norm), "0", NULL, "C",
-     "scale the gradient by C/||g|| when its 2-norm over all dW, db exceeds C; 0 = off", G_OPTIM},
+     "scale the gradient by C/||g|| when its 2-norm over all dW, db exceeds C; 0 = off", G_OPTIM, "clip_norm", 0},
     {"lr-decay", K_ENUM, F(lr_decay), "none", "none,inverse,exponential,step,cosine", "D",
      "learning-rate decay by epoch: inverse lr/(1+R epoch), exponential lr R^epoch, step lr/(1+R floor(epoch/E)), "
-     "cosine lr (1+cos(pi k/total))/2", G_OPTIM},
-    {"decay-rate", K_DBL, F(decay_rate), "1", NULL, "R", "the R of --lr-decay", G_OPTIM},
-    {"decay-every", K_LONG, F(decay_every), "1", NULL, "E", "the E of --lr-decay step, in epochs", G_OPTIM},
+     "cosine lr (1+cos(pi k/total))/2", G_OPTIM, "lr_decay", 0},
+    {"decay-rate", K_DBL, F(decay_rate), "1", NULL, "R", "the R of --lr-decay", G_OPTIM, "decay_rate", 0},
+    {"decay-every", K_LONG, F(decay_every), "1", NULL, "E", "the E of --lr-decay step, in epochs", G_OPTIM, "decay_every", 0},
 
     {"validation-split", K_DBL, F(validation_split), "0", NULL, "F",
-     "hold out a fraction F of the training examples as a dev set (chosen by a hash of seed and index)", G_DEV},
-    {"validation", K_STR, F(validation), "", NULL, "FILE", "HDF5 file holding a dev set instead", G_DEV},
-    {"validation-x", K_STR, F(validation_x), "val_x", NULL, "NAME", "dev-set inputs", G_DEV},
-    {"validation-y", K_STR, F(validation_y), "val_y", NULL, "NAME", "dev-set labels", G_DEV},
+     "hold out a fraction F of the training examples as a dev set (chosen by a hash of seed and index)", G_DEV, "validation_split", MATCH},
+    {"validation", K_STR, F(validation), "", NULL, "FILE", "HDF5 file holding a dev set instead", G_DEV, NULL, 0},
+    {"validation-x", K_STR, F(validation_x), "val_x", NULL, "NAME", "dev-set inputs", G_DEV, NULL, 0},
+    {"validation-y", K_STR, F(validation_y), "val_y", NULL, "NAME", "dev-set labels", G_DEV, NULL, 0},
     {"early-stopping", K_LONG, F(early_stopping), "0", NULL, "K",
-     "stop when the dev-set cost has not improved for K records; 0 = off", G_DEV},
+     "stop when the dev-set cost has not improved for K records; 0 = off", G_DEV, NULL, 0},
     {"report", K_STR, F(report), "", NULL, "FILE",
      "at the end, the error analysis of the dev set (.md or .json): confusion matrix, precision, recall, F1 "
-     "per class and averaged, as dnn-predict --report", G_DEV},
+     "per class and averaged, as dnn-predict --report", G_DEV, NULL, 0},
     {"best-checkpoint", K_STR, F(best_checkpoint), "", NULL, "FILE.h5",
-     "write the parameters with the best dev-set cost here (atomically, when it improves)", G_DEV},
+     "write the parameters with the best dev-set cost here (atomically, when it improves)", G_DEV, NULL, 0},
 
-    {"print-every", K_LONG, F(print_every), "100", NULL, "K", "record and print the cost every K iterations", G_OUT},
-    {"metrics", K_STR, F(metrics), "", NULL, "FILE.csv", "write the recorded costs and accuracies as CSV", G_OUT},
-    {"checkpoint", K_STR, F(checkpoint), "", NULL, "FILE.h5", "HDF5 checkpoint, written atomically at the end", G_OUT},
-    {"checkpoint-every", K_LONG, F(checkpoint_every), "0", NULL, "K", "also write the checkpoint every K iterations", G_OUT},
-    {"resume", K_FLAG, F(resume), "false", NULL, NULL, "continue from --checkpoint (any number of ranks)", G_OUT},
+    {"print-every", K_LONG, F(print_every), "100", NULL, "K", "record and print the cost every K iterations", G_OUT, NULL, 0},
+    {"metrics", K_STR, F(metrics), "", NULL, "FILE.csv", "write the recorded costs and accuracies as CSV", G_OUT, NULL, 0},
+    {"checkpoint", K_STR, F(checkpoint), "", NULL, "FILE.h5", "HDF5 checkpoint, written atomically at the end", G_OUT, NULL, 0},
+    {"checkpoint-every", K_LONG, F(checkpoint_every), "0", NULL, "K", "also write the checkpoint every K iterations", G_OUT, NULL, 0},
+    {"resume", K_FLAG, F(resume), "false", NULL, NULL, "continue from --checkpoint (any number of ranks)", G_OUT, NULL, 0},
 
     {"gradient-check", K_FLAG, F(gradient_check), "false", NULL, NULL,
      "check backprop of the configured network (with --l2 and fixed --keep-prob masks) against central "
      "differences (epsilon 1e-7) on the first 64 examples, in double, and exit: "
      "0 when the course's difference is below 1e-7, else 1",
-     G_RUN},
-    {"threads", K_LONG, F(threads), "0", NULL, "T", "BLAS threads per rank (0 = cores / ranks on the node)", G_RUN},
+     G_RUN, NULL, 0},
+    {"threads", K_LONG, F(threads), "0", NULL, "T", "BLAS threads per rank (0 = cores / ranks on the node)", G_RUN, NULL, 0},
     {"comm-overlap", K_ENUM, F(comm_overlap), "thread", "thread,test,off", "MODE",
      "several ranks: sum gradient buckets over the ranks while backward runs, moved on by a progress thread "
      "(thread) or by MPI_Test calls between products (test); off = one allreduce after backward (bitwise the same with --deterministic)",
-     G_RUN},
+     G_RUN, NULL, 0},
     {"comm-precision", K_ENUM, F(comm_precision), "float32", "float32,bf16", "P",
      "several ranks: bf16 sends the gradient sums as bfloat16 (half the bytes; added in float32, rounded to bf16 "
      "at each combine, about 3 significant digits); only for float32 sums: --batch-size > 0, no --deterministic, "
-     "not --precision double", G_RUN},
-    {"quiet", K_FLAG, F(quiet), "false", NULL, NULL, "print only the final line and errors", G_RUN},
-    {"verbose", K_FLAG, F(verbose), "false", NULL, NULL, "print set-up details", G_RUN},
-    {"config", K_STR, F(config), "", NULL, "FILE", "read options from FILE (key = value); the command line wins", G_RUN},
-    {"help", K_FLAG, F(help), "false", NULL, NULL, "show this help", G_RUN},
+     "not --precision double", G_RUN, NULL, 0},
+    {"quiet", K_FLAG, F(quiet), "false", NULL, NULL, "print only the final line and errors", G_RUN, NULL, 0},
+    {"verbose", K_FLAG, F(verbose), "false", NULL, NULL, "print set-up details", G_RUN, NULL, 0},
+    {"config", K_STR, F(config), "", NULL, "FILE", "read options from FILE (key = value); the command line wins", G_RUN, NULL, 0},
+    {"help", K_FLAG, F(help), "false", NULL, NULL, "show this help", G_RUN, NULL, 0},
 };
 #define NOPTS (sizeof opts / sizeof opts[0])
 
@@ -431,124 +436,6 @@ int dnn_cli_parse(dnn_options_t *o, int argc, char **argv, char *msg)
     return 0;
 }
 
-/* A number in [lo, hi) (hi_open) or [lo, hi]; NaN fails. */
-static int in_range(double v, double lo, double hi, int hi_open)
-{
-    return v >= lo && (hi_open ? v < hi : v <= hi);
-}
-
-/* Optimizer, regularization, schedule and dev-set options (DESIGN §11, §12). */
-static int validate_course2(const dnn_options_t *o, char *msg)
-{
-    int rc = dnn_bn_check(o->bn_momentum, o->bn_epsilon, o->batch_norm ? o->n_layers : 1, msg);
-    if (rc)
-        return rc;
-    if (!in_range(o->beta1, 0, 1, 1))
-        return dnn_fail(msg, DNN_EINVAL, "--beta1 must be in [0, 1), got %g", o->beta1);
-    if (!in_range(o->beta2, 0, 1, 1))
-        return dnn_fail(msg, DNN_EINVAL, "--beta2 must be in [0, 1), got %g", o->beta2);
-    if (!(o->epsilon > 0) || !isfinite(o->epsilon))
-        return dnn_fail(msg, DNN_EINVAL, "--epsilon must be a finite number > 0, got %g", o->epsilon);
-    if (!in_range(o->weight_decay, 0, INFINITY, 1))
-        return dnn_fail(msg, DNN_EINVAL, "--weight-decay must be a finite number >= 0, got %g", o->weight_decay);
-    if (o->weight_decay > 0 && o->optimizer != DNN_OPT_ADAMW)
-        return dnn_fail(msg, DNN_EINVAL, "--weight-decay %g needs --optimizer adamw (for the other rules use --l2)",
-                        o->weight_decay);
-    if (!in_range(o->l2, 0, INFINITY, 1))
-        return dnn_fail(msg, DNN_EINVAL, "--l2 (lambda) must be a finite number >= 0, got %g", o->l2);
-    if (!in_range(o->keep_prob, 0, 1, 0) || o->keep_prob == 0)
-        return dnn_fail(msg, DNN_EINVAL, "--keep-prob must be in (0, 1] (1 = no dropout), got %g", o->keep_prob);
-    if (!in_range(o->clip_norm, 0, INFINITY, 1))
-        return dnn_fail(msg, DNN_EINVAL, "--clip-norm must be a finite number >= 0 (0 = off), got %g", o->clip_norm);
-    if (!in_range(o->decay_rate, 0, INFINITY, 1) || (o->lr_decay == DNN_DECAY_EXPONENTIAL && o->decay_rate == 0))
-        return dnn_fail(msg, DNN_EINVAL, "--decay-rate must be a finite number >= 0 (> 0 for exponential), got %g",
-                        o->decay_rate);
-    if (o->decay_every < 1)
-        return dnn_fail(msg, DNN_EINVAL, "--decay-every must be >= 1 (epochs), got %ld", o->decay_every);
-    if (!in_range(o->validation_split, 0, 1, 1))
-        return dnn_fail(msg, DNN_EINVAL, "--validation-split must be in [0, 1), got %g", o->validation_split);
-    if (o->validation_split > 0 && o->validation[0])
-        return dnn_fail(msg, DNN_EINVAL, "--validation-split and --validation FILE exclude each other");
-    int dev = o->validation_split > 0 || o->validation[0];
-    if (o->early_stopping < 0)
-        return dnn_fail(msg, DNN_EINVAL, "--early-stopping must be >= 0 (0 = off), got %ld", o->early_stopping);
-    if (o->early_stopping && !dev)
-        return dnn_fail(msg, DNN_EINVAL, "--early-stopping needs a dev set (--validation-split F or --validation FILE)");
-    if (o->best_checkpoint[0] && !dev)
-        return dnn_fail(msg, DNN_EINVAL, "--best-checkpoint needs a dev set (--validation-split F or --validation FILE)");
-    if (o->best_checkpoint[0] && o->checkpoint[0] && !strcmp(o->best_checkpoint, o->checkpoint))
-        return dnn_fail(msg, DNN_EINVAL, "--best-checkpoint and --checkpoint name the same file '%s'", o->checkpoint);
-    return 0;
-}
-
-int dnn_cli_validate(const dnn_options_t *o, char *msg)
-{
-    if (!o->data[0])
-        return dnn_fail(msg, DNN_EINVAL, "--data FILE is required (an HDF5 file with datasets --x and --y)");
-    if (!(o->lr > 0) || !isfinite(o->lr))
-        return dnn_fail(msg, DNN_EINVAL, "--lr must be a finite number > 0, got %g", o->lr);
-    if (o->epochs_set ? o->epochs < 1 : o->iterations < 1)
-        return dnn_fail(msg, DNN_EINVAL, "--%s must be >= 1, got %ld", o->epochs_set ? "epochs" : "iterations",
-                        o->epochs_set ? o->epochs : o->iterations);
-    if (o->batch_size < 0)
-        return dnn_fail(msg, DNN_EINVAL, "--batch-size must be >= 0 (0 = full batch), got %ld", o->batch_size);
-    if (o->print_every < 1)
-        return dnn_fail(msg, DNN_EINVAL, "--print-every must be >= 1, got %ld", o->print_every);
-    if (o->checkpoint_every < 0)
-        return dnn_fail(msg, DNN_EINVAL, "--checkpoint-every must be >= 0, got %ld", o->checkpoint_every);
-    if (!isfinite(o->scale) || o->scale == 0)
-        return dnn_fail(msg, DNN_EINVAL, "--scale must be a finite non-zero number, got %g", o->scale);
-    if (!(o->leaky_slope >= 0) || !isfinite(o->leaky_slope))
-        return dnn_fail(msg, DNN_EINVAL, "--leaky-slope must be a finite number >= 0, got %g", o->leaky_slope);
-    if (o->output != DNN_ACT_SIGMOID && o->output != DNN_ACT_SOFTMAX && o->output != DNN_ACT_LINEAR)
-        return dnn_fail(msg, DNN_EINVAL, "--output must be sigmoid, softmax or linear, got %s",
-                        dnn_act_name((dnn_act_t)o->output));
-    if (o->classes < 0 || (o->classes == 1))
-        return dnn_fail(msg, DNN_EINVAL, "--classes must be >= 2 (or 0 to infer), got %ld", o->classes);
-    if (o->classes && o->output != DNN_ACT_SOFTMAX)
-        return dnn_fail(msg, DNN_EINVAL, "--classes %ld needs --output softmax", o->classes);
-    if (o->seed < 0)
-        return dnn_fail(msg, DNN_EINVAL, "--seed must be >= 0, got %ld", o->seed);
-    if (o->rng == DNN_RNG_NUMPY && o->seed > 4294967295L)
-        return dnn_fail(msg, DNN_EINVAL, "--seed must be below 2^32 with --rng numpy, got %ld", o->seed);
-    if (o->shuffle_seed < -1)
-        return dnn_fail(msg, DNN_EINVAL, "--shuffle-seed must be >= 0 (or -1 for --seed), got %ld", o->shuffle_seed);
-    if (o->rng == DNN_RNG_NUMPY && o->shuffle_seed > 4294967295L)
-        return dnn_fail(msg, DNN_EINVAL, "--shuffle-seed must be below 2^32 with --rng numpy, got %ld", o->shuffle_seed);
-    if (o->threads < 0)
-        return dnn_fail(msg, DNN_EINVAL, "--threads must be >= 0, got %ld", o->threads);
-    if (o->resume && !o->checkpoint[0])
-        return dnn_fail(msg, DNN_EINVAL, "--resume needs --checkpoint FILE");
-    if (o->checkpoint_every && !o->checkpoint[0])
-        return dnn_fail(msg, DNN_EINVAL, "--checkpoint-every needs --checkpoint FILE");
-    if (!isnan(o->binary_threshold) && o->output != DNN_ACT_SIGMOID)
-        return dnn_fail(msg, DNN_EINVAL, "--binary-threshold needs --output sigmoid");
-    if (o->transfer_layers < 0 || o->freeze < 0)
-        return dnn_fail(msg, DNN_EINVAL, "--%s must be >= 0, got %ld", o->freeze < 0 ? "freeze" : "transfer-layers",
-                        o->freeze < 0 ? o->freeze : o->transfer_layers);
-    if (o->freeze > o->n_layers)
-        return dnn_fail(msg, DNN_EINVAL, "--freeze %ld is beyond L-1 = %d: this network has %d hidden layer%s and the "
-                        "output layer, which must train", o->freeze, o->n_layers, o->n_layers, o->n_layers == 1 ? "" : "s");
-    if (o->transfer_layers > o->n_layers + 1)
-        return dnn_fail(msg, DNN_EINVAL, "--transfer-layers %ld is beyond L = %d", o->transfer_layers, o->n_layers + 1);
-    if ((o->freeze || o->transfer_layers) && !o->init_from[0])
-        return dnn_fail(msg, DNN_EINVAL, "--%s needs --init-from CKPT", o->freeze ? "freeze" : "transfer-layers");
-    if (o->report[0] && !dnn_report_name_ok(o->report))
-        return dnn_fail(msg, DNN_EINVAL, "--report '%s': the name must end in .md or .json", o->report);
-    if (o->report[0] && !o->validation[0] && !(o->validation_split > 0))
-        return dnn_fail(msg, DNN_EINVAL, "--report needs a dev set: --validation FILE or --validation-split F");
-    if (o->report[0] && o->output == DNN_ACT_LINEAR)
-        return dnn_fail(msg, DNN_EINVAL, "--report needs a classifier (--output sigmoid or softmax)");
-    if (o->freeze && o->batch_norm)
-        return dnn_fail(msg, DNN_EINVAL, "--freeze with --batch-norm is not supported yet (--init-from is)");
-    if (o->freeze && o->transfer_layers && o->freeze > o->transfer_layers)
-        return dnn_fail(msg, DNN_EINVAL, "--freeze %ld exceeds --transfer-layers %ld (only transferred layers can be frozen)",
-                        o->freeze, o->transfer_layers);
-    if (o->quiet && o->verbose)
-        return dnn_fail(msg, DNN_EINVAL, "--quiet and --verbose exclude each other");
-    return validate_course2(o, msg);
-}
-
 static size_t dump_value(const dnn_options_t *o, const opt_t *op, char *buf, size_t len)
 {
     const void *field = (const char *)o + op->off;
@@ -658,4 +545,100 @@ void dnn_cli_usage(FILE *f)
             "      sbatch --nodes 2 --ntasks-per-node 8 launch/slurm/dnn-train.sbatch\n\n"
             "Exit status: 0 done; 1 error (message on stderr); 75 stopped by SIGTERM, SIGINT or\n"
             "SIGUSR1 after writing the checkpoint (run again with --resume).\n");
+}
+
+/* ---- the checkpoint's stored hyperparameters (README, Adding a hyperparameter) ---- */
+
+static dnn_attr_type_t attr_type(const opt_t *op)
+{
+    return op->kind == K_LONG || op->kind == K_FLAG ? DNN_ATTR_I64 : op->kind == K_ENUM ? DNN_ATTR_STR : DNN_ATTR_F64;
+}
+
+size_t dnn_cli_ckpt_attrs(const dnn_options_t *o, dnn_ckpt_attr_t *a, size_t cap)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < NOPTS && n < cap; i++) {
+        const opt_t *op = &opts[i];
+        if (!op->ckpt)
+            continue;
+        const void *field = (const char *)o + op->off;
+        dnn_ckpt_attr_t *t = &a[n++];
+        memset(t, 0, sizeof *t);
+        t->name = op->ckpt;
+        t->type = attr_type(op);
+        if (op->kind == K_LONG)
+            t->i = *(const long *)field;
+        else if (op->kind == K_FLAG)
+            t->i = *(const int *)field;
+        else if (op->kind == K_ENUM)
+            dump_value(o, op, t->s, sizeof t->s);
+        else
+            t->d = *(const double *)field;
+    }
+    return n;
+}
+
+/* The stored value of a (read from a checkpoint) into o; 0, or DNN_EDATA for an unknown name. */
+static int from_attr(dnn_options_t *o, const opt_t *op, const dnn_ckpt_attr_t *a, char *msg)
+{
+    void *field = (char *)o + op->off;
+    if (op->kind == K_LONG)
+        *(long *)field = (long)a->i;
+    else if (op->kind == K_FLAG)
+        *(int *)field = a->i != 0;
+    else if (op->kind == K_ENUM)
+        return set(o, op, a->s, "checkpoint attribute", msg) ? DNN_EDATA : 0;
+    else
+        *(double *)field = a->d;
+    return 0;
+}
+
+int dnn_cli_from_ckpt(dnn_options_t *o, const dnn_ckpt_attr_t *a, size_t n, char *msg)
+{
+    for (size_t i = 0, k = 0; i < NOPTS && k < n; i++) {
+        if (!opts[i].ckpt)
+            continue;
+        int rc = a[k].present && !strcmp(a[k].name, opts[i].ckpt) ? from_attr(o, &opts[i], &a[k], msg) : 0;
+        k++;
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int dnn_cli_resume_check(const dnn_options_t *o, const char *path, char *msg)
+{
+    dnn_ckpt_attr_t a[NOPTS];
+    size_t n = dnn_cli_ckpt_attrs(o, a, NOPTS);
+    dnn_options_t *st = malloc(sizeof *st); /* the options the checkpoint was trained with */
+    if (!st)
+        return dnn_fail(msg, DNN_ENOMEM, "out of memory");
+    dnn_cli_defaults(st); /* an attribute an older file lacks has its default's meaning */
+    int rc = dnn_checkpoint_read_attrs(path, a, n, msg);
+    if (!rc)
+        rc = dnn_cli_from_ckpt(st, a, n, msg);
+    for (size_t i = 0; i < NOPTS && !rc; i++) {
+        const opt_t *op = &opts[i];
+        char want[DNN_PATH_MAX + 64], had[DNN_PATH_MAX + 64];
+        if (!op->match)
+            continue;
+        dump_value(o, op, want, sizeof want);
+        dump_value(st, op, had, sizeof had);
+        if (strcmp(want, had))
+            rc = dnn_fail(msg, DNN_EDATA, "checkpoint '%s' was trained with --%s %s; this run asks for --%s %s "
+                          "(--resume continues the same training)", path, op->name, had[0] ? had : "(not given)",
+                          op->name, want[0] ? want : "(not given)");
+    }
+    free(st);
+    return rc;
+}
+
+const char *dnn_cli_option(size_t i, const char **ckpt, int *match, const char **choices)
+{
+    if (i >= NOPTS)
+        return NULL;
+    *ckpt = opts[i].ckpt;
+    *match = opts[i].match;
+    *choices = opts[i].kind == K_ENUM ? opts[i].choices : NULL;
+    return opts[i].name;
 }

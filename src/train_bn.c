@@ -115,8 +115,10 @@ int train_bn_setup(run_t *r, char *msg)
     memset(r->step.bn_acc, 0, (4 * nmax + 1) * sizeof *r->step.bn_acc);
     memset(r->step.bn_dsum, 0, 2 * nmax * sizeof *r->step.bn_dsum);
     r->step.bn_plan = (dnn_bn_plan_t){r->step.bn_ends, 0, 0, bn_add, bn_total, r->step.exact ? bn_absorb : NULL, r};
-    if (r->o.deterministic && r->o.batch_size && !by_position(r)) /* a term per global chunk of the batch */
+    if (r->o.deterministic && r->o.batch_size && !by_position(r)) { /* a term per global chunk of the batch */
         r->step.exact_max = dnn_exact_limit((r->data.m + DNN_CHUNK - 1) / DNN_CHUNK);
+        det_free(r); /* det.h's groups are not used (the checkpoint says so) */
+    }
     dnn_bn_set_plan(&r->model, &r->step.bn_plan);
     return 0;
 }

@@ -35,42 +35,40 @@ int train_evaluate(run_t *r, const dnn_data_t *data, double out[2], char *msg)
 
 /* ---- checkpoints ---- */
 
-static void fill_ckpt(run_t *r, dnn_ckpt_t *c, long steps_done)
+#define MAX_STORED 64 /* rows of the option table that the checkpoint stores, at most */
+
+typedef struct {
+    dnn_ckpt_t c;
+    dnn_ckpt_attr_t attrs[MAX_STORED];
+} ckpt_out_t;
+
+/* The checkpoint after steps_done steps: the model's shape, the counters, the
+ * preprocessing, the history and the dev-set bookkeeping; the hyperparameters
+ * come from the option table (README, Adding a hyperparameter). */
+static void fill_ckpt(run_t *r, ckpt_out_t *out, long steps_done)
 {
+    dnn_ckpt_t *c = &out->c;
     memset(c, 0, sizeof *c);
     c->L = r->model.L;
     memcpy(c->n, r->model.n, sizeof c->n);
     c->hidden = r->model.hidden;
     c->output = r->model.output;
-    c->leaky_slope = r->o.leaky_slope;
     c->precision = r->o.precision;
     c->iteration = steps_done;
     c->epoch = steps_done / r->step.spe;
-    c->learning_rate = r->o.lr;
-    c->seed = r->o.seed;
-    c->rng = r->o.rng;
-    c->batch_size = r->o.batch_size;
-    c->deterministic = r->o.deterministic;
-    c->deterministic_groups = r->step.det ? DNN_DET_GROUP : 0; /* --batch-norm sums per chunk (train_bn.c) */
-    c->scale = r->o.scale;
-    c->standardize = r->o.standardize;
-    c->binary_threshold = r->o.binary_threshold;
+    c->deterministic_groups = r->step.det ? DNN_DET_GROUP : 0; /* a --batch-norm batch above 1024: per chunk (train_bn.c) */
+    c->standardize = r->o.standardize; /* /preprocess is written */
     c->mean = r->data.mean;
     c->std = r->data.std;
     c->nhist = r->rec.nhist;
     c->hist_iter = r->rec.hist_iter;
     c->hist_cost = r->rec.hist_cost;
     c->optim = &r->opt;
-    c->l2 = r->o.l2;
-    c->keep_prob = r->o.keep_prob;
-    c->clip_norm = r->o.clip_norm;
-    c->lr_decay = r->o.lr_decay;
-    c->decay_rate = r->o.decay_rate;
-    c->decay_every = r->o.decay_every;
-    c->validation_split = r->o.validation_split;
     c->best_val_cost = r->rec.best_val_cost;
     c->best_iteration = r->rec.best_iteration;
     c->records_since_best = r->rec.records_since_best;
+    c->attrs = out->attrs;
+    c->nattrs = dnn_cli_ckpt_attrs(&r->o, out->attrs, MAX_STORED);
     dnn_cli_dump_string(&r->o, c->config, sizeof c->config);
 }
 
@@ -84,11 +82,11 @@ int train_write_checkpoint(run_t *r, const char *path, long steps_done, char *ms
         if (!isfinite(real_at(r, r->model.params, i)))
             return dnn_fail(msg, DNN_EDIVERGE, "parameters are not finite; the checkpoint is not written and the "
                             "previous one is kept");
-    dnn_ckpt_t *c = malloc(sizeof *c); /* large (holds the config text) */
+    ckpt_out_t *c = malloc(sizeof *c); /* large (holds the config text) */
     if (!c)
         return dnn_fail(msg, DNN_ENOMEM, "out of memory for the checkpoint's settings");
     fill_ckpt(r, c, steps_done);
-    int rc = dnn_checkpoint_write(path, &r->model, c, msg);
+    int rc = dnn_checkpoint_write(path, &r->model, &c->c, msg);
     free(c);
     if (!rc)
         dnn_log_info(&r->log, 1, "checkpoint written: %s (iteration %ld)", path, steps_done);

@@ -44,14 +44,12 @@ static void fmt_layers(char *buf, size_t len, int L, const size_t *n)
         k += (size_t)snprintf(buf + k, len - k, "%s%zu", l ? "," : "", n[l]);
 }
 
-/* The checkpoint must describe the network this run asks for. */
+/* The checkpoint must describe the network this run asks for (its stored
+ * hyperparameters were checked against the option table by read_resume). */
 static int resume_matches(run_t *r, const dnn_ckpt_t *c, const size_t *n, int L, char *msg)
 {
     const char *ck = r->o.checkpoint;
     char a[512], b[512];
-    if (c->precision != r->o.precision)
-        return dnn_fail(msg, DNN_EDATA, "checkpoint '%s' holds %s-precision parameters; this run asks for --precision %s",
-                        ck, dnn_precision_name(c->precision), dnn_precision_name(r->o.precision));
     if (c->n[0] != n[0])
         return dnn_fail(msg, DNN_EDATA, "checkpoint '%s' expects n_x = %zu inputs (layer_dims[0]) but X '%s' in '%s' has %zu features",
                         ck, c->n[0], r->o.x, r->o.data, n[0]);
@@ -68,16 +66,6 @@ static int resume_matches(run_t *r, const dnn_ckpt_t *c, const size_t *n, int L,
         return dnn_fail(msg, DNN_EDATA, "checkpoint '%s' uses hidden %s / output %s; this run asks for %s / %s", ck,
                         dnn_act_name((dnn_act_t)c->hidden), dnn_act_name((dnn_act_t)c->output),
                         dnn_act_name((dnn_act_t)r->o.hidden), dnn_act_name((dnn_act_t)r->o.output));
-    if (c->scale != r->o.scale || c->standardize != r->o.standardize)
-        return dnn_fail(msg, DNN_EDATA, "checkpoint '%s' was trained with scale %.17g%s; this run asks for scale %.17g%s", ck,
-                        c->scale, c->standardize ? " and --standardize" : "", r->o.scale,
-                        r->o.standardize ? " and --standardize" : "");
-    if (c->validation_split != r->o.validation_split)
-        return dnn_fail(msg, DNN_EDATA, "checkpoint '%s' was trained with --validation-split %g; this run asks for %g "
-                        "(the training set would differ)", ck, c->validation_split, r->o.validation_split);
-    int t1 = isnan(c->binary_threshold), t2 = isnan(r->o.binary_threshold);
-    if (t1 != t2 || (!t1 && c->binary_threshold != r->o.binary_threshold))
-        return dnn_fail(msg, DNN_EDATA, "checkpoint '%s' and this run differ in --binary-threshold", ck);
     return 0;
 }
 
@@ -351,10 +339,6 @@ static int make_optimizer(run_t *r, const dnn_ckpt_t *ck, char *msg)
     dnn_opt_kind_t kind = (dnn_opt_kind_t)r->o.optimizer;
     int rc = dnn_optim_init(&r->opt, kind, (dnn_precision_t)r->o.precision, r->model.nparams, r->o.beta1, r->o.beta2,
                             r->o.epsilon, r->o.weight_decay, msg);
-    if (!rc && r->o.resume && strcmp(ck->optim_name, dnn_optim_name(kind)) != 0)
-        rc = dnn_fail(msg, DNN_EDATA, "checkpoint '%s' was trained with --optimizer %s%s; this run asks for --optimizer %s "
-                      "(its state cannot carry over)", r->o.checkpoint, ck->optim_name,
-                      ck->has_optim ? "" : " (an older file without /optimizer)", dnn_optim_name(kind));
     if (!rc && r->o.resume && ck->has_optim)
         rc = dnn_checkpoint_read_optim(r->o.checkpoint, &r->model, &r->opt, msg);
     return agree(r, rc, msg);
@@ -365,9 +349,6 @@ static int make_model(run_t *r, const dnn_ckpt_t *ck, int L, const size_t *n, ch
 {
     int rc = dnn_model_init(&r->model, (dnn_precision_t)r->o.precision, L, n, (dnn_act_t)r->o.hidden,
                             (dnn_act_t)r->o.output, r->o.leaky_slope, block_columns(r), msg);
-    if (!rc && r->o.resume && ck->batch_norm != r->o.batch_norm)
-        rc = dnn_fail(msg, DNN_EDATA, "checkpoint '%s' was trained %s --batch-norm; this run asks %s it", r->o.checkpoint,
-                      ck->batch_norm ? "with" : "without", r->o.batch_norm ? "for" : "to go without");
     if (!rc && r->o.batch_norm)
         rc = dnn_bn_init(&r->model, r->o.bn_momentum, r->o.bn_epsilon, msg);
     if (rc == DNN_ENOMEM && r->o.batch_norm) /* the activations of a whole step's local examples */
@@ -442,7 +423,7 @@ static int read_resume(run_t *r, dnn_ckpt_t *ck, char *msg)
         return rc;
     if (r->d.rank == 0 && ck->note[0])
         dnn_log_error(&r->log, ck->note);
-    return 0;
+    return agree(r, dnn_cli_resume_check(&r->o, r->o.checkpoint, msg), msg); /* the option table's must-match rows */
 }
 
 /* Data, architecture, schedule, model, optimizer, buffers: in that order. */

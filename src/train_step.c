@@ -1,5 +1,5 @@
 /*
- * train_step.c - one step of dnn-train (DESIGN §5, §11):
+ * train_step.c - one step of dnn-train (README, Data-parallel training and determinism; Course 2):
  *   gradient sums of the step's examples held here (blocks of bmax columns)
  *   -> one allreduce of the sums (plus loss, correct count, stop flag)
  *   -> the optimizer update with the step's learning rate, L2 and clipping.
@@ -112,7 +112,7 @@ static void fix_slots(run_t *r, size_t lo, size_t hi)
         r->step.diverged_fixed = 1;
 }
 
-/* ---- the reduction overlapped with backward (DESIGN §5, --comm-overlap) ----
+/* ---- the reduction overlapped with backward (README, Data-parallel training and determinism; --comm-overlap) ----
  * The step's last block announces each slice of the gradients as soon as it
  * is final (from the top: layer L first); slices are gathered into buckets of
  * at least DNN_BUCKET slots, and a bucket's sum over the ranks starts at once

@@ -583,6 +583,142 @@ static void test_cli_usage_lists_options(void)
     free(buf);
 }
 
+/* ---- the option table's checkpoint rows (README, Adding a hyperparameter) ---- */
+
+/* Set option `name` of o (defaults) to a valid value other than its default;
+ * returns 0, or -1 when no candidate differs. */
+static int set_other(dnn_options_t *o, const char *name, const char *choices)
+{
+    dnn_options_t def;
+    char msg[DNN_MSG_LEN], d1[32768], d2[32768];
+    dnn_cli_defaults(&def);
+    dnn_cli_dump_string(&def, d1, sizeof d1);
+    const char *cand[] = {"true", "0.375", "7"};
+    char buf[64];
+    for (int k = 0; k < 16; k++) {
+        const char *v = NULL;
+        if (choices) { /* the k-th choice */
+            const char *c = choices;
+            for (int j = 0; j < k && c; j++)
+                c = strchr(c, ',') ? strchr(c, ',') + 1 : NULL;
+            if (!c)
+                return -1;
+            snprintf(buf, sizeof buf, "%.*s", (int)strcspn(c, ","), c);
+            v = buf;
+        } else if (k < 3) {
+            v = cand[k];
+        } else {
+            return -1;
+        }
+        *o = def;
+        if (dnn_cli_set(o, name, v, msg))
+            continue;
+        dnn_cli_dump_string(o, d2, sizeof d2);
+        if (strcmp(d1, d2))
+            return 0;
+    }
+    return -1;
+}
+
+/* A checkpoint of a tiny model whose stored hyperparameters are o's. */
+static void write_ckpt(const dnn_options_t *o, const char *path)
+{
+    char msg[DNN_MSG_LEN] = "";
+    size_t n[2] = {3, 1};
+    dnn_model_t m;
+    CU_ASSERT_FATAL(dnn_model_init(&m, DNN_SINGLE, 1, n, DNN_ACT_RELU, DNN_ACT_SIGMOID, 0.01, 4, msg) == 0);
+    CU_ASSERT_FATAL(dnn_model_init_params(&m, DNN_INIT_HE, 0, DNN_RNG_DEFAULT, 1, msg) == 0);
+    static dnn_ckpt_t c;
+    static dnn_ckpt_attr_t a[128];
+    int64_t it = 0;
+    double cost = 0.5;
+    memset(&c, 0, sizeof c);
+    c.L = 1;
+    c.n[0] = 3;
+    c.n[1] = 1;
+    c.hidden = DNN_ACT_RELU;
+    c.output = DNN_ACT_SIGMOID;
+    c.keep_prob = 1;
+    c.nhist = 1;
+    c.hist_iter = &it;
+    c.hist_cost = &cost;
+    c.attrs = a;
+    c.nattrs = dnn_cli_ckpt_attrs(o, a, 128);
+    CU_ASSERT(c.nattrs > 0 && c.nattrs < 128);
+    int rc = dnn_checkpoint_write(path, &m, &c, msg);
+    if (rc)
+        fprintf(stderr, "\n  dnn_checkpoint_write: %s\n", msg);
+    CU_ASSERT_FATAL(rc == 0);
+    dnn_model_free(&m);
+}
+
+/* Every stored option, set to a value other than its default, reads back as written. */
+static void test_cli_table_checkpoint_roundtrip(void)
+{
+    const char *name, *ckpt, *choices;
+    int match, stored = 0;
+    char path[512], msg[DNN_MSG_LEN] = "", want[32768], got[32768];
+    static dnn_options_t o, back;
+    static dnn_ckpt_attr_t a[128];
+    snprintf(path, sizeof path, "%s/table.h5", tmpdir);
+    for (size_t i = 0; (name = dnn_cli_option(i, &ckpt, &match, &choices)); i++) {
+        if (!ckpt)
+            continue;
+        stored++;
+        int ok = set_other(&o, name, choices) == 0;
+        CU_ASSERT(ok);
+        if (!ok) {
+            fprintf(stderr, "\n  no non-default value for --%s\n", name);
+            continue;
+        }
+        write_ckpt(&o, path);
+        dnn_cli_defaults(&back);
+        size_t n = dnn_cli_ckpt_attrs(&back, a, 128); /* the names and types to read */
+        CU_ASSERT_FATAL(dnn_checkpoint_read_attrs(path, a, n, msg) == 0);
+        for (size_t k = 0; k < n; k++)
+            CU_ASSERT(a[k].present);
+        CU_ASSERT_FATAL(dnn_cli_from_ckpt(&back, a, n, msg) == 0);
+        dnn_cli_dump_string(&o, want, sizeof want);
+        dnn_cli_dump_string(&back, got, sizeof got);
+        CU_ASSERT_STRING_EQUAL(got, want);
+        if (strcmp(got, want))
+            fprintf(stderr, "\n  --%s (attribute %s) does not round-trip\n", name, ckpt);
+    }
+    CU_ASSERT(stored >= 20); /* the course's hyperparameters, the optimizer's, batch norm's */
+}
+
+/* Every must-match option refuses a checkpoint stored with another value, naming the option. */
+static void test_cli_table_resume_refuses(void)
+{
+    const char *name, *ckpt, *choices;
+    int match, nmatch = 0;
+    char path[512], msg[DNN_MSG_LEN] = "", flag[128];
+    static dnn_options_t o, def;
+    snprintf(path, sizeof path, "%s/match.h5", tmpdir);
+    dnn_cli_defaults(&def);
+    for (size_t i = 0; (name = dnn_cli_option(i, &ckpt, &match, &choices)); i++) {
+        if (!match)
+            continue;
+        nmatch++;
+        CU_ASSERT_PTR_NOT_NULL(ckpt); /* a must-match option is stored */
+        if (!ckpt || set_other(&o, name, choices))
+            continue;
+        write_ckpt(&o, path);
+        CU_ASSERT_EQUAL(dnn_cli_resume_check(&o, path, msg), 0); /* the same options resume */
+        msg[0] = 0;
+        CU_ASSERT_EQUAL(dnn_cli_resume_check(&def, path, msg), DNN_EDATA);
+        snprintf(flag, sizeof flag, "--%s ", name);
+        CU_ASSERT(contains(msg, flag) && contains(msg, path));
+        if (!contains(msg, flag))
+            fprintf(stderr, "\n  --%s: '%s'\n", name, msg);
+    }
+    CU_ASSERT(nmatch >= 6); /* precision, scale, standardize, binary threshold, optimizer, dev split, batch norm */
+    /* a stored option that need not match does not stop a resume */
+    CU_ASSERT_FATAL(set_other(&o, "lr", NULL) == 0);
+    write_ckpt(&o, path);
+    CU_ASSERT_EQUAL(dnn_cli_resume_check(&def, path, msg), 0);
+}
+
 int main(void)
 {
 #define T(name) {#name, name}
@@ -596,6 +732,8 @@ int main(void)
         T(test_cli_dump_roundtrip),
         T(test_cli_dump_roundtrip_hash_in_path),
         T(test_cli_usage_lists_options),
+        T(test_cli_table_checkpoint_roundtrip),
+        T(test_cli_table_resume_refuses),
     };
 #undef T
     return dnn_test_run("test_cli", suite_init, suite_clean, tests, sizeof tests / sizeof tests[0]);

@@ -18,11 +18,13 @@
  *   bn_momentum, bn_epsilon; hidden layer l has /gammaL and /betaL (n[l], 1)
  *   instead of /bL, and /bn/meanL, /bn/varL the running statistics; the
  *   moments add /optimizer/v/dgammaL and name dbetaL.
- * Writes are atomic: NAME.tmp is written, flushed, fsynced, closed and renamed
- * over NAME; on any failure the temp file is removed and NAME is untouched.
- * Integrity (DESIGN §13): every dataset is written by dnn_h5_write (h5.h),
- * chunked with a Fletcher32 checksum, in HDF5's 1.8 format, whose object
- * headers (the attributes) carry checksums too.  The readers verify them and
+ * Writes are atomic (atomic.h): NAME.tmp is written, fsynced, closed and
+ * renamed over NAME, then the folder is fsynced; on any failure the temp file
+ * is removed and NAME is untouched.
+ * Integrity (README, What happens when things go wrong): every dataset is
+ * written by dnn_h5_write (h5.h), chunked with a Fletcher32 checksum, in
+ * HDF5's 1.10 format, where every piece of metadata (superblock, object
+ * headers with the attributes, chunk indexes) carries a checksum too.  The readers verify them and
  * refuse a mismatch or a non-finite parameter, naming the file and the
  * dataset; a file without checksums is read, with c->note saying so.
  * New datasets (e.g. /optimizer/v/dW1) are written with dnn_h5_write and
@@ -39,6 +41,18 @@
 #include "dnn/optim.h"
 
 #define DNN_CKPT_VERSION 1
+
+/* One stored hyperparameter, named by the option table (cli.c): a root
+ * attribute, or "group/name" for one of a group (e.g. "optimizer/beta1"). */
+typedef enum { DNN_ATTR_I64, DNN_ATTR_F64, DNN_ATTR_STR } dnn_attr_type_t;
+typedef struct {
+    const char *name;
+    dnn_attr_type_t type;
+    int64_t i;
+    double d;
+    char s[64];
+    int present; /* dnn_checkpoint_read_attrs: the file has it */
+} dnn_ckpt_attr_t;
 
 typedef struct {
     int L;
@@ -76,6 +90,10 @@ typedef struct {
     double validation_split;
     double best_val_cost; /* dev set bookkeeping, for resuming early stopping */
     int64_t best_iteration, records_since_best;
+    /* on write, the stored hyperparameters (or NULL): written first, each in place
+     * of the field of the same name above (README, Adding a hyperparameter) */
+    const dnn_ckpt_attr_t *attrs;
+    size_t nattrs;
     int batch_norm; /* --batch-norm (bn.h): /gammaL, /betaL instead of /bL, /bn/meanL, /bn/varL */
     double bn_momentum, bn_epsilon;
 } dnn_ckpt_t;
@@ -111,6 +129,10 @@ int dnn_checkpoint_read_optim(const char *path, const dnn_model_t *m, dnn_optim_
 int dnn_checkpoint_read_h5(hid_t f, const char *path, dnn_ckpt_t *c, char *msg);
 int dnn_checkpoint_read_params_h5(hid_t f, const char *path, dnn_model_t *m, char *msg);
 int dnn_checkpoint_read_optim_h5(hid_t f, const char *path, const dnn_model_t *m, dnn_optim_t *o, char *msg);
+
+/* Read the attributes a[0..n) by name and type (setting present; an absent
+ * one is left as it is).  Returns 0 or DNN_EIO. */
+int dnn_checkpoint_read_attrs(const char *path, dnn_ckpt_attr_t *a, size_t n, char *msg);
 
 /* Free what dnn_checkpoint_read allocated; accepts NULL. */
 void dnn_checkpoint_free(dnn_ckpt_t *c);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "dnn/activation.h"
+#include "dnn/checkpoint.h"
 #include "dnn/common.h"
 #include "dnn/model.h"
 #include "dnn/rng.h"
@@ -46,7 +47,7 @@ typedef struct {
     char metrics[DNN_PATH_MAX], checkpoint[DNN_PATH_MAX];
     long checkpoint_every;
     int resume, deterministic;
-    /* optimizer, regularization, schedule (DESIGN §11) */
+    /* optimizer, regularization, schedule (README, Course 2) */
     int optimizer; /* dnn_opt_kind_t */
     double beta1, beta2, epsilon, weight_decay;
     double l2, keep_prob, clip_norm;
@@ -55,7 +56,7 @@ typedef struct {
     int lr_decay; /* dnn_decay_t */
     double decay_rate;
     long decay_every;
-    /* dev set and early stopping (DESIGN §12) */
+    /* dev set and early stopping (README, Course 2) */
     double validation_split;
     char validation[DNN_PATH_MAX], validation_x[256], validation_y[256];
     long early_stopping;
@@ -99,5 +100,23 @@ size_t dnn_cli_dump_string(const dnn_options_t *o, char *buf, size_t len);
 
 /* --help text for dnn-train. */
 void dnn_cli_usage(FILE *f);
+
+/*
+ * The hyperparameters the checkpoint stores are the table's rows with an
+ * attribute name (README, Adding a hyperparameter).  dnn_cli_ckpt_attrs fills
+ * a[0..) with their values (at most cap; returns how many) for
+ * dnn_checkpoint_write; dnn_cli_from_ckpt sets o from a list read back
+ * (absent ones untouched); dnn_cli_resume_check refuses (DNN_EDATA, naming
+ * the option and both values) a checkpoint stored with another value of a
+ * must-match row than o asks for.
+ */
+size_t dnn_cli_ckpt_attrs(const dnn_options_t *o, dnn_ckpt_attr_t *a, size_t cap);
+int dnn_cli_from_ckpt(dnn_options_t *o, const dnn_ckpt_attr_t *a, size_t n, char *msg);
+int dnn_cli_resume_check(const dnn_options_t *o, const char *path, char *msg);
+
+/* Row i of the table (NULL past the end): its option name, checkpoint
+ * attribute (NULL when not stored), must-match flag and, for a choice, the
+ * comma-separated choices (else NULL). */
+const char *dnn_cli_option(size_t i, const char **ckpt, int *match, const char **choices);
 
 #endif

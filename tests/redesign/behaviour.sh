@@ -50,7 +50,7 @@ C="--data $work/cls.h5 --print-every 10 --quiet"
 # name|ranks|arguments (CK and MET stand for the run's checkpoint and metrics paths)
 cases=(
   "fullbatch|1|$B --layers 8,4 --lr 0.05 --iterations 60 --test $work/bin.h5"
-  "minibatch_course2|1|$B --layers 16,8 --batch-size 64 --optimizer adam --lr 0.01 --keep-prob 0.8 --l2 0.05 --lr-decay inverse --decay-rate 0.3 --validation-split 0.2 --early-stopping 4 --epochs 30"
+  "minibatch_course2|1|$B --layers 16,8 --batch-size 64 --optimizer adam --lr 0.05 --keep-prob 0.8 --l2 0.05 --lr-decay inverse --decay-rate 0.3 --validation-split 0.2 --early-stopping 3 --epochs 40"
   "softmax|1|$C --layers 16 --output softmax --batch-size 100 --lr 0.1 --epochs 8"
   "rmsprop_std_clip|1|$B --layers 8 --optimizer rmsprop --lr 0.005 --standardize --clip-norm 0.5 --batch-size 128 --epochs 6"
   "np1|1|$B --layers 8 --batch-size 100 --lr 0.05 --epochs 5 --deterministic"
