@@ -712,7 +712,18 @@ static void test_cli_table_resume_refuses(void)
         if (!contains(msg, flag))
             fprintf(stderr, "\n  --%s: '%s'\n", name, msg);
     }
-    CU_ASSERT(nmatch >= 6); /* precision, scale, standardize, binary threshold, optimizer, dev split, batch norm */
+    /* the options whose change would make a resumed run a different training */
+    const char *must[] = {"precision", "scale", "standardize", "binary-threshold", "optimizer", "validation-split",
+                          "batch-norm"};
+    for (size_t k = 0; k < sizeof must / sizeof must[0]; k++) {
+        int found = 0;
+        for (size_t i = 0; (name = dnn_cli_option(i, &ckpt, &match, &choices)); i++)
+            found |= !strcmp(name, must[k]) && match && ckpt;
+        CU_ASSERT(found);
+        if (!found)
+            fprintf(stderr, "\n  --%s must be a stored must-match option\n", must[k]);
+    }
+    CU_ASSERT(nmatch >= 7);
     /* a stored option that need not match does not stop a resume */
     CU_ASSERT_FATAL(set_other(&o, "lr", NULL) == 0);
     write_ckpt(&o, path);

@@ -9,6 +9,7 @@
  */
 #define _GNU_SOURCE /* nftw's FTW_DEPTH and FTW_PHYS */
 #include "dnn/data.h"
+#include "dnn/exact.h"
 
 #include "dnn_test.h"
 #include <CUnit/Basic.h>
@@ -571,6 +572,167 @@ static void test_data_standardize(void)
     }
 }
 
+/* ---- the --validation-split dev set and the --standardize statistics (data.c) ---- */
+
+/* A slab of examples [lo, hi) in double: X column g = (g, -g, 7), Y = g. */
+static void make_slab(dnn_data_t *d, uint64_t lo, uint64_t hi)
+{
+    size_t cols = (size_t)(hi - lo);
+    memset(d, 0, sizeof *d);
+    d->prec = DNN_DOUBLE;
+    d->shape.m = hi;
+    d->shape.n_x = 3;
+    d->shape.n_y = 1;
+    d->lo = lo;
+    d->hi = hi;
+    d->X = malloc((cols ? cols : 1) * 3 * sizeof(double));
+    d->Y = malloc((cols ? cols : 1) * sizeof(double));
+    double *X = d->X, *Y = d->Y;
+    for (size_t c = 0; c < cols; c++) {
+        X[3 * c] = (double)(lo + c);
+        X[3 * c + 1] = -(double)(lo + c);
+        X[3 * c + 2] = 7;
+        Y[c] = (double)(lo + c);
+    }
+}
+
+/* The held-out set is a function of (seed, index) alone, of about the asked size. */
+static void test_data_split_fraction(void)
+{
+    const uint64_t m = 20000;
+    for (int k = 0; k < 3; k++) {
+        double F = k == 0 ? 0.0 : k == 1 ? 0.1 : 0.5;
+        uint64_t held = 0, held_other_seed = 0, same = 0;
+        for (uint64_t g = 0; g < m; g++) {
+            int h = dnn_data_held_out(3, g, F);
+            held += h;
+            held_other_seed += dnn_data_held_out(4, g, F);
+            same += h == dnn_data_held_out(3, g, F);
+        }
+        CU_ASSERT_EQUAL(same, m);
+        CU_ASSERT_EQUAL(dnn_data_split_count(m, 3, F), m - held);
+        CU_ASSERT(fabs((double)held - F * m) < 4 * sqrt(F * (1 - F) * m) + 1e-9);
+        CU_ASSERT(fabs((double)held_other_seed - F * m) < 4 * sqrt(F * (1 - F) * m) + 1e-9);
+    }
+    /* another seed holds out other examples; a larger file keeps the choices of the smaller */
+    int differ = 0;
+    for (uint64_t g = 0; g < 1000; g++)
+        differ |= dnn_data_held_out(3, g, 0.3) != dnn_data_held_out(4, g, 0.3);
+    CU_ASSERT(differ);
+    uint64_t small = 1000 - dnn_data_split_count(1000, 3, 0.3), big = 0;
+    for (uint64_t g = 0; g < 1000; g++)
+        big += dnn_data_held_out(3, g, 0.3);
+    CU_ASSERT_EQUAL(small, big);
+}
+
+/* For 1..4 ranks the file ranges tile [0, m), each holding exactly its training examples. */
+static void test_data_split_ranges_tile(void)
+{
+    const uint64_t m = 1003, seed = 11;
+    const double F = 0.25;
+    uint64_t mt = dnn_data_split_count(m, seed, F);
+    for (int N = 1; N <= 4; N++) {
+        uint64_t prev_hi = 0;
+        for (int r = 0; r < N; r++) {
+            uint64_t tlo = mt * (uint64_t)r / (uint64_t)N, thi = mt * (uint64_t)(r + 1) / (uint64_t)N, lo, hi;
+            dnn_data_split_range(m, seed, F, tlo, thi, r == 0, &lo, &hi);
+            CU_ASSERT_EQUAL(lo, prev_hi); /* contiguous, no overlap */
+            uint64_t t_before = 0, t_in = 0;
+            for (uint64_t g = 0; g < m; g++) {
+                int train = !dnn_data_held_out(seed, g, F);
+                t_before += train && g < lo;
+                t_in += train && g >= lo && g < hi;
+            }
+            CU_ASSERT_EQUAL(t_before, tlo);
+            CU_ASSERT_EQUAL(t_in, thi - tlo);
+            prev_hi = hi;
+        }
+        CU_ASSERT_EQUAL(prev_hi, m);
+    }
+}
+
+/* The held-out columns move to the dev set in order; the training columns close up. */
+static void test_data_split_dev_columns(void)
+{
+    char msg[DNN_MSG_LEN] = "";
+    const uint64_t m = 300, seed = 5;
+    const double F = 0.3;
+    uint64_t mt = dnn_data_split_count(m, seed, F), tlo = mt / 3, thi = 2 * mt / 3, lo, hi;
+    dnn_data_split_range(m, seed, F, tlo, thi, 0, &lo, &hi);
+    dnn_data_t t, v;
+    make_slab(&t, lo, hi);
+    CU_ASSERT_EQUAL_FATAL(dnn_data_split_dev(&t, &v, seed, F, tlo, thi, msg), 0);
+    CU_ASSERT_EQUAL(t.lo, tlo);
+    CU_ASSERT_EQUAL(t.hi, thi);
+    CU_ASSERT_EQUAL(v.lo, 0);
+    const double *tX = t.X, *tY = t.Y, *vX = v.X, *vY = v.Y;
+    size_t jt = 0, jv = 0, bad = 0;
+    for (uint64_t g = lo; g < hi; g++) {
+        if (dnn_data_held_out(seed, g, F)) {
+            bad += vX[3 * jv] != (double)g || vX[3 * jv + 1] != -(double)g || vX[3 * jv + 2] != 7 || vY[jv] != (double)g;
+            jv++;
+        } else {
+            bad += tX[3 * jt] != (double)g || tX[3 * jt + 1] != -(double)g || tY[jt] != (double)g;
+            jt++;
+        }
+    }
+    CU_ASSERT_EQUAL(bad, 0);
+    CU_ASSERT_EQUAL(jt, thi - tlo);
+    CU_ASSERT_EQUAL(v.hi, jv);
+    CU_ASSERT(jv > 0);
+    dnn_data_free(&t);
+    dnn_data_free(&v);
+}
+
+typedef struct {
+    int calls, failed;
+} reduce_log_t;
+
+/* One rank: agreeing is returning rc, the sum over ranks is the sum itself. */
+static int reduce_one(void *ctx, int rc, char *msg, int64_t *acc, size_t n)
+{
+    (void)msg, (void)acc, (void)n;
+    reduce_log_t *l = ctx;
+    l->calls++;
+    l->failed += rc != 0;
+    return rc;
+}
+
+/* Mean and std against a two-pass sum in long double; a constant feature keeps std 1. */
+static void test_data_moments(void)
+{
+    char msg[DNN_MSG_LEN] = "";
+    const uint64_t m = 1000;
+    dnn_data_t d;
+    make_slab(&d, 0, m);
+    double *X = d.X;
+    for (uint64_t c = 0; c < m; c++) /* feature 0: a skewed spread; 1: -g; 2: constant 7 */
+        X[3 * c] = 0.001 * (double)(c * c % 997) + 0.5;
+    reduce_log_t log = {0, 0};
+    dnn_data_stats_t st = {m, 256, dnn_exact_limit(4), "X 'x' in 'f.h5'", reduce_one, &log};
+    double mean[3], sd[3];
+    CU_ASSERT_EQUAL_FATAL(dnn_data_moments(&d, &st, mean, sd, msg), 0);
+    CU_ASSERT_EQUAL(log.calls, 3); /* the allocations, then one sum per pass */
+    for (int i = 0; i < 3; i++) {
+        long double s = 0, q = 0;
+        for (uint64_t c = 0; c < m; c++)
+            s += X[3 * c + i];
+        long double mu = s / m;
+        for (uint64_t c = 0; c < m; c++)
+            q += (X[3 * c + i] - mu) * (X[3 * c + i] - mu);
+        double want_sd = i == 2 ? 1.0 : (double)sqrtl(q / m);
+        CU_ASSERT(fabs(mean[i] - (double)mu) <= 1e-12 * fabs((double)mu) + 1e-15);
+        CU_ASSERT(fabs(sd[i] - want_sd) <= 1e-12 * want_sd);
+    }
+    /* a value beyond the fixed-point bound: refused, the failure goes through the agreement */
+    X[3 * 5] = 1e300;
+    log.calls = log.failed = 0;
+    CU_ASSERT_EQUAL(dnn_data_moments(&d, &st, mean, sd, msg), DNN_EDATA);
+    CU_ASSERT_EQUAL(log.failed, 1);
+    CU_ASSERT(strstr(msg, "X 'x' in 'f.h5'") && strstr(msg, "--standardize"));
+    dnn_data_free(&d);
+}
+
 int main(void)
 {
 #define T(name) {#name, name}
@@ -584,6 +746,10 @@ int main(void)
         T(test_data_nonfinite_global_index),
         T(test_data_labels),
         T(test_data_standardize),
+        T(test_data_split_fraction),
+        T(test_data_split_ranges_tile),
+        T(test_data_split_dev_columns),
+        T(test_data_moments),
     };
 #undef T
     return dnn_test_run("test_data", suite_init, suite_clean, tests, sizeof tests / sizeof tests[0]);
