@@ -15,6 +15,8 @@ end where it ends, with the same records.
                    but wrote metrics rows up to 79 is resumed from 60: its
                    --metrics file equals the uninterrupted run's row for row
                    (every column but seconds) -- no duplicated row at 60
+  checkpoint_epoch the checkpoint's iteration and epoch attributes (steps
+                   done, complete epochs) for mini-batches and full batch
   scale_mismatch   --resume with another --scale is refused (exit 1, the
                    message names the scale); the same --scale resumes
 The interruption points are chosen from the uninterrupted run's own
@@ -136,6 +138,18 @@ def scale_mismatch():
             what="resume with the same --scale")
 
 
+def checkpoint_epoch():
+    import h5py
+    for bs, it, want in (("64", 20, 20 // 7), ("0", 12, 12)):  # 400 examples: 7 steps an epoch at 64
+        ck = R.path("ep%s.h5" % bs)
+        R.train(BASE + ["--iterations", str(it), "--batch-size", bs, "--checkpoint", ck])
+        with h5py.File(ck, "r") as f:
+            got = (int(f.attrs["iteration"]), int(f.attrs["epoch"]))
+        require(got == (it, want), "checkpoint after %d steps of --batch-size %s: (iteration, epoch) = %s, expected "
+                "(%d, %d)" % (it, bs, got, it, want))
+
+
+R.case("checkpoint_epoch", checkpoint_epoch)
 R.case("straight", run_straight)
 R.case("best_dev_cost", best_dev_cost)
 R.case("patience", patience)
