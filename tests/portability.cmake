@@ -16,8 +16,10 @@ add_test(NAME e2e_batch_invariance
   COMMAND ${DNN_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/portability/batch_invariance.py $<TARGET_FILE:dnn-train>
           $<TARGET_FILE:dnn-predict> ${CMAKE_CURRENT_BINARY_DIR}/e2e_batch_invariance)
 set_tests_properties(e2e_batch_invariance PROPERTIES ENVIRONMENT "${DNN_TEST_ENV}" TIMEOUT 120 LABELS "bitwise")
-foreach(t mpi_fullbatch_bitwise e2e_deterministic_exact e2e_deterministic_exact_mpi3 e2e_bf16 ckpt_resume
-          mpi_consistency_np2 mpi_consistency_np3)
+# (resume: e2e_deterministic_bitwise_more's 2-onto-3-ranks case and e2e_bf16's;
+# ckpt_resume, ten times longer, runs once in the full suite)
+foreach(t mpi_fullbatch_bitwise e2e_deterministic_exact e2e_deterministic_exact_mpi3 e2e_bf16
+          e2e_deterministic_bitwise_more mpi_consistency_np2 mpi_consistency_np3)
   if(TEST ${t})
     set_property(TEST ${t} APPEND PROPERTY LABELS bitwise)
   endif()
