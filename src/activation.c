@@ -2,7 +2,7 @@
  * activation.c - hidden-layer activations, written once for float and double.
  *
  * The file includes itself twice (real = float, then double) so that every
- * kernel has one source for both precisions (DESIGN §3).
+ * kernel has one source for both precisions (README, Data-parallel training and determinism).
  */
 #ifndef DNN_TMPL
 #include "dnn/activation.h"

@@ -95,7 +95,7 @@ static int write_attrs(hid_t f, const dnn_ckpt_t *c)
 
 static int write_course2(hid_t f, const dnn_model_t *m, const dnn_ckpt_t *c);
 
-/* The root attributes of DESIGN §6 (course 1); returns non-zero when one could not be written. */
+/* The root attributes of README, Checkpoints and dnn-predict (course 1); returns non-zero when one could not be written. */
 static int write_root_attrs(hid_t f, const dnn_model_t *m, const dnn_ckpt_t *c)
 {
     char acts[DNN_MAX_LAYERS * 12];
@@ -492,7 +492,7 @@ void dnn_checkpoint_free(dnn_ckpt_t *c)
     c->nhist = 0;
 }
 
-/* ---- course 2: optimizer state and hyperparameters (DESIGN §11) ---- */
+/* ---- course 2: optimizer state and hyperparameters (README, Course 2: optimizers, regularization, schedules, dev sets) ---- */
 
 /* The moment buffer `which` ("v" or "s") of o as /optimizer/WHICH/dW1 ... /dbL. */
 static int write_moment(hid_t opt, const char *which, const dnn_model_t *m, const void *buf)

@@ -1,5 +1,5 @@
 /*
- * dnn_export.c - dnn-export: a dnn-train checkpoint as an ONNX model (DESIGN §16).
+ * dnn_export.c - dnn-export: a dnn-train checkpoint as an ONNX model (README, Installing).
  *
  * The graph (opset 13, IR version 7) takes X (m, n_x) raw float32 features,
  * m a dynamic dimension, and computes what dnn-predict calls probabilities:

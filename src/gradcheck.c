@@ -1,5 +1,5 @@
 /*
- * gradcheck.c - dnn-train --gradient-check (DESIGN §12): backprop against
+ * gradcheck.c - dnn-train --gradient-check (README, Course 2: optimizers, regularization, schedules, dev sets): backprop against
  * central differences on the configured network, in double precision.
  *
  * J(theta) is what a training step minimizes on the checked examples: the

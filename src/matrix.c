@@ -1,5 +1,5 @@
 /*
- * matrix.c - BLAS wrappers.  The one place that calls ?gemm (DESIGN §1), and
+ * matrix.c - BLAS wrappers.  The one place that calls ?gemm (README, The course's models, as dnn-train command lines), and
  * the entry points of the evaluation products (dnn_matrix_dot_s/_d, whose
  * kernels are in matrix_dot.c; README, Batch invariance).
  *
@@ -16,7 +16,7 @@
  * Sizes arrive as size_t and are narrowed to BLAS's int after the range check
  * done once at model set-up (dnn_model_init refuses dimensions above INT_MAX).
  *
- * bf16 (DESIGN §3): oneDNN's matmul with bf16 operands and float32 output,
+ * bf16 (README, Data-parallel training and determinism): oneDNN's matmul with bf16 operands and float32 output,
  * cut into the same parts, each part one single-threaded primitive (oneDNN is
  * built on OpenMP here; every thread that runs a part sets its own OpenMP team
  * size to 1), so bf16 results are bitwise the same for any thread count too.

@@ -1,5 +1,5 @@
 /*
- * optim.c - update rules, L2, clipping and learning-rate schedules (DESIGN §11).
+ * optim.c - update rules, L2, clipping and learning-rate schedules (README, Course 2: optimizers, regularization, schedules, dev sets).
  *
  * The moments v and s are flat buffers shaped like the parameter buffer; an
  * update walks the layer segments (W[l] with L2 and weight decay, b[l]

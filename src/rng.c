@@ -1,7 +1,7 @@
 /*
  * rng.c - MT19937 as numpy's legacy RandomState uses it, and xoshiro256**.
  *
- * Facts relied on (DESIGN §2): init_genrand key[i] = 1812433253 *
+ * Facts relied on (README, Data-parallel training and determinism): init_genrand key[i] = 1812433253 *
  * (key[i-1] ^ (key[i-1] >> 30)) + i; doubles (a*2^26 + b) / 2^53 with
  * a = next32 >> 5, b = next32 >> 6; polar normals return f*x2 and keep f*x1.
  */

@@ -1,7 +1,7 @@
 /*
  * sweep.c - dnn-sweep's grid (GRID.conf with `a | b` alternatives and
  * ranges), its expansion into trials, each trial's dnn-train options and the
- * ranked summary of the trials' final lines (DESIGN §15).
+ * ranked summary of the trials' final lines (README, Hyperparameter sweeps: dnn-sweep).
  *
  * A trial's options are found by handing dnn-train's own config parser a
  * text with the grid's line structure (every grid line replaced by the

@@ -1,6 +1,6 @@
 /*
  * template.h - compiles the generic part of a source file twice, for float
- * and for double (DESIGN §3: one source for both precisions, not copies).
+ * and for double (README, Data-parallel training and determinism: one source for both precisions, not copies).
  * Private to src/.  A file is laid out as
  *
  *   #ifndef DNN_TMPL

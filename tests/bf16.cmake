@@ -10,7 +10,7 @@ add_test(NAME e2e_bf16
   COMMAND ${DNN_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/e2e/bf16_train.py $<TARGET_FILE:dnn-train>
           $<TARGET_FILE:dnn-predict> ${CMAKE_CURRENT_BINARY_DIR}/e2e_bf16 ${DNN_MPIEXEC})
 set_tests_properties(e2e_bf16 PROPERTIES ENVIRONMENT "${DNN_TEST_ENV}" TIMEOUT 300 SKIP_RETURN_CODE 77)
-# Full batch without any flag: W/b bitwise identical for N = 1..4 and --threads 1/2 (DESIGN §5).
+# Full batch without any flag: W/b bitwise identical for N = 1..4 and --threads 1/2 (README, Data-parallel training and determinism).
 add_test(NAME mpi_fullbatch_bitwise
   COMMAND ${DNN_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/e2e/fullbatch_bitwise.py $<TARGET_FILE:dnn-train>
           ${DNN_MPIEXEC} ${CMAKE_CURRENT_BINARY_DIR}/mpi_fullbatch_bitwise)

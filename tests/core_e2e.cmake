@@ -29,7 +29,7 @@ set(DNN_E2E_MORE_CASES --case softmax --case mse --case logreg --case linear_hid
 dnn_numpy_compare(e2e_numpy_losses_and_inputs ${DNN_E2E_MORE_CASES})
 dnn_numpy_compare(e2e_numpy_losses_and_inputs_mpi2 ${DNN_NP2} ${DNN_E2E_MORE_CASES})
 
-# Mini-batches (DESIGN §5) against the same reference: the per-epoch
+# Mini-batches (README, Data-parallel training and determinism) against the same reference: the per-epoch
 # permutation reimplemented in Python, partial last batches, each loss, --epochs,
 # --deterministic; on 3 ranks the batches are split over uneven shards.
 set(DNN_E2E_MB_CASES --case mb_sigmoid --case mb_softmax --case mb_mse --case mb_epochs
@@ -37,8 +37,8 @@ set(DNN_E2E_MB_CASES --case mb_sigmoid --case mb_softmax --case mb_mse --case mb
 dnn_numpy_compare(e2e_numpy_minibatch ${DNN_E2E_MB_CASES})
 dnn_numpy_compare(e2e_numpy_minibatch_mpi3 ${DNN_NP3} ${DNN_E2E_MB_CASES})
 
-# The optimizers, L2, clipping and learning-rate schedules (DESIGN §11; issue
-# 10 acceptance 1) against the reference written from §11 alone, in full batch
+# The optimizers, L2, clipping and learning-rate schedules (README, Course 2: optimizers, regularization, schedules, dev sets; issue
+# 10 acceptance 1) against the reference written from the update rules alone, in full batch
 # and in the same mini-batches, 500 steps, 1e-9; the conditioning probe guards
 # each case.  On 3 ranks a subset (every rule appears in it).
 dnn_numpy_compare(e2e_numpy_optimizers --case opt_momentum --case opt_rmsprop --case opt_adam
@@ -52,7 +52,7 @@ dnn_numpy_compare(e2e_numpy_optimizers_mpi3 ${DNN_NP3} --case opt_adam_all
     --case mb_opt_adam_all --case mb_opt_adamw --case mb_opt_rmsprop --case mb_opt_momentum
     --case mb_opt_cosine --case mb_opt_exponential --case mb_opt_inverse --case opt_softmax_adam)
 
-# Dev sets (DESIGN §12): --validation-split by the README's hash (reimplemented
+# Dev sets (README, Course 2: optimizers, regularization, schedules, dev sets): --validation-split by the README's hash (reimplemented
 # in tests/ref/ref_rng.py) or a separate file; val_cost/val_accuracy at every
 # record and in the final line against numpy; --early-stopping and the best
 # checkpoint against the reference's rule; on 3 ranks the split is the same.
@@ -61,7 +61,7 @@ set(DNN_E2E_DEV_CASES --case dev_split --case dev_file --case mb_dev_split
 dnn_numpy_compare(e2e_numpy_devset ${DNN_E2E_DEV_CASES})
 dnn_numpy_compare(e2e_numpy_devset_mpi3 ${DNN_NP3} ${DNN_E2E_DEV_CASES})
 
-# Dropout (DESIGN §11) against the reference: masks from the counter-based
+# Dropout (README, Course 2: optimizers, regularization, schedules, dev sets) against the reference: masks from the counter-based
 # generator of include/dnn/rng.h reimplemented in numpy, full batch, mini-batch,
 # softmax, Adam with a dev split; on 3 ranks the masks do not depend on N.
 set(DNN_E2E_DROP_CASES --case drop --case mb_drop --case mb_drop_softmax

@@ -1,4 +1,4 @@
-# Course 2 (DESIGN §11, §12): dev sets, early stopping and the best checkpoint
+# Course 2 (README, Course 2: optimizers, regularization, schedules, dev sets): dev sets, early stopping and the best checkpoint
 # against numpy.  (The optimizers against the numpy reference are in
 # core_e2e.cmake; their resume cases in checkpoint_e2e.cmake's ckpt_resume.)
 add_test(NAME e2e_devset

@@ -1,4 +1,4 @@
-# Integrity tests (owner: integrity; DESIGN §13).  Scripts in tests/integrity/,
+# Integrity tests (owner: integrity; README, What happens when things go wrong).  Scripts in tests/integrity/,
 # run with /usr/bin/python3 (numpy, h5py), sharing tests/mpi/dnnt.py; every
 # program inside runs under a timeout.  One PASS/FAIL line per case.
 #

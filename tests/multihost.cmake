@@ -2,7 +2,7 @@
 # namespaces with their own hostnames and files, joined by veth pairs or a
 # bridge on the private subnet 10.213.0.0/24 that exists only inside them,
 # started through launch/multinode/run.sh over TCP (tests/multihost/mh.py,
-# DESIGN §14).  They need root; not root -> exit 77 (skipped); as root a test
+# README, Cluster use).  They need root; not root -> exit 77 (skipped); as root a test
 # bed that cannot be made is a failure.  Each test removes its namespaces on
 # exit (also on failure, SIGINT, SIGTERM) and sweeps orphans of dead runs.
 #   multihost_consistency   2 and 3 hosts = one process (bitwise --deterministic, 1e-6 default)

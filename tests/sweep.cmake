@@ -1,4 +1,4 @@
-# dnn-sweep tests (issue 14, DESIGN §15): scripts in tests/sweep/, each
+# dnn-sweep tests (issue 14, README, Hyperparameter sweeps: dnn-sweep): scripts in tests/sweep/, each
 # printing PASS/FAIL lines and exiting 1 on a failure, 77 when skipped.
 # Tiny data (the planar set from dnn-planar) and short runs.
 set(DNN_SWEEP_DIR ${CMAKE_CURRENT_SOURCE_DIR}/sweep)

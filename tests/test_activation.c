@@ -191,7 +191,7 @@ static void test_activation_backward_hand_values(void)
 
 /*
  * The z = 0 convention through forward then backward: relu'(0) = 0 and
- * leaky'(0) = slope (DESIGN §1), as the forward output at z = 0 is exactly 0.
+ * leaky'(0) = slope (README, The course's models, as dnn-train command lines), as the forward output at z = 0 is exactly 0.
  */
 static void test_activation_kink_convention(void)
 {

@@ -1,6 +1,6 @@
 /*
  * test_bf16.c - CUnit suite for the bf16 part of the matrix module
- * (--precision bf16, DESIGN §3).
+ * (--precision bf16, README, Data-parallel training and determinism).
  *
  *  - rounding float32 -> bfloat16 against an independent reference written
  *    here with double arithmetic (the two neighbours, the nearer one, ties to

@@ -2,7 +2,7 @@
  * test_checkpoint.c - CUnit suite for the checkpoint module.
  *
  * Round trips must be exact (memcmp of the parameter bytes, every attribute
- * equal).  The file layout of DESIGN §6 is checked with the HDF5 C API, not
+ * equal).  The file layout of README, Checkpoints and dnn-predict is checked with the HDF5 C API, not
  * with dnn's reader, and damaged files (truncated, not HDF5, wrong version,
  * a missing W) are made here by copying and editing a good checkpoint.
  * Files live in a mkdtemp folder that is removed at the end.
@@ -237,7 +237,7 @@ static int root_str(hid_t f, const char *name, char *buf, size_t len)
     return rc;
 }
 
-/* The layout of DESIGN §6, read with the HDF5 C API: names, shapes, types, attributes. */
+/* The layout of README, Checkpoints and dnn-predict, read with the HDF5 C API: names, shapes, types, attributes. */
 static void test_checkpoint_layout_contract(void)
 {
     char path[512], msg[DNN_MSG_LEN];

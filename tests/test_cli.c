@@ -2,7 +2,7 @@
  * test_cli.c - CUnit suite for the cli module (options, config file, dump).
  *
  * The reference is the option list of the project contract (preamble and
- * DESIGN §7): names, defaults and value kinds.  Config files are written
+ * README, What dnn-train prints): names, defaults and value kinds.  Config files are written
  * into a mkdtemp folder that is removed at the end.
  */
 #define _GNU_SOURCE

@@ -1,6 +1,6 @@
 /*
  * test_gradcheck.c - CUnit suite for the gradcheck module (dnn-train
- * --gradient-check, DESIGN §12).
+ * --gradient-check, README, Course 2: optimizers, regularization, schedules, dev sets).
  *
  * References: the course's difference formula on hand-computed vectors;
  * the backprop side against an own reading of the model's gradient buffer

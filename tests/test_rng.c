@@ -30,7 +30,7 @@ static void test_rng_mt19937_reference(void)
     CU_ASSERT_EQUAL(v, 4123659995u);
 }
 
-/* np.random.seed(1); np.random.randn(4), to 8 decimals (DESIGN §2) and exactly. */
+/* np.random.seed(1); np.random.randn(4), to 8 decimals (README, Data-parallel training and determinism) and exactly. */
 static void test_rng_numpy_seed1_normals(void)
 {
     static const double dec8[4] = {1.62434536, -0.61175641, -0.52817175, -1.07296862};
@@ -376,7 +376,7 @@ static void test_rng_counter_neighbours(void)
  *    reference xoshiro256starstar.c (Blackman and Vigna), as the rand_xoshiro
  *    crate's test records them, and the state after them.
  *  - seed 42 and the permutations: tests/ref/ref_rng.py, a Python
- *    implementation written from the published algorithms and DESIGN §5's
+ *    implementation written from the published algorithms and README, Data-parallel training and determinism's
  *    definition, which reproduces the published vectors above
  *    (`ref_rng.py selfcheck`; `ref_rng.py perm M SEED EPOCH`).
  * The public API shows the top 32 bits (dnn_rng_next32) or the top 53 bits
@@ -435,7 +435,7 @@ static void test_rng_xoshiro256ss_known_answers(void)
         CU_ASSERT_EQUAL(dnn_rng_next32(&r), hi42[i]);
 }
 
-/* dnn_rng_permutation against tests/ref/ref_rng.py's (from DESIGN §5's definition). */
+/* dnn_rng_permutation against tests/ref/ref_rng.py's (from README, Data-parallel training and determinism's definition). */
 static void test_rng_permutation_known_answers(void)
 {
     static const struct {

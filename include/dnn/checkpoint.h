@@ -1,5 +1,5 @@
 /*
- * checkpoint.h - HDF5 checkpoints (DESIGN §6), readable with h5py.
+ * checkpoint.h - HDF5 checkpoints (README, Checkpoints and dnn-predict), readable with h5py.
  *
  *   /W1../WL (n[l], n[l-1]) and /b1../bL (n[l], 1) in the training precision,
  *   root attributes: format = "dnn-checkpoint", format_version = 1,
@@ -8,7 +8,7 @@
  *   leaky_slope, scale, standardize, binary_threshold, config,
  *   /preprocess/mean, /preprocess/std (n_x,) float64 when standardized,
  *   /history/iteration (int64), /history/cost (float64),
- *   course 2 (DESIGN §11, §12): root attributes l2, keep_prob, clip_norm,
+ *   course 2 (README, Course 2: optimizers, regularization, schedules, dev sets): root attributes l2, keep_prob, clip_norm,
  *   lr_decay, decay_rate, decay_every, validation_split, best_val_cost,
  *   best_iteration, records_since_best; /optimizer with attributes name,
  *   beta1, beta2, epsilon, weight_decay, t and the moments as views shaped

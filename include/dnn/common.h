@@ -23,7 +23,7 @@ enum {
 
 #define DNN_MSG_LEN 1024
 
-/* bf16: float32 storage and sums, bfloat16 operands of the large products (DESIGN §3). */
+/* bf16: float32 storage and sums, bfloat16 operands of the large products (README, Data-parallel training and determinism). */
 typedef enum { DNN_SINGLE = 0, DNN_DOUBLE = 1, DNN_BF16 = 2 } dnn_precision_t;
 
 /* The --precision / checkpoint name: "single", "double", "bf16". */

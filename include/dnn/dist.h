@@ -78,7 +78,7 @@ int dnn_dist_same_hash(uint64_t h);
 
 /*
  * Non-blocking in-place sums of slices of the step's buffers (the gradient
- * buckets, DESIGN §5): each started as soon as its slice is final, all
+ * buckets, README, Data-parallel training and determinism): each started as soon as its slice is final, all
  * completed before the update.  Open MPI moves a non-blocking collective on
  * only inside MPI calls (over TCP nothing happens in the background), so
  * something must call it while backward computes:

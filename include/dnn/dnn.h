@@ -1,5 +1,5 @@
 /*
- * dnn.h - the inference API (DESIGN §16): load a dnn-train checkpoint and
+ * dnn.h - the inference API (README, Installing): load a dnn-train checkpoint and
  * apply it to raw features from any C program, with or without MPI.
  *
  *   dnn_net_t *net;  char msg[DNN_MSG_LEN];

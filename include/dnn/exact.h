@@ -1,6 +1,6 @@
 /*
  * exact.h - order-independent sums of float64 values as 64-bit fixed point
- * (DESIGN §5): used by --deterministic and by the --standardize statistics.
+ * (README, Data-parallel training and determinism): used by --deterministic and by the --standardize statistics.
  *
  * A value x with |x| < 2^38 is split into two int64 parts,
  *   hi = trunc(x 2^24),  lo = trunc((x 2^24 - hi) 2^40),

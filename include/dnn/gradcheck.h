@@ -1,5 +1,5 @@
 /*
- * gradcheck.h - gradient checking (DESIGN §12, course 2 week 1): backprop
+ * gradcheck.h - gradient checking (README, Course 2: optimizers, regularization, schedules, dev sets, course 2 week 1): backprop
  * against central differences, in double precision.
  *
  * For parameters theta (W1 b1 ... WL bL, the model's layout) and the cost

@@ -1,5 +1,5 @@
 /*
- * h5.h - the one way dnn writes and reads an HDF5 dataset (DESIGN §13).
+ * h5.h - the one way dnn writes and reads an HDF5 dataset (README, What happens when things go wrong).
  *
  * Every dataset dnn writes (checkpoints, best checkpoints, optimizer state,
  * prediction files, the data sets of datasets/) goes through dnn_h5_write: chunked, with HDF5's Fletcher32

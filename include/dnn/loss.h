@@ -2,7 +2,7 @@
  * loss.h - output layer and loss, fused: bias add, output activation, the loss
  * sum, dZ[L] = A[L] - Y and the count of correct predictions in one pass.
  *
- * Pairs (DESIGN §1): sigmoid + binary cross-entropy, softmax + categorical
+ * Pairs (README, The course's models, as dnn-train command lines): sigmoid + binary cross-entropy, softmax + categorical
  * cross-entropy (Y holds class ids, one row), linear + squared error / 2.
  * The loss is computed from Z, never from log(A), so saturated outputs give a
  * finite cost: BCE = max(z,0) - y z + log1p(exp(-|z|)), CE = logsumexp(z) - z_y.

@@ -35,7 +35,7 @@ void dnn_matrix_dot_d(size_t M, size_t N, size_t K, const double *A, size_t lda,
                       double *C, size_t ldc);
 
 /*
- * bf16 (--precision bf16, DESIGN §3): C (M x N, float32) = alpha op(A) op(B)
+ * bf16 (--precision bf16, README, Data-parallel training and determinism): C (M x N, float32) = alpha op(A) op(B)
  * + beta C with A and B in bfloat16 (the top 16 bits of a float32), float32
  * accumulation, through oneDNN.  Call dnn_matrix_bf16_init first.  Bitwise
  * the same for any thread count, like the float products.

@@ -9,10 +9,10 @@
  *
  * Activations are held for one block of at most bmax examples (columns).
  * A step runs dnn_model_backward on each block of its examples; the gradient
- * SUMS accumulate, and the caller divides by the global m (DESIGN §5).
+ * SUMS accumulate, and the caller divides by the global m (README, Data-parallel training and determinism).
  * Nothing here allocates after dnn_model_init.
  *
- * Dropout (DESIGN §11, inverted, the course's keep_prob) acts in
+ * Dropout (README, Course 2: optimizers, regularization, schedules, dev sets, inverted, the course's keep_prob) acts in
  * dnn_model_backward only, on the hidden layers l = 1..L-1: D[l] = (U <
  * keep_prob) with U from the counter-based generator (rng.h) keyed by (seed,
  * step k, layer l, global example g, unit i), A[l] * D[l] / keep_prob feeds
@@ -164,7 +164,7 @@ void dnn_model_backward(dnn_model_t *m, const void *X, const void *Y, size_t col
 
 /*
  * Gradient-ready calls, so that the reduction of finished layers overlaps the
- * rest of backward (DESIGN §5).  dW[l] is computed in bands of whole rows of
+ * rest of backward (README, Data-parallel training and determinism).  dW[l] is computed in bands of whole rows of
  * W[l] (dnn_model_bands; the cut depends only on the shape, so the result is
  * the same with or without a hook, on any rank count); fn(ctx, lo, hi) is
  * called when grads[lo..hi) are final for this block: every slot of [0, P)

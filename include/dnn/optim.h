@@ -1,5 +1,5 @@
 /*
- * optim.h - the update rules of course 2 (DESIGN §11): gradient descent,
+ * optim.h - the update rules of course 2 (README, Course 2: optimizers, regularization, schedules, dev sets): gradient descent,
  * momentum, RMSprop, Adam, AdamW, with L2 regularization, clipping by the
  * global gradient norm and learning-rate decay.
  *
@@ -69,7 +69,7 @@ void dnn_optim_free(dnn_optim_t *o);
 
 /*
  * The learning rate of step k (0-based) of total steps, steps_per_epoch per
- * epoch, epoch = k / steps_per_epoch (DESIGN §11).  rate is R, every is E.
+ * epoch, epoch = k / steps_per_epoch (README, Course 2: optimizers, regularization, schedules, dev sets).  rate is R, every is E.
  */
 double dnn_optim_lr(dnn_decay_t d, double lr0, double rate, long every, long k, long steps_per_epoch, long total);
 

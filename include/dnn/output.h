@@ -1,6 +1,6 @@
 /*
  * output.h - proving, before a run starts, that the files it will write can be
- * written (DESIGN §13), so that a typo in a path costs seconds, not the run.
+ * written (README, What happens when things go wrong), so that a typo in a path costs seconds, not the run.
  */
 #ifndef DNN_OUTPUT_H
 #define DNN_OUTPUT_H

@@ -61,7 +61,7 @@ void dnn_rng_numpy_permutation(uint64_t *perm, uint64_t m, uint32_t seed);
 void dnn_rng_epoch_order(uint64_t *perm, uint64_t m, dnn_rng_kind_t kind, uint64_t seed, uint64_t epoch);
 
 /*
- * Counter-based uniforms (dropout masks, DESIGN §11): U is a pure function of
+ * Counter-based uniforms (dropout masks, README, Course 2: optimizers, regularization, schedules, dev sets): U is a pure function of
  * its key (seed, step k, layer l, global example g, unit i), so a value never
  * depends on a stream position, hence not on the rank, the block split or a
  * resume.  Exact definition, all arithmetic modulo 2^64 (numpy: np.uint64):

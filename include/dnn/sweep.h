@@ -1,5 +1,5 @@
 /*
- * sweep.h - dnn-sweep's grid and summary (DESIGN §15): GRID.conf, a dnn-train
+ * sweep.h - dnn-sweep's grid and summary (README, Hyperparameter sweeps: dnn-sweep): GRID.conf, a dnn-train
  * config whose values may list alternatives `a | b | c` or, for random
  * search, ranges; the trials it expands to (Cartesian product, or K seeded
  * samples); each trial's dnn-train options, checked as dnn-train checks its

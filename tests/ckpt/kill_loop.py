@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""SIGKILL never leaves a broken checkpoint behind (atomic writes, DESIGN §6).
+"""SIGKILL never leaves a broken checkpoint behind (atomic writes, README, Checkpoints and dnn-predict).
 
 A single-process dnn-train writes a ~6 MB checkpoint at every iteration
 (--checkpoint-every 1, 512 inputs, --layers 1024,1024, only 16 examples, so

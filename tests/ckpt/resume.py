@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Interrupt and resume ends exactly where an uninterrupted run ends (DESIGN §6).
+"""Interrupt and resume ends exactly where an uninterrupted run ends (README, Checkpoints and dnn-predict).
 
 Each scenario trains a 3-layer network (--layers 16,8, lr 0.1, 1000 examples)
   straight:     --iterations 100 (or --epochs E)           -> checkpoint S

@@ -81,7 +81,7 @@ case_ layers_zero "layers|0" "${good[@]}" --layers 0
 case_ negative_lr "lr|-1" "${good[@]}" --lr -1
 case_ unknown_activation "hidden-activation|foo" "${good[@]}" --hidden-activation foo
 case_ zeros_with_hidden "zeros|symmetr" "${good[@]}" --init zeros --layers 4
-# DESIGN §4: a label outside its range and NaN in X are input problems too
+# README, Data: HDF5 as you have it: a label outside its range and NaN in X are input problems too
 case_ label_out_of_range "labels_bad.h5|train_y|2" --data "$work/labels_bad.h5"
 case_ nan_in_x "x_has_gap.h5|train_x|nan" --data "$work/x_has_gap.h5"
 

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""e2e_bf16: dnn-train --precision bf16 end to end (DESIGN §3, issue 11).
+"""e2e_bf16: dnn-train --precision bf16 end to end (README, Data-parallel training and determinism, issue 11).
 
 usage: bf16_train.py DNN_TRAIN DNN_PREDICT WORKDIR [MPIEXEC]
 

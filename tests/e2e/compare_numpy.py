@@ -9,9 +9,9 @@ For each case a small data set is made with numpy (tests/ref/make_data.py),
 plus a test set of 101 examples for classification, then dnn-train and
 tests/ref/ref_dnn.py train the same network from the same numpy-seeded
 initial weights (--rng numpy --seed 3) for 500 steps (or --epochs), full
-batch or in mini-batches (DESIGN §5: the per-epoch permutation,
+batch or in mini-batches (README, Data-parallel training and determinism: the per-epoch permutation,
 reimplemented in tests/ref/ref_rng.py; the partial last batch averaged over
-its size), with the optimizers, L2, clipping and schedules of DESIGN §11,
+its size), with the optimizers, L2, clipping and schedules of README, Course 2: optimizers, regularization, schedules, dev sets,
 recording every 100.  Asserted, per case:
   - dnn's metrics CSV records exactly the reference's iterations;
   - each recorded cost c agrees with the reference's r: |c - r| / |r| <= tol
@@ -103,7 +103,7 @@ CASES = {
     "uint8_scale": (["binary", "--x-uint8"],
                     ["--scale", repr(1.0 / 255.0), "--layers", "6",
                      "--hidden-activation", "relu", "--init", "he", "--lr", "0.5"]),
-    # mini-batches (DESIGN §5): 300 examples in batches of 64 give four full
+    # mini-batches (README, Data-parallel training and determinism): 300 examples in batches of 64 give four full
     # batches and a partial one of 44, averaged over 44; the batches come from
     # the permutation of epoch k // 5, reimplemented in tests/ref/ref_rng.py
     "mb_sigmoid": (["binary"],
@@ -127,7 +127,7 @@ CASES = {
                           "--init", "he", "--lr", "0.1", "--batch-size", "64"],
                          {"dnn_args": ["--deterministic"]}),
 }
-# The optimizers, L2, clipping and schedules of DESIGN §11, each in full batch
+# The optimizers, L2, clipping and schedules of README, Course 2: optimizers, regularization, schedules, dev sets, each in full batch
 # ("opt_NAME") and in mini-batches of 64 ("mb_opt_NAME", the same batches as
 # above).  The β's and ε are not the defaults where a default would hide a
 # swapped or ignored option.
@@ -164,7 +164,7 @@ CASES["opt_mse_momentum"] = (["regression", "--n-y", "2"],
                              ["--layers", "6", "--hidden-activation", "tanh", "--output",
                               "linear", "--init", "xavier", "--optimizer", "momentum",
                               "--l2", "0.2", "--lr", "0.05", "--batch-size", "64"])
-# Dev sets (DESIGN §12): --validation-split (the README's hash, reimplemented
+# Dev sets (README, Course 2: optimizers, regularization, schedules, dev sets): --validation-split (the README's hash, reimplemented
 # in ref_rng.held_out; the training part keeps file order and is what the
 # batches are drawn from) or a separate file; val_cost/val_accuracy at every
 # record and in the final line, best_iteration.
@@ -193,7 +193,7 @@ DEV_CASES = {
                           {"print_every": 20}),
 }
 CASES.update(DEV_CASES)
-# Dropout (DESIGN §11): masks from the counter-based U(seed, k, l, g, i) of
+# Dropout (README, Course 2: optimizers, regularization, schedules, dev sets): masks from the counter-based U(seed, k, l, g, i) of
 # include/dnn/rng.h, reimplemented in ref_rng.dropout_uniforms; g is the
 # example's index among the training examples (with a dev split: file order
 # without the dev examples, as the batches number them).

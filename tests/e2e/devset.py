@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Dev sets, early stopping and the best checkpoint (DESIGN §12), against numpy.
+"""Dev sets, early stopping and the best checkpoint (README, Course 2: optimizers, regularization, schedules, dev sets), against numpy.
 
 Data: 1000 binary examples, 12 features; network 12-16-1 (relu, sigmoid), adam,
 --precision double so numpy can recompute every figure to 1e-12.

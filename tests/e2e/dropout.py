@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Dropout (--keep-prob, DESIGN §11) end to end.
+"""Dropout (--keep-prob, README, Course 2: optimizers, regularization, schedules, dev sets) end to end.
 
 Masks are keyed by (seed, step, layer, global example, unit), so:
   det_minibatch         --deterministic --keep-prob 0.7, mini-batch (batches of 64

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """mpi_fullbatch_bitwise: full-batch W/b bitwise identical for N = 1..4 ranks
-WITHOUT any flag (DESIGN §5, issue 11 acceptance 3), in float32 and bf16.
+WITHOUT any flag (README, Data-parallel training and determinism, issue 11 acceptance 3), in float32 and bf16.
 
 usage: fullbatch_bitwise.py DNN_TRAIN MPIEXEC WORKDIR
 

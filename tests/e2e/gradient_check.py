@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""dnn-train --gradient-check (DESIGN §12) end to end.
+"""dnn-train --gradient-check (README, Course 2: optimizers, regularization, schedules, dev sets) end to end.
 
   passes_*        correct backprop passes, exit 0, `difference = D` with D < 1e-7,
                   on: sigmoid output + tanh hidden; softmax + relu with --keep-prob

@@ -103,7 +103,7 @@ def check_order(events, ck, writes_expected, hdf5=True):
             state = "done"
         elif name == "unlink" and path == tmp:
             if state == "writing" and nbytes == 0 and seen == 0:
-                state = "idle"  # the writability probe before training (DESIGN §13): created empty, removed
+                state = "idle"  # the writability probe before training (README, What happens when things go wrong): created empty, removed
                 continue
             raise AssertionError("%s unlinked in a run that should not fail" % tmp)
     require(state == "done", "the last write ended in state %r (want: written, fsynced, closed, renamed, "

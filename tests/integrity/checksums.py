@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Checkpoints and prediction files carry checksums that are verified on read (DESIGN §13).
+"""Checkpoints and prediction files carry checksums that are verified on read (README, What happens when things go wrong).
 
 One checkpoint is trained (20 inputs, --layers 16,8, --standardize, --optimizer
 adam, so that W/b, /preprocess, /history and /optimizer/v, /optimizer/s are all

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Inputs as h5py writes them train the same model as plain arrays (DESIGN §4, §13).
+"""Inputs as h5py writes them train the same model as plain arrays (README, Data: HDF5 as you have it; What happens when things go wrong).
 
 The values are chosen so that every storage below holds them exactly (X:
 multiples of 1/64 in [-4, 4), exact in float16; Y: 0/1 or class ids), so the

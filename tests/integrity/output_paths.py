@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Every file a run will write is proven writable before training (DESIGN §13).
+"""Every file a run will write is proven writable before training (README, What happens when things go wrong).
 
 A long run is configured (--layers 64,64 on 4000 examples, --iterations 10^8:
 hours of training), and one output path is bad.  For each of --checkpoint,

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Results do not depend on the number of ranks (DESIGN §5).
+"""Results do not depend on the number of ranks (README, Data-parallel training and determinism).
 
 For each N given by --np (default 1 2 3 4), a 3-layer network (--layers 16,8,
 sigmoid output, lr 0.1, 50 iterations) on 1000 generated examples is trained

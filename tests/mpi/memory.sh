@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Peak resident memory per rank: each rank reads only its own shard, so memory
-# per rank is O(m / N + parameters) (DESIGN §4).  Not a ctest (it moves a few
+# per rank is O(m / N + parameters) (README, Data: HDF5 as you have it).  Not a ctest (it moves a few
 # hundred MB and takes ~10-30 s); run it by hand:
 #
 #   tests/mpi/memory.sh BUILD_DIR [ITERATIONS]

@@ -1,5 +1,5 @@
 """Multi-host test bed on one machine: K "hosts" as Linux network namespaces
-(DESIGN §14), used by tests/multihost/*.py and bench_multihost.sh.
+(README, Cluster use), used by tests/multihost/*.py and bench_multihost.sh.
 
     with Cluster(2, work) as c:          # or Cluster(3, work): with a bridge
         rc, out, err, secs = c.mpirun(["--data", c.data("train.h5"), ...])
@@ -16,7 +16,7 @@ namespace, as nodes of a cluster have their own disks.
 
 Ranks are started through the project's own launch/multinode/run.sh, run on
 host 1, with a hostfile of the addresses, mhhost.sh as Open MPI's rsh agent
-and the MCA settings of DESIGN §14 (TCP only, the test subnet for both the
+and the MCA settings of README, Cluster use (TCP only, the test subnet for both the
 MPI and the runtime's traffic, ranks that yield when idle).
 
 Everything made is removed on exit: Cluster.close() (also from the context

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Multi-host tests: ranks on 2 or 3 "hosts" (network namespaces, mh.py)
-started through launch/multinode/run.sh over TCP (DESIGN §5, §14).
+started through launch/multinode/run.sh over TCP (README, Data-parallel training and determinism; Cluster use).
 
     multihost.py --train BUILD/dnn-train --case NAME [--keep]
 

@@ -167,7 +167,7 @@ def check_optimizers():
 
 def main():
     failed = checked = 0
-    # the legacy generator the contract reproduces (DESIGN §2)
+    # the legacy generator the contract reproduces (README, Data-parallel training and determinism)
     np.random.seed(1)
     head = np.random.randn(4)
     want = np.array([1.62434536, -0.61175641, -0.52817175, -1.07296862])

@@ -7,7 +7,7 @@ that dnn-train can be checked against it.  Full batch or mini-batches
 (--batch-size B: with --rng numpy, the course's per-epoch order,
 np.random.seed(seed + e); permutation(m) for epoch e = 1, 2, ...; the last
 batch of an epoch may be partial and is averaged over its own size), and the optimizers, L2, clipping and
-learning-rate schedules of DESIGN §11 (written from §11 alone).
+learning-rate schedules of README, Course 2: optimizers, regularization, schedules, dev sets (written from those rules alone).
 
   ref_dnn.py --data f.h5 --x train_x --y train_y --layers 7,5 \
       --hidden-activation tanh --output sigmoid --init he --seed 3 \
@@ -228,7 +228,7 @@ def dropout_masks(dims, seed, step, examples, keep_prob):
                      / keep_prob for l in range(1, L)]
 
 
-# ------------------------------------------------ optimizers (DESIGN §11)
+# ------------------------------------------------ optimizers (README, Course 2: optimizers, regularization, schedules, dev sets)
 
 def learning_rate(a, k, epoch, total):
     """alpha for step k (from 0) in epoch `epoch` = k // steps_per_epoch."""
@@ -330,7 +330,7 @@ def split_dev(X, Y, seed, frac):
 
 
 def steps_of(m, a):
-    """(batch size, steps per epoch, total steps) as DESIGN §5 counts them."""
+    """(batch size, steps per epoch, total steps) as README, Data-parallel training and determinism counts them."""
     B = min(a.batch_size, m) if a.batch_size > 0 else 0
     spe = (m + B - 1) // B if B else 1
     total = a.epochs * spe if a.epochs > 0 else a.iterations
@@ -338,7 +338,7 @@ def steps_of(m, a):
 
 
 def train(X, Y, dims, a, test=None, dev=None, gindex=None):
-    """Gradient descent as DESIGN §5/§11: full batch, or mini-batches of B
+    """Gradient descent as README, Data-parallel training and determinism; Course 2: optimizers, regularization, schedules, dev sets: full batch, or mini-batches of B
     taken in order from the permutation of epoch k // spe (the last one
     partial, averaged over its own size).  Records, before update k, the
     cost (with the L2 term) and the accuracy of the step's batch, and with

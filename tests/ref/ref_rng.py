@@ -11,7 +11,7 @@ Written from the published algorithms, not from dnn's C:
       result = rotl(s1 * 5, 7) * 9; t = s1 << 17;
       s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3; s2 ^= t; s3 = rotl(s3, 45)
     seeded, as dnn documents, with four successive SplitMix64 outputs.
-  - the per-epoch permutation of DESIGN §5, as dnn defines it (include/dnn/rng.h):
+  - the per-epoch permutation of README, Data-parallel training and determinism, as dnn defines it (include/dnn/rng.h):
       key = seed * 0x9e3779b97f4a7c15 ^ (epoch + 0x632be59bd9b4e019)  (mod 2^64)
       state = xoshiro seeded from key; perm = 0..m-1;
       for i = m, m-1, ..., 2: j = (next() * i) >> 64  (Lemire's multiply-shift)

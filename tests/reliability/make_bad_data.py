@@ -44,7 +44,7 @@ def flip_byte(path, offset, mask=0xFF):
 
 
 def checkpoint(path, inf_at=None):
-    """A dnn checkpoint for good.h5 with --layers 3 (DESIGN §6), every dataset
+    """A dnn checkpoint for good.h5 with --layers 3 (README, Checkpoints and dnn-predict), every dataset
     chunked with a Fletcher32 checksum as dnn writes them."""
     rng = np.random.default_rng(5)
     W1 = rng.standard_normal((3, 4)).astype(np.float32)
@@ -139,7 +139,7 @@ def main():
     Xw, Yw = base(m=300, n_x=1000, seed=3)
     write(p("wide.h5"), train_x=Xw, train_y=Yw)
 
-    # DESIGN §13 (integrity).  X compressed with h5py's lzf, which the HDF5 C
+    # README, What happens when things go wrong (integrity).  X compressed with h5py's lzf, which the HDF5 C
     # library lacks (filter id 32000)
     with h5py.File(p("lzf.h5"), "w") as f:
         f.create_dataset("train_x", data=X, compression="lzf")
@@ -161,7 +161,7 @@ def main():
     os.makedirs(p("rodir"), exist_ok=True)
     os.chmod(p("rodir"), 0o555)
     # checkpoints to --resume from, written here with h5py in the layout of
-    # DESIGN §6 (n_x = 4, --layers 3, sigmoid output), datasets checksummed:
+    # README, Checkpoints and dnn-predict (n_x = 4, --layers 3, sigmoid output), datasets checksummed:
     # one with a bit of W2 flipped (still a valid float), one with an Inf in W1
     checkpoint(p("resume_flip.h5"))
     with h5py.File(p("resume_flip.h5"), "r") as f:

@@ -12,7 +12,7 @@ Exit 0 when all match, 1 with the first mismatch (index, both values) otherwise.
 import argparse, os, subprocess, sys
 import numpy as np
 
-# np.random.seed(1); np.random.randn(4), to 8 decimals (DESIGN §2).
+# np.random.seed(1); np.random.randn(4), to 8 decimals (README, Data-parallel training and determinism).
 SEED1_START = [1.62434536, -0.61175641, -0.52817175, -1.07296862]
 SEED1_TOL = 5e-9  # half a unit in the 8th decimal
 

@@ -19,7 +19,7 @@
 #      time limit), and checks that the trainer checkpointed, the job requeued
 #      itself, resumed with --resume and finished; its parameters must equal,
 #      bit for bit, those of the same training run without interruption
-#      (DESIGN §6).
+#      (README, Checkpoints and dnn-predict).
 # The daemons are always stopped through their pid files.
 #
 # When Slurm cannot run here (not root, daemons missing or failing to start)
@@ -391,7 +391,7 @@ with h5py.File(a_path, "r") as a, h5py.File(b_path, "r") as b:
     for name in ("W1", "b1", "W2", "b2"):
         x, y = a[name][()], b[name][()]
         assert x.dtype == y.dtype and x.shape == y.shape, name
-        # Exact equality: DESIGN §6 promises bitwise-identical resumes.
+        # Exact equality: README, Checkpoints and dnn-predict promises bitwise-identical resumes.
         if not np.array_equal(x, y):
             d = np.max(np.abs(x.astype(np.float64) - y.astype(np.float64)))
             raise AssertionError(f"{name} differs, max |diff| = {d:.3g}")

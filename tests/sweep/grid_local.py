@@ -10,7 +10,7 @@ Checked against references computed here, not against dnn-sweep's own words:
   log apart from seconds= and ms_per_epoch=, and the summary row holds that
   line's figures;
 - the ranking: the trials sorted here by val_cost (from each final line or
-  metrics.csv; DESIGN §12 dev set) -- by the training cost when dnn-train
+  metrics.csv; README, Course 2: optimizers, regularization, schedules, dev sets dev set) -- by the training cost when dnn-train
   has no --validation-split -- in the summary's order; the grid overfits,
   so ranking by the training cost would give another order;
 - curves.png: a valid PNG (decoded here) with at least four line colours

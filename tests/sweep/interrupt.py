@@ -12,7 +12,7 @@ A 2x2 grid of trials long enough to be caught running runs twice:
   the two (their logs say "resuming from") and starts the others.
 Then summary.csv of cut equals that of straight apart from the seconds
 column, and every trial's metrics.csv equals straight's apart from the
-seconds column (resumed training is bitwise the uninterrupted one, DESIGN §6).
+seconds column (resumed training is bitwise the uninterrupted one, README, Checkpoints and dnn-predict).
 """
 import os
 import signal

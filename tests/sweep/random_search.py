@@ -3,7 +3,7 @@
 six trials on every run, and different ones for another seed.
 
 The reference is a sampler written here from the contract of sweep.h and
-rng.h: xoshiro256** seeded through splitmix64 (DESIGN's default generator),
+rng.h: xoshiro256** seeded through splitmix64 (dnn's default generator),
 uniforms (x >> 11) * 2^-53, one draw per swept parameter in file order:
 alternatives floor(u n), uniform(a, b) = a + u (b - a), loguniform(a, b) =
 exp(ln a + u (ln b - ln a)), randint(a, b) = floor(a + u (b - a + 1)); values

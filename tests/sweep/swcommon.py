@@ -62,7 +62,7 @@ def planar(a, wd):
 
 
 def has_validation(a):
-    """dnn-train's dev set (--validation-split, DESIGN §12) is there."""
+    """dnn-train's dev set (--validation-split, README, Course 2: optimizers, regularization, schedules, dev sets) is there."""
     rc, out, _ = run([a.train, "--help"], "/", timeout=60)
     return "--validation-split" in out
 
