@@ -21,7 +21,6 @@
 #include "dnn/activation.h"
 #include "dnn/loss.h"
 #include "dnn/matrix.h"
-#include "dnn/rng.h"
 
 /* The plan of a pass without one: one group, sums kept here (bn_tot). */
 static void local_add(void *ctx, const double *part, size_t n)
@@ -218,21 +217,6 @@ void SUF(dnn_bn_infer)(const dnn_model_t *m, int l, real *Z, size_t cols)
     }
 }
 
-/* Dropout of hidden layer l over cols columns (inverted; keys as model.c's). */
-static void SUF(drop_forward)(dnn_model_t *m, int l, size_t cols)
-{
-    size_t nl = m->n[l];
-    const real *A = SUF(A)(m, l);
-    real *Ad = (real *)m->dropped + m->off_A[l], kp = (real)m->keep_prob;
-    uint8_t *D = m->mask + m->off_A[l];
-    for (size_t j = 0; j < cols; j++) {
-        uint64_t g = m->drop_g ? m->drop_g[j] : m->drop_g0 + j;
-        dnn_rng_keyed_mask(D + j * nl, dnn_rng_key(m->drop_seed, m->drop_step, (uint64_t)l, g), nl, m->keep_prob);
-    }
-    for (size_t i = 0; i < nl * cols; i++)
-        Ad[i] = D[i] ? A[i] / kp : 0;
-}
-
 /* Batch mean and var of Z (n[l], cols) over the plan's groups and ranks. */
 static void SUF(stats)(dnn_model_t *m, const dnn_bn_plan_t *p, int l, const real *Z)
 {
@@ -287,7 +271,7 @@ static void SUF(forward_hidden)(dnn_model_t *m, const dnn_bn_plan_t *p, const re
             }
         SUF(dnn_act_forward)(Z, W + m->off_b[l], nl, cols, m->hidden, (real)m->slope); /* + beta, then g */
         if (drop)
-            SUF(drop_forward)(m, l, cols);
+            SUF(dnn_model_dropout_forward)(m, l, cols);
     }
 }
 

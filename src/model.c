@@ -325,7 +325,7 @@ static const real *SUF(input)(dnn_model_t *m, int l, const real *X, int drop)
 
 /* D[l] from the column keys, dropped A[l] = A[l] * D[l] / keep_prob (the course's
  * two operations; A * 1 is exact, so this is one division). */
-static void SUF(dropout_forward)(dnn_model_t *m, int l, size_t cols)
+void SUF(dnn_model_dropout_forward)(dnn_model_t *m, int l, size_t cols)
 {
     size_t nl = m->n[l];
     const real *A = SUF(act)(m, l);
@@ -400,7 +400,7 @@ static real *SUF(forward_linear)(dnn_model_t *m, const real *X, size_t cols, int
             if (!dnn_bf16_act_forward(m, l, A, cols, drop))
                 SUF(dnn_act_forward)(A, P + m->off_b[l], nl, cols, m->hidden, (real)m->slope);
             if (drop) {
-                SUF(dropout_forward)(m, l, cols);
+                SUF(dnn_model_dropout_forward)(m, l, cols);
                 dnn_bf16_after_dropout(m, l, cols);
             }
         }

@@ -127,6 +127,13 @@ void *dnn_model_b(const dnn_model_t *m, int l);
  * invariance).  Training steps use the faster ?gemm / bf16 products.
  */
 void dnn_model_forward(dnn_model_t *m, const void *X, size_t cols);
+/* Inverted dropout of hidden layer l over cols columns, masks from the keys of
+ * dnn_model_set_dropout/set_columns: D[l] written, the dropped A[l] = A[l] *
+ * D[l] / keep_prob (the course's two operations; A * 1 is exact, so this is
+ * one division).  Training steps only (model.c and bn.c). */
+void dnn_model_dropout_forward_s(dnn_model_t *m, int l, size_t cols);
+void dnn_model_dropout_forward_d(dnn_model_t *m, int l, size_t cols);
+
 /*
  * The evaluation pass itself, on the caller's scratch (for dnn_net_predict,
  * which shares one model between threads): layer l's activations go to A[l]
