@@ -60,7 +60,7 @@ void SUF(dnn_loss_output)(real *A, real *dZ, const real *Y, const real *b, size_
                     dz[i] = a[i] - (real)(i == (size_t)Y[j]);
             }
         } else if (output == DNN_ACT_SIGMOID) {
-            int all = 1;
+            int all = 1, labelled = 0;
             for (size_t i = 0; i < n; i++) {
                 real z = a[i] + b[i];
                 a[i] = (real)1 / ((real)1 + exp(-(double)z));
@@ -73,9 +73,10 @@ void SUF(dnn_loss_output)(real *A, real *dZ, const real *Y, const real *b, size_
                     lsum += (zd > 0 ? zd : 0) - y * zd + log1p(exp(-fabs(zd)));
                     dz[i] = a[i] - Y[j * n + i];
                     all &= (a[i] > (real)0.5) == (Y[j * n + i] > (real)0.5);
+                    labelled = 1;
                 }
             }
-            good += all;
+            good += all && labelled; /* an example with no labelled entry is not counted */
         } else { /* linear + squared error */
             for (size_t i = 0; i < n; i++) {
                 a[i] += b[i];

@@ -18,17 +18,26 @@ static double real_at(const run_t *r, const void *p, size_t i)
     return r->data.es == 8 ? ((const double *)p)[i] : (double)((const float *)p)[i];
 }
 
-/* Loss sum and correct count of the current parameters over a data set, summed over ranks. */
-int train_evaluate(run_t *r, const dnn_data_t *data, double out[2], char *msg)
+/* Loss sum, correct count and the number of examples that count for the
+ * accuracy (those with a labelled entry: an example whose every entry is
+ * unlabelled is left out, README, Multi-task outputs) of the current
+ * parameters over a data set, summed over ranks. */
+int train_evaluate(run_t *r, const dnn_data_t *data, double out[3], char *msg)
 {
-    size_t nx = data->shape.n_x, mloc = data->hi - data->lo, bs = r->model.bmax;
-    out[0] = out[1] = 0;
+    size_t nx = data->shape.n_x, ny = r->data.ny, mloc = data->hi - data->lo, bs = r->model.bmax;
+    out[0] = out[1] = out[2] = 0;
     for (size_t off = 0; off < mloc; off += bs) {
         size_t cols = mloc - off < bs ? mloc - off : bs;
-        dnn_model_evaluate(&r->model, (char *)data->X + off * nx * r->data.es, (char *)data->Y + off * r->data.ny * r->data.es,
+        dnn_model_evaluate(&r->model, (char *)data->X + off * nx * r->data.es, (char *)data->Y + off * ny * r->data.es,
                            cols, &out[0], &out[1]);
     }
-    if (r->d.size > 1 && dnn_dist_sum_d(out, 2))
+    for (size_t j = 0; j < mloc; j++) {
+        int labelled = r->o.output != DNN_ACT_SIGMOID;
+        for (size_t i = 0; i < ny && !labelled; i++)
+            labelled = real_at(r, data->Y, j * ny + i) >= 0; /* not NaN, not negative */
+        out[2] += labelled;
+    }
+    if (r->d.size > 1 && dnn_dist_sum_d(out, 3))
         return dnn_fail(msg, DNN_EMPI, "MPI_Allreduce of the evaluation failed");
     return 0;
 }
@@ -163,12 +172,12 @@ static void metrics_row(run_t *r, long k, double cost, double acc, double test_a
 /* Dev set at a record of step k: evaluate, track the best, write the best checkpoint. */
 static int dev_record(run_t *r, long k, char *msg)
 {
-    double ev[2];
+    double ev[3];
     int rc = train_evaluate(r, &r->data.val, ev, msg);
     if (rc)
         return rc;
     r->rec.last_val_cost = ev[0] / (double)r->data.m_val;
-    r->rec.last_val_acc = ev[1] / (double)r->data.m_val;
+    r->rec.last_val_acc = ev[1] / ev[2];
     if (r->rec.best_iteration < 0 || r->rec.last_val_cost < r->rec.best_val_cost) {
         r->rec.best_val_cost = r->rec.last_val_cost;
         r->rec.best_iteration = k;
@@ -194,10 +203,10 @@ int train_record(run_t *r, long k, const step_result_t *res, double elapsed, int
     double cost = res->cost + dnn_optim_l2_cost(&r->model, r->o.l2, train_step_examples(r, k)), test_acc = NAN;
     int rc;
     if (r->data.have_test) {
-        double ev[2];
+        double ev[3];
         if ((rc = train_evaluate(r, &r->data.test, ev, msg)))
             return rc;
-        test_acc = ev[1] / (double)r->data.m_test;
+        test_acc = ev[1] / ev[2];
     }
     if (r->data.have_val && (rc = dev_record(r, k, msg)))
         return rc;
@@ -218,7 +227,7 @@ int train_record(run_t *r, long k, const step_result_t *res, double elapsed, int
  * Returns 0 or DNN_E* (this rank's alone). */
 int train_final_line(run_t *r, long k, double seconds, double ms_epoch, char *msg)
 {
-    double ev[2], tv[2] = {0, 0}, vv[2] = {0, 0};
+    double ev[3], tv[3] = {0, 0, 0}, vv[3] = {0, 0, 0};
     int rc = train_evaluate(r, &r->data.train, ev, msg);
     if (!rc && r->data.have_test)
         rc = train_evaluate(r, &r->data.test, tv, msg);
@@ -232,13 +241,13 @@ int train_final_line(run_t *r, long k, double seconds, double ms_epoch, char *ms
         return 0;
     printf("final iterations=%ld cost=%.9g", k, r->rec.last_cost);
     if (r->data.classify)
-        printf(" train_accuracy=%.6f", ev[1] / (double)r->data.m);
+        printf(" train_accuracy=%.6f", ev[1] / ev[2]);
     if (r->data.have_test)
-        printf(" test_accuracy=%.6f", tv[1] / (double)r->data.m_test);
+        printf(" test_accuracy=%.6f", tv[1] / tv[2]);
     if (r->data.have_val) {
         printf(" val_cost=%.9g", vv[0] / (double)r->data.m_val);
         if (r->data.classify)
-            printf(" val_accuracy=%.6f", vv[1] / (double)r->data.m_val);
+            printf(" val_accuracy=%.6f", vv[1] / vv[2]);
         printf(" best_iteration=%ld", r->rec.best_iteration);
     }
     if (r->rec.stopped_early)

@@ -148,7 +148,7 @@ void train_bn_grads(run_t *r, long k);
 /* train_record.c */
 int train_records_init(run_t *r, const dnn_ckpt_t *ck, char *msg);
 void train_records_free(train_records_t *c);
-int train_evaluate(run_t *r, const dnn_data_t *data, double out[2], char *msg);
+int train_evaluate(run_t *r, const dnn_data_t *data, double out[3], char *msg);
 int train_write_checkpoint(run_t *r, const char *path, long steps_done, char *msg);
 int train_metrics_open(run_t *r, char *msg);
 int train_record(run_t *r, long k, const step_result_t *res, double elapsed, int *recorded, char *msg);

@@ -100,6 +100,16 @@ def masked_loss_matches_numpy():
         require(err <= 1e-9, "%s%d differs from numpy by %.3g (relative)" % ("Wb"[i % 2], i // 2 + 1, err))
     require(abs(float(final_line(out)["cost"]) - last_cost) <= 1e-8 * max(1.0, abs(last_cost)),
             "final cost %s, numpy %.12g" % (final_line(out)["cost"], last_cost))
+    # accuracy: an example is right when every labelled entry is; one with no
+    # labelled entry (example 5) is left out of it, numerator and denominator
+    W1, b1, W2, b2 = ref
+    A2 = 1 / (1 + np.exp(-(W2 @ np.maximum(W1 @ X.T + b1, 0) + b2)))
+    right = ((A2 > 0.5) == (Y01.T > 0.5)) | MISS.T
+    has = ~MISS.all(axis=1)
+    acc = float(right.all(axis=0)[has].sum()) / has.sum()
+    got_acc = float(final_line(out)["train_accuracy"])
+    require(abs(got_acc - acc) <= 1e-6, "train_accuracy %s, numpy %.6f over the %d examples with a label (an "
+            "example with no labelled entry must be left out of the accuracy)" % (got_acc, acc, has.sum()))
 
 
 def unlabelled_value_ignored():
