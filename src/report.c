@@ -135,15 +135,25 @@ int dnn_report_name_ok(const char *path)
     return (n > 5 && !strcmp(path + n - 5, ".json")) || (n > 3 && !strcmp(path + n - 3, ".md"));
 }
 
+/* Task t's per-class precision, recall and F1 (v[0..K), v[K..2K), v[2K..3K),
+ * to free) and its summary in *s; NULL when out of memory. */
+static double *task_metrics(const dnn_report_t *r, size_t t, dnn_task_metrics_t *s)
+{
+    size_t K = r->classes;
+    double *v = malloc(3 * K * sizeof *v);
+    if (v)
+        dnn_report_task(r, t, v, v + K, v + 2 * K, s);
+    return v;
+}
+
 /* One task as a JSON object (the form of README, Error analysis). */
 static int json_task(const dnn_report_t *r, size_t t, FILE *f, const char *ind)
 {
     size_t K = r->classes;
-    double *v = malloc(3 * K * sizeof *v);
+    dnn_task_metrics_t s;
+    double *v = task_metrics(r, t, &s);
     if (!v)
         return DNN_ENOMEM;
-    dnn_task_metrics_t s;
-    dnn_report_task(r, t, v, v + K, v + 2 * K, &s);
     const uint64_t *cm = r->cm + t * K * K;
     fprintf(f, "%s{\"m\": %llu, \"classes\": %zu, \"accuracy\": %.17g,\n%s \"confusion_matrix\": [", ind,
             (unsigned long long)s.m, K, s.accuracy, ind);
@@ -172,11 +182,10 @@ static int json_task(const dnn_report_t *r, size_t t, FILE *f, const char *ind)
 static int md_task(const dnn_report_t *r, size_t t, FILE *f)
 {
     size_t K = r->classes;
-    double *v = malloc(3 * K * sizeof *v);
+    dnn_task_metrics_t s;
+    double *v = task_metrics(r, t, &s);
     if (!v)
         return DNN_ENOMEM;
-    dnn_task_metrics_t s;
-    dnn_report_task(r, t, v, v + K, v + 2 * K, &s);
     const uint64_t *cm = r->cm + t * K * K;
     if (r->tasks > 1)
         fprintf(f, "## Task %zu\n\n", t);
