@@ -24,7 +24,7 @@ const char *dnn_strerror(int code)
 void *dnn_alloc(size_t n, size_t size)
 {
     size_t bytes;
-    if (dnn_size_mul(&bytes, n, size) != 0)
+    if (dnn_size_mul(&bytes, n, size) != 0 || bytes > SIZE_MAX - 63)
         return NULL;
     /* 64-byte alignment keeps BLAS panels and vector loops on cache lines. */
     bytes = (bytes + 63) & ~(size_t)63;

@@ -11,6 +11,8 @@
 #                       mse and multi-label accuracy, dnn-export's source_sha256,
 #                       ms_per_epoch
 #   audit_export_fsync  dnn-export fsyncs before its rename (LD_PRELOAD shim)
+#   audit_sample        what tests/mutation/sample.py found unguarded (the
+#                       cases are listed in tests/audit/sample_audit.py)
 set(DNN_AUDIT_DIR ${CMAKE_CURRENT_LIST_DIR}/audit)
 set(DNN_AUDIT_ARGS --train $<TARGET_FILE:dnn-train> --predict $<TARGET_FILE:dnn-predict> --mpiexec ${DNN_MPIEXEC})
 set(DNN_AUDIT_ENV "${DNN_TEST_ENV};DNN_SWEEP=$<TARGET_FILE:dnn-sweep>;DNN_EXPORT=$<TARGET_FILE:dnn-export>")
@@ -20,7 +22,8 @@ add_test(NAME audit_inputs COMMAND ${DNN_PYTHON} ${DNN_AUDIT_DIR}/inputs_audit.p
 add_test(NAME audit_rank_blame_np2 COMMAND ${DNN_PYTHON} ${DNN_AUDIT_DIR}/inputs_audit.py ${DNN_AUDIT_ARGS}
   --only rank_blame)
 add_test(NAME audit_tools COMMAND ${DNN_PYTHON} ${DNN_AUDIT_DIR}/tools_audit.py ${DNN_AUDIT_ARGS})
-set_tests_properties(audit_resume audit_inputs audit_rank_blame_np2 audit_tools PROPERTIES
+add_test(NAME audit_sample COMMAND ${DNN_PYTHON} ${DNN_AUDIT_DIR}/sample_audit.py ${DNN_AUDIT_ARGS})
+set_tests_properties(audit_resume audit_inputs audit_rank_blame_np2 audit_tools audit_sample PROPERTIES
   ENVIRONMENT "${DNN_AUDIT_ENV}" TIMEOUT 120 LABELS "audit")
 set_tests_properties(audit_rank_blame_np2 PROPERTIES LABELS "audit;mpi")
 set_tests_properties(unit_log PROPERTIES LABELS "unit;audit" TIMEOUT 30)

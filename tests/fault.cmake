@@ -13,7 +13,8 @@
 #                            dnn-predict --output (.h5 and .csv), dnn-export
 #                            --onnx, dnn-sweep's summary.csv and summary.md,
 #                            dnn-predict's --report, --misclassified and
-#                            --confusion-png
+#                            --confusion-png; and under short and interrupted
+#                            writes (7 bytes, EINTR between) the same bytes
 # Not under DNN_SANITIZE: a preloaded library would come before ASan's runtime.
 if(NOT DNN_SANITIZE)
   add_library(dnn_fsync_shim SHARED ${CMAKE_CURRENT_LIST_DIR}/fault/fsync_shim.c)
@@ -25,7 +26,7 @@ if(NOT DNN_SANITIZE)
   set_tests_properties(fault_fsync_checkpoint PROPERTIES
     ENVIRONMENT "${DNN_TEST_ENV};DNN_FSYNC_SHIM=$<TARGET_FILE:dnn_fsync_shim>"
     TIMEOUT 180 LABELS "fault;ckpt")
-  set(DNN_FSYNC_WRITERS --only w_best --only w_pred --only w_report --only w_sweep)
+  set(DNN_FSYNC_WRITERS --only w_best --only w_pred --only w_report --only w_sweep --only w_short)
   if(TARGET dnn-export)
     list(APPEND DNN_FSYNC_WRITERS --only w_export --export $<TARGET_FILE:dnn-export>)
   endif()

@@ -263,6 +263,18 @@ static void test_dist_bf16(void)
     CU_ASSERT(isinf(out[5]) && out[5] > 0);
     CU_ASSERT(isnan(out[6]));
     CU_ASSERT(out[7] > 0 && fabsf(out[7] - 1e-40f) <= 0x1p-134f); /* subnormal: half a bf16 step (2^-133) */
+    /* NaNs whose payload is only in the 16 bits bf16 drops stay NaN (cutting them would give Inf) */
+    static const uint32_t nan_bits[] = {0x7f800001u, 0xff800001u, 0x7f80ffffu, 0x7f808000u, 0x7fffffffu};
+    for (size_t i = 0; i < sizeof nan_bits / sizeof nan_bits[0]; i++) {
+        float v, back;
+        uint16_t b;
+        memcpy(&v, &nan_bits[i], sizeof v);
+        dnn_dist_to_bf16(&b, &v, 1);
+        dnn_dist_from_bf16(&back, &b, 1);
+        if (!isnan(back))
+            fprintf(stderr, "\n  the NaN 0x%08x became 0x%04x in bf16, not a NaN\n", (unsigned)nan_bits[i], b);
+        CU_ASSERT(isnan(back));
+    }
     static dnn_dist_async_t a;
     CU_ASSERT_EQUAL_FATAL(dnn_dist_async_init(&a, &world, DNN_PROGRESS_TEST, 50), 0);
     enum { N = 1000 };

@@ -10,6 +10,7 @@
  * term left out, dropout masks left out of backprop, one layer scaled by
  * 1.001, one entry off by 1e-4, and signs of one bias flipped.
  */
+#include "dnn/bn.h"
 #include "dnn/gradcheck.h"
 
 #include "dnn_test.h"
@@ -89,6 +90,33 @@ static void test_gradcheck_param_names(void)
     CU_ASSERT_STRING_EQUAL(name, "dW2[0][0]");
     dnn_gradcheck_param_name(&m, m.nparams - 1, name, sizeof name);
     CU_ASSERT_STRING_EQUAL(name, "db3[2]");
+    dnn_model_free(&m);
+}
+
+/* With --batch-norm the hidden layers' b slots are the betas and the gammas
+ * follow bL, layer by layer (README, Batch normalization). */
+static void test_gradcheck_param_names_bn(void)
+{
+    dnn_model_t m;
+    double X[3 * COLS], Y[3 * COLS];
+    char name[64], msg[DNN_MSG_LEN];
+    make(&m, DNN_ACT_RELU, DNN_ACT_SOFTMAX, 2, X, Y);
+    CU_ASSERT_FATAL(dnn_bn_init(&m, 0.9, 1e-5, msg) == 0);
+    static const struct {
+        size_t i;
+        const char *name;
+    } cases[] = {
+        {15, "dbeta1[0]"}, {19, "dbeta1[4]"}, {40, "dbeta2[0]"}, {56, "db3[0]"}, {59, "dgamma1[0]"},
+        {63, "dgamma1[4]"}, {64, "dgamma2[0]"}, {67, "dgamma2[3]"},
+    };
+    CU_ASSERT_EQUAL(m.nparams, 68); /* 15 + 5 + 20 + 4 + 12 + 3, then 5 + 4 gammas */
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        dnn_gradcheck_param_name(&m, cases[k].i, name, sizeof name);
+        if (strcmp(name, cases[k].name))
+            fprintf(stderr, "\n  parameter %zu of a batch-norm model is named %s, want %s\n", cases[k].i, name,
+                    cases[k].name);
+        CU_ASSERT_STRING_EQUAL(name, cases[k].name);
+    }
     dnn_model_free(&m);
 }
 
@@ -254,6 +282,7 @@ int main(void)
     static const dnn_test_t tests[] = {
         DNN_TEST(test_gradcheck_difference_formula),
         DNN_TEST(test_gradcheck_param_names),
+        DNN_TEST(test_gradcheck_param_names_bn),
         DNN_TEST(test_gradcheck_backprop_side),
         DNN_TEST(test_gradcheck_model_passes),
         DNN_TEST(test_gradcheck_detects_wrong_backprop),

@@ -62,7 +62,10 @@ static inline int dnn_size_add(size_t *out, size_t a, size_t b)
     return 0;
 }
 
-/* malloc of n*size bytes with overflow check; NULL on failure or overflow. */
+/* A block for n*size bytes, free()d with free: 64-byte aligned and rounded up
+ * to whole 64-byte lines (at least one, also for 0 bytes), so a vector loop
+ * may touch the rest of its last line.  NULL when out of memory or when
+ * n*size, or its rounding, does not fit in a size_t. */
 void *dnn_alloc(size_t n, size_t size);
 
 /* printf into msg (DNN_MSG_LEN) and return code; for one-line error returns. */

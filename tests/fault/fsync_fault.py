@@ -32,6 +32,9 @@ file is kept; its bytes unchanged; NAME.tmp removed; no rename):
   w_pred_h5    dnn-predict --output P.h5      w_pred_csv   dnn-predict --output P.csv
   w_export     dnn-export --onnx M.onnx       w_sweep      dnn-sweep's summary.csv and summary.md
   w_report     dnn-predict --misclassified, --report and --confusion-png
+  w_short      under 7-byte writes, every other one interrupted (EINTR),
+               dnn-predict --output P.csv and --report R.md and dnn-export
+               --onnx write the same bytes as without the shim
 """
 import errno
 import os
@@ -51,7 +54,7 @@ make_binary(DATA, 300, 6, seed=5)
 BASE = ["--data", DATA, "--layers", "5", "--lr", "0.1", "--print-every", "10", "--seed", "4", "--quiet"]
 
 
-def run_shim(tag, args, n=None, fail_from=0, err=errno.EIO, timeout=60, prog=None, match="ck"):
+def run_shim(tag, args, n=None, fail_from=0, err=errno.EIO, timeout=60, prog=None, match="ck", extra_env=None):
     """prog (dnn-train) under the shim, which watches the paths that start with
     the work folder's MATCH; returns (rc, stderr, log events) where each event
     is (name, path, detail...) of this run's processes."""
@@ -60,7 +63,7 @@ def run_shim(tag, args, n=None, fail_from=0, err=errno.EIO, timeout=60, prog=Non
     if os.path.exists(log):
         os.remove(log)
     env = dict(R.env, LD_PRELOAD=SHIM, DNN_SHIM_LOG=log, DNN_SHIM_MATCH=os.path.join(R.work, match),
-               DNN_SHIM_FAIL_FSYNC=str(fail_from), DNN_SHIM_FSYNC_ERRNO=str(err))
+               DNN_SHIM_FAIL_FSYNC=str(fail_from), DNN_SHIM_FSYNC_ERRNO=str(err), **(extra_env or {}))
     saved, R.env = R.env, env
     try:
         rc, _out, stderr, _dt = R.run(prog or R.args.train, args, n=n, timeout=timeout)
@@ -263,6 +266,29 @@ def case_sweep():
                 ["--train", R.args.train, "--out", sw, grid], R.args.sweep, os.path.join("sw", "summary"), hdf5=False)
 
 
+def case_short_writes():
+    """Short and interrupted writes (DNN_SHIM_SHORT_WRITE): the file is whole."""
+    ck = trained_model()
+    jobs = [(R.args.predict, ["--x", "train_x", "--y", "train_y", "--data", DATA, "--model", ck], "--output", "csv"),
+            (R.args.predict, ["--x", "train_x", "--y", "train_y", "--data", DATA, "--model", ck], "--report", "md"),
+            (R.args.export, ["--model", ck], "--onnx", "onnx")]
+    for prog, args, opt, ext in jobs:
+        if not prog:
+            continue
+        plain, short = R.path("plain." + ext), R.path("short." + ext)
+        R.run(prog, args + [opt, plain], check=True)
+        rc, stderr, events = run_shim("short_" + ext, args + [opt, short], prog=prog, match="short",
+                                      extra_env={"DNN_SHIM_SHORT_WRITE": "7"})
+        writes = [e for e in events if e[0] == "write"]
+        require(rc == 0 and len(writes) > 2 and any(e[0] == "write-eintr" for e in events),
+                "%s %s under 7-byte and interrupted writes: exit %d, %d writes %s" % (
+                    os.path.basename(prog), opt, rc, len(writes), tail(stderr)))
+        with open(plain, "rb") as a, open(short, "rb") as b:
+            require(a.read() == b.read(), "%s %s: a file written by short and interrupted writes (7 bytes at a "
+                    "time, EINTR between) differs from the same file written at once (atomic.c's write loop)" % (
+                        os.path.basename(prog), opt))
+
+
 R.case("order", case_order)
 R.case("periodic", case_periodic)
 R.case("fail_eio", case_fail_eio)
@@ -274,4 +300,5 @@ R.case("w_pred_csv", case_predict, "csv")
 R.case("w_report", case_report)
 R.case("w_export", case_export)
 R.case("w_sweep", case_sweep)
+R.case("w_short", case_short_writes)
 R.finish()

@@ -18,6 +18,8 @@
  * With DNN_SHIM_FAIL_FSYNC=K the K-th fsync or fdatasync of a tracked file
  * (not a directory), counted from 1 in this process, and every later one,
  * return -1 with errno DNN_SHIM_FSYNC_ERRNO (default EIO) without syncing.
+ * With DNN_SHIM_SHORT_WRITE=N a write(2) to a tracked file writes at most
+ * N bytes, and every other one returns -1 with errno EINTR first.
  * Without DNN_SHIM_LOG nothing is logged and nothing fails.
  */
 #define _GNU_SOURCE
@@ -208,8 +210,32 @@ int creat(const char *path, mode_t mode)
 
 int creat64(const char *path, mode_t mode) __attribute__((alias("creat")));
 
+/* DNN_SHIM_SHORT_WRITE=N: a write(2) to a tracked file takes at most N bytes,
+ * and every other call is interrupted first (-1, EINTR, nothing written),
+ * as a signal or a full pipe can make any write short. */
+static size_t short_write(int fd, size_t n, int *interrupt)
+{
+    static long calls;
+    const char *s = getenv("DNN_SHIM_SHORT_WRITE");
+    char p[PATH_LEN];
+    *interrupt = 0;
+    if (!s || atol(s) <= 0 || tracked(fd, p) != 1)
+        return n;
+    pthread_mutex_lock(&lock);
+    *interrupt = calls++ % 2 == 0;
+    pthread_mutex_unlock(&lock);
+    return n < (size_t)atol(s) ? n : (size_t)atol(s);
+}
+
 ssize_t write(int fd, const void *buf, size_t n)
 {
+    int interrupt;
+    n = short_write(fd, n, &interrupt);
+    if (interrupt) {
+        shim_log("write-eintr");
+        errno = EINTR;
+        return -1;
+    }
     ssize_t r = get_write()(fd, buf, n);
     log_write(fd, r);
     return r;

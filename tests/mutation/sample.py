@@ -40,6 +40,7 @@ tests/mutation/README.md).
 """
 import argparse
 import fnmatch
+import json
 import os
 import random
 import re
@@ -239,6 +240,8 @@ def draw(tree, seed, per_file, total, only):
 
 
 CORE = ("dnn-train", "dnn-predict", "dnn-export", "dnn-sweep")
+# the tests .ci/run's third stage runs under AddressSanitizer + UBSan (its -R pattern)
+SANITIZED = re.compile(r"^(unit_|mpi_|e2e_numpy|ckpt_resume|reliability_bad_input_np1)")
 
 
 def test_targets(build):
@@ -294,9 +297,30 @@ def main():
     p.add_argument("--part", default="0/1", help="K/N: only the files i with i %% N == K (N runs in parallel)")
     p.add_argument("--skip-test", action="append", default=[],
                    help="leave this test out of every selection (one that fails on the unmutated tree)")
+    p.add_argument("--sample-tree", default=ROOT,
+                   help="draw the sample from this tree's src/ (a checkout of the commit a sample was drawn on, to "
+                        "re-check its mutants after src/ moved on: each is applied where its original line is now)")
+    p.add_argument("--sanitize", action="store_true",
+                   help="a survivor is built again with DNN_SANITIZE=ON and the tests of its selection that CI's "
+                        "third stage runs under ASan+UBSan (SANITIZED below) run there too")
+    p.add_argument("--jsonl", help="append each result to this file as it comes (one JSON object a line)")
+    p.add_argument("--pick", action="append", default=[],
+                   help="only these mutants: numbers of --list (comma-separated; to re-check survivors)")
+    p.add_argument("--merge", nargs="+", metavar="JSONL",
+                   help="no run: the report of these --jsonl files (a later line for the same mutant wins, so a "
+                        "re-check replaces the first result); equivalent.txt is applied again")
     a = p.parse_args()
 
-    files, sample, queues = draw(ROOT, a.seed, a.per_file, a.total, a.only_file)
+    files, sample, queues = draw(a.sample_tree, a.seed, a.per_file, a.total, a.only_file)
+    for n, s in enumerate(sample):
+        s["n"] = n
+        with open(os.path.join(a.sample_tree, s["file"])) as f:
+            s["orig"] = f.read().split("\n")[s["line"] - 1]
+    if a.merge:
+        return merge(a, files, sample)
+    if a.pick:
+        want = {int(x) for v in a.pick for x in v.split(",") if x}
+        sample = [s for s in sample if s["n"] in want]
     k, n = (int(x) for x in a.part.split("/"))
     files = [f for i, f in enumerate(files) if i % n == k]
     sample = [s for s in sample if s["file"] in files]
@@ -304,7 +328,7 @@ def main():
         sample.reverse()
     if a.list:
         for i, s in enumerate(sample):
-            print("%3d %s:%d %-11s %s" % (i, s["file"], s["line"], s["kind"], s["text"].strip()))
+            print("%3d %s:%d %-11s %s" % (s["n"], s["file"], s["line"], s["kind"], s["text"].strip()))
         print("%d mutants from %d files (seed %d)" % (len(sample), len(files), a.seed))
         return 0
 
@@ -329,6 +353,15 @@ def main():
             say("the unmutated copy does not configure or build (see %s)" % logs)
             a.keep = True
             return 2
+        asan = os.path.join(work, "build-sanitize")
+        if a.sanitize:
+            rc, out, _ = sh(["cmake", "-S", tree, "-B", asan, "-DDNN_WERROR=OFF", "-DDNN_SANITIZE=ON"],
+                            log=os.path.join(logs, "configure-sanitize.log"))
+            rc = rc or sh(["cmake", "--build", asan, "-j2"], log=os.path.join(logs, "build-sanitize.log"))[0]
+            if rc:
+                say("the unmutated copy does not build with DNN_SANITIZE=ON (see %s)" % logs)
+                a.keep = True
+                return 2
         rc, out, _ = sh(["ctest", "-N"], cwd=build)
         all_tests = re.findall(r"Test\s+#\d+: (\S+)", out)
         needs = test_targets(build)
@@ -339,14 +372,17 @@ def main():
                     return [t for t in names.split() if t in all_tests and t not in a.skip_test] or all_tests
             return [t for t in all_tests if t not in a.skip_test]
 
-        def run_tests(names, tag):
+        def run_tests(names, tag, where=build):
             """Runs names in order; returns the first failing test or None."""
             for t in names:
                 rc, out, _ = sh(["ctest", "-R", "^%s$" % re.escape(t), "--timeout", str(a.timeout),
-                                 "--no-tests=error"], cwd=build, log=os.path.join(logs, tag + ".log"))
+                                 "--no-tests=error"], cwd=where, log=os.path.join(logs, tag + ".log"))
                 if rc != 0:
                     return t
             return None
+
+        os.environ.setdefault("ASAN_OPTIONS", "detect_leaks=0")  # as launch/test.sh runs the sanitizer stage
+        os.environ.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
 
         if not a.no_baseline:
             union = []
@@ -367,7 +403,12 @@ def main():
             with open(path) as f:
                 orig = f.read()
             lines = orig.split("\n")
-            lines[s["line"] - 1] = s["text"]
+            at = [k for k, l in enumerate(lines) if l == s["orig"]]  # where the sampled line is now
+            if not at:
+                results.append(dict(s, status="moved", by="-", secs=0.0, orig=s["orig"].strip()))
+                say("%3d moved: %s:%d no longer has the line %r" % (len(results), s["file"], s["line"], s["orig"]))
+                continue
+            lines[min(at, key=lambda k: abs(k + 1 - s["line"]))] = s["text"]
             with open(path, "w") as f:
                 f.write("\n".join(lines))
             t0 = time.monotonic()
@@ -380,23 +421,32 @@ def main():
                 if rc != 0:
                     status, by = "invalid", "-"
                     if queues[s["file"]]:  # a replacement from the same file
-                        todo.insert(i, queues[s["file"]].pop(0))
+                        nxt = queues[s["file"]].pop(0)
+                        with open(os.path.join(a.sample_tree, nxt["file"])) as f:
+                            nxt["orig"] = f.read().split("\n")[nxt["line"] - 1]
+                        todo.insert(i, nxt)
                 else:
-                    by = run_tests(names, tag)
-                    if not by:  # make sure no program the tests use was left stale: everything, again
-                        rc, out, _ = sh(["cmake", "--build", build, "-j2"], log=os.path.join(logs, tag + ".build.log"))
-                        if "Linking" in out or "Building" in out:
-                            by = run_tests(names, tag)
+                    # everything the mutated file goes into (a test may run a program its
+                    # command line does not name), then the tests once
+                    rc, out, _ = sh(["cmake", "--build", build, "-j2"], log=os.path.join(logs, tag + ".build.log"))
+                    by = run_tests(names, tag) if rc == 0 else "(full build failed)"
+                    san = [t for t in names if SANITIZED.match(t)]
+                    if not by and a.sanitize and san:
+                        rc, out, _ = sh(["cmake", "--build", asan, "-j2"], log=os.path.join(logs, tag + ".asan.log"))
+                        by = run_tests(san, tag + ".asan", asan) if rc == 0 else "(sanitizer build failed)"
+                        by = by and "sanitizer:" + by
                     status = "killed" if by else "survived"
-                    key = (s["file"], orig.split("\n")[s["line"] - 1].strip(), s["text"].strip())
+                    key = (s["file"], s["orig"].strip(), s["text"].strip())
                     if status == "survived" and key in equiv:
                         status, by = "equivalent", equiv[key]
             finally:
                 with open(path, "w") as f:
                     f.write(orig)
-            r = dict(s, status=status, by=by or "-", secs=time.monotonic() - t0,
-                     orig=orig.split("\n")[s["line"] - 1].strip())
+            r = dict(s, status=status, by=by or "-", secs=time.monotonic() - t0, orig=s["orig"].strip())
             results.append(r)
+            if a.jsonl:
+                with open(a.jsonl, "a") as f:
+                    f.write(json.dumps(r) + "\n")
             say("%3d %-10s %5.0fs %s:%d %s: %s  [%s]" % (len(results), status, r["secs"], s["file"], s["line"],
                                                         s["kind"], s["text"].strip(), r["by"]))
         sh(["cmake", "--build", build, "-j2"], log=os.path.join(logs, "final-build.log"))
@@ -408,8 +458,34 @@ def main():
             shutil.rmtree(work, ignore_errors=True)
 
 
+def merge(a, files, sample):
+    """The report of earlier runs' --jsonl lines: the latest result of each
+    mutant (by file, line and mutated text) wins, so a re-check with --pick
+    replaces the first result; equivalent.txt is applied again."""
+    equiv = {(r[0], r[1], r[2]): r[3] for r in read_sep(os.path.join(HERE, "equivalent.txt"), 4)}
+    latest, secs = {}, 0.0
+    for path in a.merge:
+        with open(path) as f:
+            for line in f:
+                if line.strip():
+                    r = json.loads(line)
+                    latest[(r["file"], r["line"], r["text"])] = r
+                    secs += r["secs"]
+    order = {(s["file"], s["line"], s["text"]): s["n"] for s in sample}
+    results = []
+    for k, r in sorted(latest.items(), key=lambda kv: (order.get(kv[0], 10 ** 6), kv[0])):
+        if r["status"] == "survived" and (r["file"], r["orig"], r["text"].strip()) in equiv:
+            r = dict(r, status="equivalent", by=equiv[(r["file"], r["orig"], r["text"].strip())])
+        results.append(r)
+    rc = report(a, results, files, secs)
+    missing = [str(s["n"]) for s in sample if (s["file"], s["line"], s["text"]) not in latest]
+    if missing:
+        print("not run (%d of the sample): %s" % (len(missing), " ".join(missing)))
+    return rc
+
+
 def report(a, results, files, secs):
-    valid = [r for r in results if r["status"] != "invalid"]
+    valid = [r for r in results if r["status"] not in ("invalid", "moved")]
     count = {k: sum(r["status"] == k for r in valid) for k in ("killed", "survived", "equivalent")}
     per_file = {f: sum(r["file"] == f for r in valid) for f in files}
     judged = count["killed"] + count["survived"]
