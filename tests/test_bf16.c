@@ -336,6 +336,19 @@ static void test_bf16_model_gradients(void)
     dnn_model_free(&md);
 }
 
+/* dnn_model_free leaves a zeroed model behind (model.h: it accepts one), so
+ * an error path may free a bf16 model twice. */
+static void test_bf16_model_free_twice(void)
+{
+    dnn_model_t m;
+    char msg[DNN_MSG_LEN];
+    size_t n[3] = {4, 3, 1};
+    CU_ASSERT_EQUAL_FATAL(dnn_model_init(&m, DNN_BF16, 2, n, DNN_ACT_RELU, DNN_ACT_SIGMOID, 0.01, 8, msg), 0);
+    dnn_model_free(&m);
+    CU_ASSERT(!m.params && !m.grads && !m.acts && !m.wb && !m.ab && !m.dzb && !m.dbp && !m.mask && !m.dropped);
+    dnn_model_free(&m); /* glibc aborts on a double free */
+}
+
 int main(void)
 {
     char msg[DNN_MSG_LEN];
@@ -348,6 +361,7 @@ int main(void)
         DNN_TEST(test_bf16_gemm_transposes),     DNN_TEST(test_bf16_gemm_alpha),
         DNN_TEST(test_bf16_gemm_hand_values),    DNN_TEST(test_bf16_gemm_threads_bitwise),
         DNN_TEST(test_parallel_covers_once),     DNN_TEST(test_bf16_model_gradients),
+        DNN_TEST(test_bf16_model_free_twice),
     };
     return dnn_test_run("bf16", NULL, NULL, tests, sizeof tests / sizeof tests[0]);
 }

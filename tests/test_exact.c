@@ -153,6 +153,17 @@ static void test_exact_limit(void)
         CU_ASSERT_EQUAL_FATAL(dnn_exact_accumulate_max(&hi, &lo, &x, 1, sizeof(double), lim), 0);
     CU_ASSERT(hi > 0);
     CU_ASSERT_EQUAL(dnn_exact_value(hi, lo), 3 * x);
+    /* a term exactly at the bound is refused and not added, in float and double,
+     * alone and among terms in range (the float path checks a whole range first) */
+    float at[5] = {1.0f, -2.0f, 0x1p36f, 3.0f, -0x1p36f};
+    double atd[2] = {0.5, -0x1p36};
+    int64_t h5[5] = {0}, l5[5] = {0}, h2[2] = {0}, l2[2] = {0};
+    CU_ASSERT_EQUAL(dnn_exact_accumulate_max(h5, l5, at, 5, sizeof(float), 0x1p36), -1);
+    CU_ASSERT(h5[2] == 0 && l5[2] == 0 && h5[4] == 0 && l5[4] == 0);
+    CU_ASSERT_EQUAL(dnn_exact_value(h5[1], l5[1]), -2.0);
+    CU_ASSERT_EQUAL(dnn_exact_accumulate_max(h2, l2, atd, 2, sizeof(double), 0x1p36), -1);
+    CU_ASSERT(h2[1] == 0 && l2[1] == 0);
+    CU_ASSERT_EQUAL(dnn_exact_value(h2[0], l2[0]), 0.5);
 }
 
 /* Sums beyond 2^29 (|hi| >= 2^53) are still rounded once: against the 128-bit

@@ -55,6 +55,34 @@ static void test_sweep_product_order(void)
     dnn_sweep_grid_free(&g);
 }
 
+/* A grid line may be DNN_PATH_MAX + 255 characters long (a path with its
+ * option name and alternatives around it); one more is refused by number. */
+static void test_sweep_long_line(void)
+{
+    size_t n = DNN_PATH_MAX + 255;
+    char *text = malloc(2 * n + 64), msg[DNN_MSG_LEN] = "";
+    CU_ASSERT_FATAL(text != NULL);
+    memset(text, 'x', n);
+    text[0] = '#';
+    strcpy(text + n, "\nlr = 0.1 | 0.2\n");
+    dnn_sweep_grid_t g;
+    int rc = dnn_sweep_grid_parse(&g, text, "g.conf", msg);
+    if (rc)
+        printf("\n  a grid line of %zu characters was refused: %s\n", n, msg);
+    CU_ASSERT_EQUAL(rc, 0);
+    if (rc == 0) {
+        CU_ASSERT_EQUAL(g.n_params, 1);
+        dnn_sweep_grid_free(&g);
+    }
+    memmove(text + 1, text, strlen(text) + 1); /* the first line one character longer */
+    rc = dnn_sweep_grid_parse(&g, text, "g.conf", msg);
+    CU_ASSERT_NOT_EQUAL(rc, 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(msg, "g.conf:1: line is too long"));
+    if (rc == 0)
+        dnn_sweep_grid_free(&g);
+    free(text);
+}
+
 /* Parse (and expand with random_k) text; the message must hold want. */
 static void expect_error(const char *text, long random_k, const char *want)
 {
@@ -223,6 +251,7 @@ static void test_sweep_summary_csv(void)
 int main(void)
 {
     static const dnn_test_t tests[] = {
+        DNN_TEST(test_sweep_long_line),
         DNN_TEST(test_sweep_parse_alternatives), DNN_TEST(test_sweep_product_order),
         DNN_TEST(test_sweep_errors_name_lines),  DNN_TEST(test_sweep_random_ranges),
         DNN_TEST(test_sweep_trial_options),      DNN_TEST(test_sweep_result_parse),

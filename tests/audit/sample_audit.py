@@ -12,6 +12,32 @@ unguarded: one case each, named in its failure message.
   damaged_checkpoint  dnn-predict --model and dnn-train --resume of a
                    checkpoint damaged after its superblock: exit 1 and one
                    line naming the file, no HDF5 error stack
+  confusion_png    dnn-predict --confusion-png: decoded here (zlib), every
+                   cell's gray is 255 - 255 count / row total of the confusion
+                   matrix numpy counts from the predictions, edges 200,
+                   white margins, filter bytes 0
+  stdin_closed     dnn-train started with descriptor 0 closed writes its
+                   checkpoint and metrics (a file may get descriptor 0)
+  sweep_curves     dnn-sweep with a stand-in gnuplot on PATH: curves.gp's
+                   title (1 trial, 2 trials), one curve per trial on the
+                   iteration and cost columns of its metrics.csv, log scale;
+                   nothing said when gnuplot succeeds, "(exit 3)" when it
+                   exits 3, "(exit -1)" when it is killed; exit 0 each time
+  float_update_options  gd in float32 with --l2 2 or --clip-norm 0.05 is
+                   within 1e-4 of float64 and over 1e-2 from float32 without
+  bn_transfer      --init-from a --batch-norm checkpoint (--transfer-layers 1):
+                   W1, γ1, β1 equal the source's, the running mean and var of
+                   layer 1 are 0.9 source + 0.1 numpy's batch statistics
+  transfer_message --transfer-layers beyond the matching layers names layer
+                   2 and both its shapes (3 x 5 there, 4 x 5 here)
+  onnx_node_names  dnn-export names every ONNX node, each name once
+  resume_history   /history after 60 + 60 iterations (--resume) equals an
+                   uninterrupted run's of 120
+  sweep_failures   dnn-sweep: --train not on PATH refused naming it before
+                   any trial; an unwritable summary.csv gives exit 1 naming
+                   it; SIGINT gives exit 75 and "run the same command again"
+  bf16_freeze      --precision bf16 --freeze 1 with a test set: exit 0, W1
+                   and b1 the source's bit for bit, W2 trained
   predict_layout   dnn-predict --layout with an unknown value: exit 1, one
                    line naming --layout and the value
 """
@@ -22,7 +48,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "mpi"))
-from dnnt import Runner, require, make_binary, tail  # noqa: E402
+from dnnt import Runner, require, make_binary, make_classes, tail  # noqa: E402
 
 R = Runner(__doc__)
 EXPORT, SWEEP = os.environ.get("DNN_EXPORT", ""), os.environ.get("DNN_SWEEP", "")
@@ -84,7 +110,270 @@ def damaged_checkpoint():
                 "exit %d, %d lines: %s" % (name, rc, len(lines), tail(err, 4)))
 
 
+def confusion_png():
+    """The picture's pixels from the confusion matrix numpy counts."""
+    import struct
+    import zlib
+    data = R.path("k3.h5")
+    X, lab = make_classes(data, 240, 4, 3, seed=11, spread=1.6)
+    ck = R.path("k3.h5.ck")
+    R.train(["--data", data, "--layers", "4", "--output", "softmax", "--classes", "3", "--iterations", "15",
+             "--seed", "1", "--quiet", "--checkpoint", ck])
+    png, pred = R.path("cm.png"), R.path("pred.h5")
+    R.predict(["--model", ck, "--data", data, "--x", "train_x", "--y", "train_y", "--output", pred,
+               "--confusion-png", png])
+    import h5py
+    with h5py.File(pred, "r") as f:
+        p = f["predictions"][:]
+    K, cell, gap = 3, 40, 16
+    cm = np.zeros((K, K), np.int64)
+    np.add.at(cm, (lab, p), 1)
+    require(len(set(p.tolist())) > 1, "the model predicts one class only: pick another seed")
+    raw = open(png, "rb").read()
+    require(raw[:8] == b"\x89PNG\r\n\x1a\n", "--confusion-png: not a PNG signature")
+    chunks, at = {}, 8
+    while at < len(raw):
+        n, kind = struct.unpack(">I4s", raw[at:at + 8])
+        chunks.setdefault(kind, b"")
+        chunks[kind] += raw[at + 8:at + 8 + n]
+        at += 12 + n
+    w, h, depth, color = struct.unpack(">IIBB", chunks[b"IHDR"][:10])
+    side = K * cell
+    require((w, h, depth, color) == (side + 2 * gap, side + 2 * gap, 8, 0),
+            "--confusion-png: IHDR %s, want %dx%d 8-bit gray" % ((w, h, depth, color), side + 2 * gap, side + 2 * gap))
+    pix = np.frombuffer(zlib.decompress(chunks[b"IDAT"]), np.uint8).reshape(h, w + 1)
+    require((pix[:, 0] == 0).all(), "--confusion-png: a row's filter byte is not 0 (none)")
+    img = pix[:, 1:]
+    for i in range(K):
+        for k in range(K):
+            want = int(255.0 - 255.0 * cm[i, k] / cm[i].sum() + 0.5) if cm[i].sum() else 255
+            y0, x0 = gap + i * cell, gap + k * cell
+            inner = img[y0 + 1:y0 + cell, x0 + 1:x0 + cell]
+            require((inner == want).all() and (img[y0, x0:x0 + cell] == 200).all(),
+                    "--confusion-png: cell (true %d, predicted %d) should be gray %d (count %d of %d) with an edge "
+                    "of 200; got %s" % (i, k, want, cm[i, k], cm[i].sum(), np.unique(inner)))
+    require((img[:gap] == 255).all() and (img[:, :gap] == 255).all(), "--confusion-png: the margin is not white")
+
+
+def stdin_closed():
+    """Started with file descriptor 0 closed (some schedulers and daemons do): a
+    file opened then gets descriptor 0, which is a valid one."""
+    import subprocess
+    ck, met = R.path("fd0.h5"), R.path("fd0.csv")
+    cmd = [R.args.train, "--data", DATA, "--layers", "3", "--iterations", "20", "--quiet", "--checkpoint", ck,
+           "--metrics", met]
+    p = subprocess.run(cmd, env=R.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                       preexec_fn=lambda: os.close(0), timeout=60)
+    require(p.returncode == 0 and os.path.exists(ck) and os.path.exists(met),
+            "dnn-train with standard input closed: exit %d %s" % (p.returncode, tail(p.stderr)))
+
+
+FAKE_GNUPLOT = """#!/bin/sh
+# a gnuplot stand-in: the terminal probe (-e) succeeds; a script run copies
+# the script beside it and ends as FAKE_GNUPLOT says (an exit code, or kill)
+case "$1" in -e) exit 0 ;; esac
+cp "$1" "$1.seen"
+[ "$FAKE_GNUPLOT" = kill ] && kill -9 $$
+exit "${FAKE_GNUPLOT:-0}"
+"""
+
+
+def sweep_curves():
+    """dnn-sweep's curves.gp (title, one curve per trial, log scale) and what
+    it says when gnuplot fails or is killed (a stand-in gnuplot on PATH)."""
+    require(SWEEP and os.access(SWEEP, os.X_OK), "DNN_SWEEP=%r is not dnn-sweep" % SWEEP)
+    bin_dir = R.path("fakebin")
+    os.makedirs(bin_dir, exist_ok=True)
+    with open(os.path.join(bin_dir, "gnuplot"), "w") as f:
+        f.write(FAKE_GNUPLOT)
+    os.chmod(os.path.join(bin_dir, "gnuplot"), 0o755)
+    saved = R.env
+    try:
+        for n, (lrs, how) in enumerate((("0.1", "0"), ("0.05 | 0.1", "3"), ("0.05 | 0.1", "kill"))):
+            R.env = dict(saved, PATH=bin_dir + os.pathsep + saved.get("PATH", ""), FAKE_GNUPLOT=how)
+            grid, out = R.path("curves%d.conf" % n), R.path("curves%d" % n)
+            with open(grid, "w") as f:
+                f.write("data = %s\nlayers = 3\nlr = %s\niterations = 20\nprint-every = 5\nquiet = true\n"
+                        % (DATA, lrs))
+            rc, o, err, _ = R.run(SWEEP, ["--train", R.args.train, "--out", out, grid], timeout=60)
+            trials = lrs.count("|") + 1
+            gp = os.path.join(out, "curves.gp")
+            require(rc == 0 and os.path.exists(gp + ".seen"),
+                    "dnn-sweep (gnuplot %s) must end with exit 0 and run gnuplot on %s: exit %d %s" % (
+                        how, gp, rc, tail(err)))
+            text = open(gp).read()
+            title = "dnn-sweep curves%d: %d trial%s, training cost" % (n, trials, "" if trials == 1 else "s")
+            require("set title '%s'" % title in text,
+                    "curves.gp's title must read %r: %s" % (title, [l for l in text.splitlines() if "title '" in l][:1]))
+            curves = re.findall(r"'([^']*metrics\.csv)' every ::1 using (\d+):(\d+)", text)
+            require(len(curves) == trials and "set logscale y" in text,
+                    "curves.gp must plot %d metrics files, on a log scale (positive costs): %r" % (trials, curves))
+            for path, ci, cc in curves:
+                head = open(path).readline().strip().split(",")
+                require(head[int(ci) - 1] == "iteration" and head[int(cc) - 1] == "cost",
+                        "curves.gp plots columns %s:%s of %s, whose header is %s" % (ci, cc, path, head))
+            said = [l for l in err.splitlines() if "gnuplot" in l]
+            want = {"0": [], "3": ["dnn-sweep: gnuplot failed on %s (exit 3)" % gp],
+                    "kill": ["dnn-sweep: gnuplot failed on %s (exit -1)" % gp]}[how]
+            require(said == want, "dnn-sweep with a gnuplot that %s must say %s, said %s" % (
+                "succeeds" if how == "0" else "exits 3" if how == "3" else "is killed", want, said))
+    finally:
+        R.env = saved
+
+
+def float_update_options():
+    """gd in float32 with --l2 or --clip-norm follows float64 (to float32
+    rounding) and differs from the run without the option."""
+    from dnnt import ckpt_params, rel_diff
+    base = ["--data", DATA, "--layers", "5,3", "--iterations", "60", "--lr", "0.5", "--seed", "9", "--quiet"]
+    def params(tag, extra, prec):
+        ck = R.path("fu_%s_%s.h5" % (tag, prec))
+        R.train(base + extra + ["--precision", prec, "--checkpoint", ck])
+        return ckpt_params(ck)
+    plain = params("plain", [], "single")
+    for tag, extra in (("l2", ["--l2", "2.0"]), ("clip", ["--clip-norm", "0.05"])):
+        single, double = params(tag, extra, "single"), params(tag, extra, "double")
+        near, away = rel_diff(single, double), rel_diff(single, plain)
+        require(near < 1e-4 and away > 1e-2,
+                "--precision single with %s: relative difference %.3g to float64 (want < 1e-4) and %.3g to the run "
+                "without it (want > 1e-2): the float32 update must apply it" % (" ".join(extra), near, away))
+
+
+def bn_transfer():
+    """--init-from a --batch-norm checkpoint: the transferred layer's W, γ, β
+    are the source's, and its running statistics continue from the source's
+    (one step: B running + (1 - B) batch, numpy's batch statistics)."""
+    import h5py
+    src, dst = R.path("bn_src.h5"), R.path("bn_dst.h5")
+    R.train(["--data", DATA, "--layers", "5,3", "--batch-norm", "--precision", "double", "--iterations", "30",
+             "--seed", "4", "--quiet", "--checkpoint", src])
+    R.train(["--data", DATA, "--layers", "5,4", "--batch-norm", "--precision", "double", "--init-from", src,
+             "--transfer-layers", "1", "--iterations", "1", "--lr", "1e-300", "--quiet", "--checkpoint", dst])
+    with h5py.File(DATA, "r") as f:
+        X = np.asarray(f["train_x"], np.float64)
+    with h5py.File(src, "r") as a, h5py.File(dst, "r") as b:
+        for name in ("W1", "gamma1", "beta1"):
+            require(np.array_equal(a[name][:], b[name][:]), "--init-from a --batch-norm checkpoint: %s of the "
+                    "transferred layer differs from the source's" % name)
+        z = X @ a["W1"][:].T
+        for stat, batch in (("mean1", z.mean(0)), ("var1", z.var(0))):
+            want = 0.9 * a["bn"][stat][:].ravel() + 0.1 * batch
+            got = b["bn"][stat][:].ravel()
+            require(np.allclose(got, want, rtol=1e-12, atol=1e-14),
+                    "--init-from a --batch-norm checkpoint: the running %s must continue from the source's "
+                    "(0.9 source + 0.1 batch = %s), got %s" % (stat, want, got))
+
+
+def transfer_message():
+    """--transfer-layers beyond the matching layers names the first layer that
+    does not match, with both shapes."""
+    src = R.path("tm_src.h5")
+    R.train(["--data", DATA, "--layers", "5,3", "--iterations", "5", "--quiet", "--checkpoint", src])
+    rc, out, err, _ = R.run(R.args.train, ["--data", DATA, "--layers", "5,4", "--init-from", src,
+                                           "--transfer-layers", "2", "--iterations", "5", "--quiet"], timeout=30)
+    want = "only the first 1 layer of '%s' match this network's shapes (layer 2 is 3 x 5 there, 4 x 5 here)" % src
+    require(rc == 1 and want in err, "--transfer-layers 2 over a 5,3 source into 5,4: want exit 1 and %r, got exit "
+            "%d: %s" % (want, rc, tail(err)))
+
+
+def onnx_node_names():
+    """dnn-export names every node, each name once (viewers and error messages
+    of ONNX runtimes show them)."""
+    import onnx
+    require(EXPORT and os.access(EXPORT, os.X_OK), "DNN_EXPORT=%r is not dnn-export" % EXPORT)
+    ck, out = R.path("nn_ck.h5"), R.path("nn.onnx")
+    R.train(["--data", DATA, "--layers", "5,3", "--batch-norm", "--iterations", "5", "--quiet", "--checkpoint", ck])
+    R.run(EXPORT, ["--model", ck, "--onnx", out], check=True)
+    names = [n.name for n in onnx.load(out).graph.node]
+    require(len(names) >= 6 and all(names) and len(set(names)) == len(names),
+            "dnn-export must name every ONNX node, each name once: %s" % names)
+
+
+def resume_history():
+    """--resume keeps the checkpoint's cost history: /history after 60 + 60
+    iterations equals an uninterrupted run's of 120."""
+    import h5py
+    base = ["--data", DATA, "--layers", "4", "--print-every", "10", "--seed", "6", "--quiet"]
+    one, two = R.path("rh_one.h5"), R.path("rh_two.h5")
+    R.train(base + ["--iterations", "120", "--checkpoint", one])
+    R.train(base + ["--iterations", "60", "--checkpoint", two])
+    R.train(base + ["--iterations", "120", "--checkpoint", two, "--resume"])
+    with h5py.File(one, "r") as a, h5py.File(two, "r") as b:
+        ia, ib = a["history/iteration"][:], b["history/iteration"][:]
+        ca, cb = a["history/cost"][:], b["history/cost"][:]
+    require(np.array_equal(ia, ib) and np.array_equal(ca, cb) and ia[0] == 0,
+            "the cost history after a resume must equal the uninterrupted run's: iterations %s vs %s" % (
+                ia.tolist(), ib.tolist()))
+
+
+def sweep_failures():
+    """dnn-sweep: a --train that is not on PATH is refused before anything
+    runs; a summary that cannot be written ends with exit 1; a stopped sweep
+    says how to continue."""
+    import signal
+    import subprocess
+    import time
+    require(SWEEP and os.access(SWEEP, os.X_OK), "DNN_SWEEP=%r is not dnn-sweep" % SWEEP)
+    grid = R.path("sf.conf")
+    with open(grid, "w") as f:
+        f.write("data = %s\nlayers = 3\nlr = 0.05 | 0.1\niterations = 20\nquiet = true\n" % DATA)
+    rc, out, err, _ = R.run(SWEEP, ["--train", "dnn-train-not-installed", "--out", R.path("sf0"), grid], timeout=60)
+    require(rc == 1 and "dnn-train-not-installed" in err and not os.path.exists(R.path("sf0/trial-000")),
+            "dnn-sweep --train dnn-train-not-installed (not on PATH) must be refused naming it, before any trial: "
+            "exit %d %s" % (rc, tail(err)))
+    os.makedirs(R.path("sf1/summary.csv"))  # a folder where the summary goes
+    rc, out, err, _ = R.run(SWEEP, ["--train", R.args.train, "--out", R.path("sf1"), grid], timeout=60)
+    require(rc == 1 and "summary.csv" in err, "dnn-sweep whose summary.csv cannot be written must end with exit 1 "
+            "naming it: exit %d %s" % (rc, tail(err)))
+    with open(grid, "w") as f:
+        f.write("data = %s\nlayers = 3\nlr = 0.05 | 0.1\niterations = 100000000\nquiet = true\n" % DATA)
+    p = subprocess.Popen([SWEEP, "--train", R.args.train, "--out", R.path("sf2"), grid], env=R.env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    log = R.path("sf2/trial-000/train.log")
+    for _ in range(200):
+        if os.path.exists(log):
+            break
+        time.sleep(0.05)
+    time.sleep(0.5)
+    p.send_signal(signal.SIGINT)
+    try:
+        out, err = p.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, err = p.communicate()
+    require(p.returncode == 75 and "stopped; run the same command again to continue" in err,
+            "dnn-sweep interrupted (SIGINT) must end with exit 75 and say how to continue: exit %s %s" % (
+                p.returncode, tail(err)))
+
+
+def bf16_freeze():
+    """--freeze with --precision bf16: the frozen layer stays the source's bit
+    for bit and the run (with a test set) ends normally, as in float32."""
+    from dnnt import ckpt_params
+    src, dst = R.path("bz_src.h5"), R.path("bz_dst.h5")
+    R.train(["--data", DATA, "--layers", "6,4", "--iterations", "20", "--quiet", "--checkpoint", src])
+    rc, out, err, _ = R.run(R.args.train, ["--data", DATA, "--layers", "6,4", "--precision", "bf16", "--init-from",
+                                           src, "--freeze", "1", "--batch-size", "64", "--epochs", "4", "--test",
+                                           DATA, "--x", "train_x", "--test-x", "train_x", "--test-y", "train_y",
+                                           "--checkpoint", dst], timeout=60)
+    if rc == 0 or "AVX512_BF16" not in err:
+        require(rc == 0, "--precision bf16 --freeze 1: exit %d %s" % (rc, tail(err)))
+        a, b = ckpt_params(src), ckpt_params(dst)
+        require(np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1]) and not np.array_equal(a[2], b[2]),
+                "--precision bf16 --freeze 1: W1, b1 must stay the source's and W2 must train")
+
+
 R.case("tool_args", tool_args)
+R.case("onnx_node_names", onnx_node_names)
+R.case("resume_history", resume_history)
+R.case("sweep_failures", sweep_failures)
+R.case("bf16_freeze", bf16_freeze)
+R.case("bn_transfer", bn_transfer)
+R.case("transfer_message", transfer_message)
+R.case("float_update_options", float_update_options)
+R.case("sweep_curves", sweep_curves)
+R.case("confusion_png", confusion_png)
+R.case("stdin_closed", stdin_closed)
 R.case("damaged_checkpoint", damaged_checkpoint)
 R.case("predict_layout", predict_layout)
 R.finish()
