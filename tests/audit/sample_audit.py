@@ -38,6 +38,11 @@ unguarded: one case each, named in its failure message.
                    it; SIGINT gives exit 75 and "run the same command again"
   bf16_freeze      --precision bf16 --freeze 1 with a test set: exit 0, W1
                    and b1 the source's bit for bit, W2 trained
+  damaged_data     a training X whose chunk changed on disk: "fails its
+                   Fletcher32 checksum" with one, "cannot read examples" of a
+                   damaged deflate chunk without one (dataset and file named)
+  sweep_throttle   dnn-sweep --slurm --array=%1, --array %2, -a %3 accepted
+                   (--dry-run); %0, %, 0-3, %x, %-2 refused naming the value
   predict_layout   dnn-predict --layout with an unknown value: exit 1, one
                    line naming --layout and the value
 """
@@ -363,7 +368,55 @@ def bf16_freeze():
                 "--precision bf16 --freeze 1: W1, b1 must stay the source's and W2 must train")
 
 
+def damaged_data():
+    """A training file whose X chunk changed on disk: with Fletcher32 the
+    message says the checksum fails (dataset, file); a damaged deflate chunk
+    without one says which examples could not be read."""
+    import h5py
+    rs = np.random.RandomState(2)
+    X, Y = rs.randn(400, 6).astype(np.float32), (rs.rand(400, 1) > 0.5).astype(np.float32)
+    for tag, opts, want in (("sum", dict(fletcher32=True), "dataset 'train_x' in '%s' fails its Fletcher32 checksum"),
+                            ("zip", dict(compression="gzip"), "cannot read examples 0..400 of 'train_x' in '%s'")):
+        path = R.path("dmg_%s.h5" % tag)
+        with h5py.File(path, "w") as f:
+            f.create_dataset("train_x", data=X, chunks=(400, 6), **opts)
+            f.create_dataset("train_y", data=Y)
+            off = f["train_x"].id.get_chunk_info(0).byte_offset
+            size = f["train_x"].id.get_chunk_info(0).size
+        with open(path, "r+b") as f:
+            f.seek(off + size // 2)
+            b = f.read(8)
+            f.seek(off + size // 2)
+            f.write(bytes(x ^ 0x5a for x in b))
+        rc, out, err, _ = R.run(R.args.train, ["--data", path, "--layers", "3", "--iterations", "5", "--quiet"],
+                                timeout=30)
+        require(rc == 1 and (want % path) in err, "dnn-train on a training file with a damaged %s chunk: want exit 1 "
+                "and %r, got exit %d: %s" % ("checksummed" if tag == "sum" else "deflate", want % path, rc, tail(err)))
+
+
+def sweep_throttle():
+    """dnn-sweep --slurm takes sbatch's --array only as a throttle %P, P >= 1
+    (--array=%P, --array %P, -a %P); anything else is refused naming it."""
+    require(SWEEP and os.access(SWEEP, os.X_OK), "DNN_SWEEP=%r is not dnn-sweep" % SWEEP)
+    grid = R.path("thr.conf")
+    with open(grid, "w") as f:
+        f.write("data = %s\nlayers = 3\nlr = 0.05 | 0.1\niterations = 20\nquiet = true\n" % DATA)
+    for n, args in enumerate((["--array=%1"], ["--array", "%2"], ["-a", "%3"], ["--array=%1", "--time=5"])):
+        rc, out, err, _ = R.run(SWEEP, ["--out", R.path("thr%d" % n), "--dry-run", "--slurm"] + args + [grid],
+                                timeout=30)
+        require(rc == 0 and "2 to start" in out, "dnn-sweep --slurm %s --dry-run must be accepted: exit %d %s" % (
+            " ".join(args), rc, tail(err)))
+    for n, (args, bad) in enumerate(((["--array=%0"], "'%0'"), (["--array=%"], "'%'"), (["--array=0-3"], "'0-3'"),
+                                     (["--array", "%x"], "'%x'"), (["-a", "%-2"], "'%-2'"))):
+        rc, out, err, _ = R.run(SWEEP, ["--out", R.path("thb%d" % n), "--dry-run", "--slurm"] + args + [grid],
+                                timeout=30)
+        require(rc == 1 and "--array takes only a throttle %P" in err and ("(got %s)" % bad) in err,
+                "dnn-sweep --slurm %s must be refused naming %s: exit %d %s" % (" ".join(args), bad, rc, tail(err)))
+
+
 R.case("tool_args", tool_args)
+R.case("sweep_throttle", sweep_throttle)
+R.case("damaged_data", damaged_data)
 R.case("onnx_node_names", onnx_node_names)
 R.case("resume_history", resume_history)
 R.case("sweep_failures", sweep_failures)

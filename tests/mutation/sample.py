@@ -3,7 +3,9 @@
 
   sample.py [--seed S] [--per-file N] [--total T] [--only-file PATTERN]...
             [--list] [--report FILE] [--keep] [--no-baseline] [--timeout SECS]
-            [--skip-test NAME]... [--part K/N]
+            [--skip-test NAME]... [--part K/N] [--reverse] [--sanitize]
+            [--jsonl FILE] [--pick N,N,...] [--sample-tree DIR]
+  sample.py [--seed S] --merge JSONL...
 
 Every C file in src/ (.c and .h) is scanned for mutation sites outside
 comments and string literals, of five kinds:
@@ -15,28 +17,35 @@ comments and string literals, of five kinds:
   logic   && and || swapped
 random.Random(S) shuffles each file's sites; the first N of every file are
 taken (all of them when a file has fewer), then more are drawn from the rest
-until T in all.  A mutant that does not compile is "invalid" and is replaced
-by the next site of the same file (invalid ones are not counted).
+until T in all.  A mutant that does not build as CI builds (-Werror: an error
+or a warning) is "invalid" and is replaced by the next site of the same file
+(invalid ones are not counted).
 
 The project is copied (git's tracked and unignored files) into a temporary
 folder with its own build folder -- the real tree is never touched -- and
 built once.  --no-baseline skips running the selected tests on the unmutated
-copy first (they must pass there).  For each mutant: apply it, rebuild,
-run the tests that cover its file (tests/mutation/coverage.txt, in order,
-stopping at the first failure; the whole suite for a file it does not list),
-restore the file.  Results:
-  killed      a test failed or timed out
+copy first (they must pass there).  For each mutant: apply it, rebuild
+everything, run the tests that cover its file (tests/mutation/coverage.txt,
+in order, stopping at the first failure; the whole suite for a file it does
+not list), restore the file.  With --sanitize a survivor is also rebuilt in
+a DNN_SANITIZE=ON copy and run against the tests of its selection that CI's
+third stage runs under ASan+UBSan (SANITIZED below).  Results:
+  killed      a test failed or timed out ("sanitizer:TEST" under --sanitize)
   survived    every test passed
   equivalent  it survived and tests/mutation/equivalent.txt gives the reason
               it cannot be caught (FILE @@ LINE @@ MUTATED LINE @@ REASON)
+  moved       (--sample-tree) its original line is no longer in the file
 The report (stdout and --report FILE) lists every mutant, then the counts,
-the kill rate among the non-equivalent ones, the time and every survivor.
---list prints the sample without building anything.  --part K/N takes only
-every N-th file from the K-th (0-based): N such runs side by side (each has
-its own copy and build) cover the whole sample; add up their counts.  Exit 0 when no mutant
-survived (equivalents aside), 1 otherwise, 2 when the run could not start.
-Not part of ctest or CI: a full sample takes about an hour on 2 cores (see
-tests/mutation/README.md).
+the kill rate among the non-equivalent ones, the time and every survivor;
+--jsonl FILE appends each result as it comes, and --merge makes the report
+of such files (a later result of the same mutant wins: re-checks with --pick
+replace first results).  --list prints the sample (with the numbers --pick
+takes) without building anything.  --part K/N takes only every N-th file
+from the K-th (0-based): N such runs side by side (each has its own copy and
+build) cover the whole sample.  Exit 0 when no mutant survived (equivalents
+aside), 1 otherwise, 2 when the run could not start.  Not part of ctest or
+CI: a sample of 184 takes about 25 minutes on 2 idle cores as two halves
+(see tests/mutation/README.md).
 """
 import argparse
 import fnmatch

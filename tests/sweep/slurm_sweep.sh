@@ -10,7 +10,8 @@
 # ArrayTaskThrottle=2 and 4 tasks that COMPLETED with exit 0; every trial's
 # train.log holds a final line; summary.csv equals the local one apart from
 # the seconds column, ranked by val_cost (validation-split 0.25); a second
-# --slurm run submits nothing.  Exits 77
+# --slurm run submits nothing; a grid with a trial that fails under Slurm
+# ends with exit 1 naming it.  Exits 77
 # (skipped) when Slurm cannot run here, unless DNN_SLURM_REQUIRE=1.
 set -euo pipefail
 
@@ -119,4 +120,18 @@ PY
 "$sweep" --slurm --array=%2 --out slurm grid.conf > again.out 2>&1 || fail "second --slurm run failed: $(tail -n 3 again.out)"
 grep -q '0 to start, 0 to resume, 4 done' again.out || fail "second run: $(head -n 1 again.out)"
 if grep -q 'submitted' again.out; then fail "second run submitted a job"; fi
+# A trial that fails under Slurm (its X dataset does not exist): exit 1, and
+# the trial is named with its log and Slurm's output file.
+cat > bad.conf <<'CONF'
+data = planar.h5
+x = X | no_such_x
+y = Y
+layers = 4
+iterations = 20
+CONF
+rc=0
+timeout "$SWEEP_TIMEOUT" "$sweep" --slurm --time=5 --out bad bad.conf > bad.out 2>&1 || rc=$?
+(( rc == 1 )) || fail "a --slurm sweep with a failing trial must exit 1, exited $rc: $(tail -n 5 bad.out)"
+grep -qE '^dnn-sweep: trial-001 did not finish \(see .*/bad/trial-001/train.log and .*/bad/slurm-[0-9]+_1.out\)$' bad.out ||
+  fail "no 'trial-001 did not finish (see ...train.log and ...slurm-JOB_1.out)' line: $(grep -v '^ ' bad.out | tail -n 5)"
 note "PASS (job array $line)"
