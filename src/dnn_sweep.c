@@ -229,7 +229,10 @@ static void plan(const sweep_t *s, long jobs, long threads)
     size_t start = s->trials.n_trials - done - resume;
     printf(PROG ": %zu trial%s in %s: %zu to start, %zu to resume, %zu done", s->trials.n_trials,
            s->trials.n_trials == 1 ? "" : "s", s->dir, start, resume, done);
-    if (s->a->slurm)
+    char spec[8192];
+    if (s->a->slurm && start + resume > 0 && sweep_array_spec(s, spec, sizeof spec))
+        printf("; as a Slurm job array (--array=%s)\n", spec);
+    else if (s->a->slurm)
         printf("; as a Slurm job array\n");
     else if (s->grid_threads)
         printf("; %ld at a time (threads as the grid sets them)\n", jobs);

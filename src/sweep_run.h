@@ -79,6 +79,9 @@ int sweep_run_local(sweep_t *s, long jobs, long threads);
 /* ---- sweep_slurm.c ---- */
 /* The unfinished trials as one job array, waited for; returns 0, 1 or 75. */
 int sweep_run_slurm(sweep_t *s);
+/* The unfinished trials as sbatch's --array list with the throttle ("0-1,3%2")
+ * into buf (cap bytes); returns how many. */
+int sweep_array_spec(const sweep_t *s, char *buf, size_t cap);
 
 /* ---- sweep_report.c, sweep_plot.c ---- */
 /* summary.csv, summary.md, curves.png and the best trial's command line; returns 0 or 1. */

@@ -12,7 +12,7 @@
 #include "sweep_run.h"
 
 /* "0-3,5,7%2": the unfinished trials as an sbatch --array list. */
-static int array_spec(const sweep_t *s, char *buf, size_t cap)
+int sweep_array_spec(const sweep_t *s, char *buf, size_t cap)
 {
     size_t n = 0, count = 0;
     buf[0] = 0;
@@ -68,7 +68,7 @@ static int job_alive(const char *id)
 static int submit(const sweep_t *s, const char *script, char *id, size_t cap)
 {
     char spec[8192], array[8200];
-    int count = array_spec(s, spec, sizeof spec);
+    int count = sweep_array_spec(s, spec, sizeof spec);
     snprintf(array, sizeof array, "--array=%s", spec);
     char **argv = calloc((size_t)s->a->n_sbatch + 6, sizeof *argv);
     if (!argv)

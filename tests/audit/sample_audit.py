@@ -16,8 +16,9 @@ unguarded: one case each, named in its failure message.
                    cell's gray is 255 - 255 count / row total of the confusion
                    matrix numpy counts from the predictions, edges 200,
                    white margins, filter bytes 0
-  stdin_closed     dnn-train started with descriptor 0 closed writes its
-                   checkpoint and metrics (a file may get descriptor 0)
+  stdin_closed     dnn-train and dnn-predict started with descriptor 0 closed
+                   write their checkpoint, metrics and predictions (a file
+                   they open may get descriptor 0)
   sweep_curves     dnn-sweep with a stand-in gnuplot on PATH: curves.gp's
                    title (1 trial, 2 trials), one curve per trial on the
                    iteration and cost columns of its metrics.csv, log scale;
@@ -42,7 +43,8 @@ unguarded: one case each, named in its failure message.
                    Fletcher32 checksum" with one, "cannot read examples" of a
                    damaged deflate chunk without one (dataset and file named)
   sweep_throttle   dnn-sweep --slurm --array=%1, --array %2, -a %3 accepted
-                   (--dry-run); %0, %, 0-3, %x, %-2 refused naming the value
+                   (--dry-run); %0, %, 0-3, %x, %-2 refused naming the value;
+                   with trial-002 of 4 done the planned array is 0-1,3(%2)
   predict_layout   dnn-predict --layout with an unknown value: exit 1, one
                    line naming --layout and the value
 """
@@ -171,6 +173,12 @@ def stdin_closed():
                        preexec_fn=lambda: os.close(0), timeout=60)
     require(p.returncode == 0 and os.path.exists(ck) and os.path.exists(met),
             "dnn-train with standard input closed: exit %d %s" % (p.returncode, tail(p.stderr)))
+    pred = R.path("fd0_pred.csv")
+    cmd = [R.args.predict, "--model", ck, "--data", DATA, "--x", "train_x", "--output", pred]
+    p = subprocess.run(cmd, env=R.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                       preexec_fn=lambda: os.close(0), timeout=60)
+    require(p.returncode == 0 and os.path.exists(pred),
+            "dnn-predict --output with standard input closed: exit %d %s" % (p.returncode, tail(p.stderr)))
 
 
 FAKE_GNUPLOT = """#!/bin/sh
@@ -406,6 +414,17 @@ def sweep_throttle():
                                 timeout=30)
         require(rc == 0 and "2 to start" in out, "dnn-sweep --slurm %s --dry-run must be accepted: exit %d %s" % (
             " ".join(args), rc, tail(err)))
+    # the job array lists the unfinished trials: with trial-002 done, 0-1,3
+    grid4, d4 = R.path("thr4.conf"), R.path("thr4")
+    with open(grid4, "w") as f:
+        f.write("data = %s\nlayers = 3\nlr = 0.1 | 0.2 | 0.3 | 0.4\niterations = 20\nquiet = true\n" % DATA)
+    R.run(SWEEP, ["--out", d4, "--dry-run", grid4], check=True)
+    R.run(SWEEP, ["--train", R.args.train, "--run-trial", os.path.join(d4, "trial-002")], check=True, timeout=60)
+    for args, spec in ((["--array=%2"], "0-1,3%2"), ([], "0-1,3")):
+        rc, out, err, _ = R.run(SWEEP, ["--out", d4, "--dry-run", "--slurm"] + args + [grid4], timeout=30)
+        require(rc == 0 and "1 done; as a Slurm job array (--array=%s)" % spec in out,
+                "dnn-sweep --slurm %s --dry-run with trial-002 done must plan --array=%s: %s" % (
+                    " ".join(args), spec, out.splitlines()[:1]))
     for n, (args, bad) in enumerate(((["--array=%0"], "'%0'"), (["--array=%"], "'%'"), (["--array=0-3"], "'0-3'"),
                                      (["--array", "%x"], "'%x'"), (["-a", "%-2"], "'%-2'"))):
         rc, out, err, _ = R.run(SWEEP, ["--out", R.path("thb%d" % n), "--dry-run", "--slurm"] + args + [grid],
