@@ -35,7 +35,7 @@ unguarded: one case each, named in its failure message.
   resume_history   /history after 60 + 60 iterations (--resume) equals an
                    uninterrupted run's of 120
   sweep_failures   dnn-sweep: --train not on PATH refused naming it before
-                   any trial; an unwritable summary.csv gives exit 1 naming
+                   any trial, a bare name found on PATH taken; an unwritable summary.csv gives exit 1 naming
                    it; SIGINT gives exit 75 and "run the same command again"
   bf16_freeze      --precision bf16 --freeze 1 with a test set: exit 0, W1
                    and b1 the source's bit for bit, W2 trained
@@ -45,6 +45,9 @@ unguarded: one case each, named in its failure message.
   sweep_throttle   dnn-sweep --slurm --array=%1, --array %2, -a %3 accepted
                    (--dry-run); %0, %, 0-3, %x, %-2 refused naming the value;
                    with trial-002 of 4 done the planned array is 0-1,3(%2)
+  train_report_ranks  dnn-train --report R.md at N = 1 and N = 3: the
+                   accuracy line equals numpy's from the final parameters
+                   (every count summed over the ranks), the files equal
   predict_layout   dnn-predict --layout with an unknown value: exit 1, one
                    line naming --layout and the value
 """
@@ -334,6 +337,18 @@ def sweep_failures():
     require(rc == 1 and "dnn-train-not-installed" in err and not os.path.exists(R.path("sf0/trial-000")),
             "dnn-sweep --train dnn-train-not-installed (not on PATH) must be refused naming it, before any trial: "
             "exit %d %s" % (rc, tail(err)))
+    bin_dir = R.path("sf_bin")  # a bare name found on PATH is taken
+    os.makedirs(bin_dir, exist_ok=True)
+    if not os.path.exists(os.path.join(bin_dir, "dnn-train-here")):
+        os.symlink(os.path.abspath(R.args.train), os.path.join(bin_dir, "dnn-train-here"))
+    saved = R.env
+    R.env = dict(saved, PATH=os.pathsep.join(["/nonexistent-dir", bin_dir, saved.get("PATH", "")]))
+    try:
+        rc, out, err, _ = R.run(SWEEP, ["--train", "dnn-train-here", "--out", R.path("sfp"), grid], timeout=60)
+    finally:
+        R.env = saved
+    require(rc == 0 and "2 to start" in out, "dnn-sweep --train dnn-train-here (on PATH, in its second folder) must "
+            "run: exit %d %s" % (rc, tail(err)))
     os.makedirs(R.path("sf1/summary.csv"))  # a folder where the summary goes
     rc, out, err, _ = R.run(SWEEP, ["--train", R.args.train, "--out", R.path("sf1"), grid], timeout=60)
     require(rc == 1 and "summary.csv" in err, "dnn-sweep whose summary.csv cannot be written must end with exit 1 "
@@ -433,7 +448,39 @@ def sweep_throttle():
                 "dnn-sweep --slurm %s must be refused naming %s: exit %d %s" % (" ".join(args), bad, rc, tail(err)))
 
 
+def train_report_ranks():
+    """dnn-train --report R.md on 3 ranks: the accuracy line (an example is
+    right when its prediction is) equals numpy's on the final parameters, as
+    on one rank: every count is summed over the ranks."""
+    import h5py
+    from dnnt import ckpt_params
+    rs = np.random.RandomState(8)
+    C = rs.randn(3, 5) * 1.5
+    lt, ld = rs.randint(0, 3, 500), rs.randint(0, 3, 301)
+    data = R.path("rr.h5")
+    with h5py.File(data, "w") as f:
+        f["train_x"], f["train_y"] = C[lt] + rs.randn(500, 5), lt
+        f["val_x"], f["val_y"] = C[ld] + rs.randn(301, 5), ld
+        Xd = f["val_x"][:]
+    lines = []
+    for n in (None, 3):
+        ck, rep = R.path("rr_ck%s.h5" % n), R.path("rr%s.md" % n)
+        R.train(["--data", data, "--validation", data, "--output", "softmax", "--layers", "6", "--precision", "double",
+                 "--iterations", "25", "--lr", "0.1", "--quiet", "--checkpoint", ck, "--report", rep], n=n)
+        W = ckpt_params(ck)
+        A = Xd
+        for l in range(0, len(W) - 2, 2):
+            A = np.maximum(A @ W[l].T + W[l + 1].ravel(), 0)
+        pred = (A @ W[-2].T + W[-1].ravel()).argmax(1)
+        want = "301 examples, 301 with a label; accuracy %.6f" % np.mean(pred == ld)
+        text = open(rep).read()
+        require(want in text, "dnn-train --report (N=%s) must say %r: %s" % (n, want, text.splitlines()[2:3]))
+        lines.append(text)
+    require(lines[0] == lines[1], "dnn-train --report differs between N = 1 and N = 3")
+
+
 R.case("tool_args", tool_args)
+R.case("train_report_ranks", train_report_ranks)
 R.case("sweep_throttle", sweep_throttle)
 R.case("damaged_data", damaged_data)
 R.case("onnx_node_names", onnx_node_names)
