@@ -26,9 +26,11 @@ unguarded: one case each, named in its failure message.
                    exits 3, "(exit -1)" when it is killed; exit 0 each time
   float_update_options  gd in float32 with --l2 2 or --clip-norm 0.05 is
                    within 1e-4 of float64 and over 1e-2 from float32 without
-  bn_transfer      --init-from a --batch-norm checkpoint (--transfer-layers 1):
-                   W1, γ1, β1 equal the source's, the running mean and var of
-                   layer 1 are 0.9 source + 0.1 numpy's batch statistics
+  bn_transfer      --init-from a --batch-norm checkpoint (--transfer-layers 1,
+                   8 inputs, 5 units): W1, γ1, β1 equal the source's; after
+                   one step the running mean and var are 0.9 x (the source's
+                   for layer 1; 0 and 1 for layer 2) + 0.1 x numpy's batch
+                   statistics
   transfer_message --transfer-layers beyond the matching layers names layer
                    2 and both its shapes (3 x 5 there, 4 x 5 here)
   onnx_node_names  dnn-export names every ONNX node, each name once
@@ -48,6 +50,12 @@ unguarded: one case each, named in its failure message.
   train_report_ranks  dnn-train --report R.md at N = 1 and N = 3: the
                    accuracy line equals numpy's from the final parameters
                    (every count summed over the ranks), the files equal
+  comm_paths       2 ranks against one process, --batch-size 64, a model of
+                   120k parameters (several overlapped buckets): float32 sums
+                   within 1e-5 with --comm-overlap thread, test and off;
+                   --comm-precision bf16 (overlap thread and off) within 2e-2
+                   but not 1e-6, all 8 steps run; bf16 sums refused with
+                   --precision double
   predict_layout   dnn-predict --layout with an unknown value: exit 1, one
                    line naming --layout and the value
 """
@@ -256,28 +264,36 @@ def float_update_options():
 
 
 def bn_transfer():
-    """--init-from a --batch-norm checkpoint: the transferred layer's W, γ, β
-    are the source's, and its running statistics continue from the source's
-    (one step: B running + (1 - B) batch, numpy's batch statistics)."""
+    """--init-from a --batch-norm checkpoint (--transfer-layers 1, 8 inputs
+    into 5 units): W1, γ1, β1 are the source's; after one step (lr 1e-300,
+    full batch) the running statistics are B running + (1 - B) batch with
+    numpy's batch statistics: layer 1 continuing the source's, layer 2 (not
+    transferred) from 0 and 1."""
     import h5py
-    src, dst = R.path("bn_src.h5"), R.path("bn_dst.h5")
-    R.train(["--data", DATA, "--layers", "5,3", "--batch-norm", "--precision", "double", "--iterations", "30",
+    data, src, dst = R.path("bn8.h5"), R.path("bn_src.h5"), R.path("bn_dst.h5")
+    make_binary(data, 200, 8, seed=5)
+    R.train(["--data", data, "--layers", "5,3", "--batch-norm", "--precision", "double", "--iterations", "30",
              "--seed", "4", "--quiet", "--checkpoint", src])
-    R.train(["--data", DATA, "--layers", "5,4", "--batch-norm", "--precision", "double", "--init-from", src,
+    R.train(["--data", data, "--layers", "5,4", "--batch-norm", "--precision", "double", "--init-from", src,
              "--transfer-layers", "1", "--iterations", "1", "--lr", "1e-300", "--quiet", "--checkpoint", dst])
-    with h5py.File(DATA, "r") as f:
+    with h5py.File(data, "r") as f:
         X = np.asarray(f["train_x"], np.float64)
     with h5py.File(src, "r") as a, h5py.File(dst, "r") as b:
         for name in ("W1", "gamma1", "beta1"):
             require(np.array_equal(a[name][:], b[name][:]), "--init-from a --batch-norm checkpoint: %s of the "
                     "transferred layer differs from the source's" % name)
-        z = X @ a["W1"][:].T
-        for stat, batch in (("mean1", z.mean(0)), ("var1", z.var(0))):
-            want = 0.9 * a["bn"][stat][:].ravel() + 0.1 * batch
+        z1 = X @ a["W1"][:].T
+        mu, var = z1.mean(0), z1.var(0)
+        a1 = np.maximum(a["gamma1"][:].ravel() * (z1 - mu) / np.sqrt(var + 1e-5) + a["beta1"][:].ravel(), 0)
+        z2 = a1 @ b["W2"][:].T
+        for stat, start, batch in (("mean1", a["bn"]["mean1"][:].ravel(), mu), ("var1", a["bn"]["var1"][:].ravel(), var),
+                                   ("mean2", 0.0, z2.mean(0)), ("var2", 1.0, z2.var(0))):
+            want = 0.9 * start + 0.1 * batch
             got = b["bn"][stat][:].ravel()
-            require(np.allclose(got, want, rtol=1e-12, atol=1e-14),
-                    "--init-from a --batch-norm checkpoint: the running %s must continue from the source's "
-                    "(0.9 source + 0.1 batch = %s), got %s" % (stat, want, got))
+            require(np.allclose(got, want, rtol=1e-10, atol=1e-13),
+                    "--init-from a --batch-norm checkpoint: after one step the running %s must be 0.9 x %s + 0.1 x "
+                    "the batch's = %s, got %s" % (stat, "the source's" if stat.endswith("1") else "its start", want,
+                                                  got))
 
 
 def transfer_message():
@@ -479,7 +495,43 @@ def train_report_ranks():
     require(lines[0] == lines[1], "dnn-train --report differs between N = 1 and N = 3")
 
 
+def comm_paths():
+    """The gradient sums over 2 ranks, each path against one process:
+    float32 sums cut into several overlapped buckets (a model over 65536
+    parameters) agree to rounding, with --comm-overlap thread, test and off;
+    --comm-precision bf16 (overlapped or not) agrees to bf16 rounding but not
+    to float32's, and runs every step; it is refused with --precision double."""
+    from dnnt import ckpt_params, rel_diff, final_line
+    rs = np.random.RandomState(12)
+    big = R.path("big.h5")
+    make_binary(big, 256, 100, seed=12)
+    base = ["--data", big, "--layers", "400,200", "--batch-size", "64", "--epochs", "2", "--lr", "0.05",
+            "--seed", "3", "--quiet"]
+    one = R.path("cp_one.h5")
+    R.train(base + ["--checkpoint", one])
+    ref = ckpt_params(one)
+    for overlap in ("thread", "test", "off"):
+        ck = R.path("cp_%s.h5" % overlap)
+        R.train(base + ["--comm-overlap", overlap, "--checkpoint", ck], n=2)
+        d = rel_diff(ckpt_params(ck), ref)
+        require(d < 1e-5, "float32 sums over 2 ranks in several buckets (--comm-overlap %s) differ from one process "
+                "by %.3g (want < 1e-5)" % (overlap, d))
+    for overlap in ("thread", "off"):
+        ck = R.path("cp_bf16_%s.h5" % overlap)
+        out = R.train(base + ["--comm-overlap", overlap, "--comm-precision", "bf16", "--checkpoint", ck], n=2)
+        d = rel_diff(ckpt_params(ck), ref)
+        fin = final_line(out)
+        require(1e-6 < d < 2e-2 and fin.get("iterations") == "8",
+                "--comm-precision bf16 --comm-overlap %s on 2 ranks: %s steps (want 8), difference %.3g to one "
+                "process (want bf16 rounding: between 1e-6 and 2e-2)" % (overlap, fin.get("iterations"), d))
+    rc, out, err, _ = R.run(R.args.train, base + ["--precision", "double", "--comm-precision", "bf16"], n=2,
+                            timeout=60)
+    require(rc == 1 and "--comm-precision bf16" in err, "--comm-precision bf16 --precision double must be refused: "
+            "exit %d %s" % (rc, tail(err)))
+
+
 R.case("tool_args", tool_args)
+R.case("comm_paths", comm_paths)
 R.case("train_report_ranks", train_report_ranks)
 R.case("sweep_throttle", sweep_throttle)
 R.case("damaged_data", damaged_data)
