@@ -482,7 +482,7 @@ def report(a, results, files, secs):
                  "non-equivalent ones; %.0f s" % (len(valid), len(results) - len(valid), count["killed"],
                                                   count["survived"], count["equivalent"],
                                                   100.0 * count["killed"] / judged if judged else 0, secs))
-    few = [f for f in files if per_file[f] < a.per_file]
+    few = [f for f in files if per_file[f] < a.per_file] if not a.pick else []
     if few:
         lines.append("files with fewer than %d valid mutants (fewer sites): %s" % (
             a.per_file, ", ".join("%s (%d)" % (f, per_file[f]) for f in few)))
