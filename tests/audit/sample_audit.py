@@ -31,6 +31,9 @@ unguarded: one case each, named in its failure message.
                    one step the running mean and var are 0.9 x (the source's
                    for layer 1; 0 and 1 for layer 2) + 0.1 x numpy's batch
                    statistics
+  bn_running_start --batch-norm in float32 and float64: after one full-batch
+                   step the running mean is 0.1 x numpy's batch mean and the
+                   running var 0.9 + 0.1 x its variance (they start at 0, 1)
   transfer_message --transfer-layers beyond the matching layers names layer
                    2 and both its shapes (3 x 5 there, 4 x 5 here)
   onnx_node_names  dnn-export names every ONNX node, each name once
@@ -530,7 +533,31 @@ def comm_paths():
             "exit %d %s" % (rc, tail(err)))
 
 
+def bn_running_start():
+    """--batch-norm in float32 and float64: the running statistics start at 0
+    and 1, so after one full-batch step they are 0.1 x numpy's batch mean and
+    0.9 + 0.1 x its (biased) variance."""
+    import h5py
+    data = R.path("bn8.h5")
+    if not os.path.exists(data):
+        make_binary(data, 200, 8, seed=5)
+    with h5py.File(data, "r") as f:
+        X = np.asarray(f["train_x"], np.float64)
+    for prec, tol in (("single", 1e-5), ("double", 1e-12)):
+        ck = R.path("bnr_%s.h5" % prec)
+        R.train(["--data", data, "--layers", "5", "--batch-norm", "--precision", prec, "--iterations", "1",
+                 "--lr", "1e-30", "--seed", "2", "--quiet", "--checkpoint", ck])
+        with h5py.File(ck, "r") as f:
+            z = X @ np.asarray(f["W1"], np.float64).T
+            for stat, want in (("mean1", 0.1 * z.mean(0)), ("var1", 0.9 + 0.1 * z.var(0))):
+                got = np.asarray(f["bn"][stat], np.float64).ravel()
+                require(np.allclose(got, want, rtol=tol, atol=tol * 1e-2),
+                        "--batch-norm --precision %s: after one step the running %s must be %s (from 0 and 1), got "
+                        "%s" % (prec, stat, want, got))
+
+
 R.case("tool_args", tool_args)
+R.case("bn_running_start", bn_running_start)
 R.case("comm_paths", comm_paths)
 R.case("train_report_ranks", train_report_ranks)
 R.case("sweep_throttle", sweep_throttle)

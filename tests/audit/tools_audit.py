@@ -186,6 +186,9 @@ def export_file_too_large():
     require(p.returncode == 1 and onnx in p.stderr,
             "dnn-export whose write fails (file too large) must exit 1 naming --onnx, not hang; got exit %d: %s"
             % (p.returncode, tail(p.stderr)))
+    want = "cannot write --onnx file '%s.tmp': File too large; the previous '%s' is kept" % (onnx, onnx)
+    require(want in p.stderr, "the failed write must be named as a write, with the error and the kept file: want "
+            "%r, got %s" % (want, tail(p.stderr)))
     require(open(onnx, "rb").read() == before and not os.path.exists(onnx + ".tmp"),
             "a failed dnn-export must keep the previous model and remove its temporary file")
 

@@ -455,6 +455,8 @@ def merge(a, files, sample):
     order = {(s["file"], s["line"], s["text"]): s["n"] for s in sample}
     results = []
     for k, r in sorted(latest.items(), key=lambda kv: (order.get(kv[0], 10 ** 6), kv[0])):
+        if r["status"] == "equivalent":  # judged again against today's equivalent.txt
+            r = dict(r, status="survived", by="-")
         if r["status"] == "survived" and (r["file"], r["orig"], r["text"].strip()) in equiv:
             r = dict(r, status="equivalent", by=equiv[(r["file"], r["orig"], r["text"].strip())])
         results.append(r)
