@@ -59,6 +59,7 @@ unguarded: one case each, named in its failure message.
                    --comm-precision bf16 (overlap thread and off) within 2e-2
                    but not 1e-6, all 8 steps run; bf16 sums refused with
                    --precision double
+  predict_short_csv  dnn-predict --output a.csv writes CSV
   predict_layout   dnn-predict --layout with an unknown value: exit 1, one
                    line naming --layout and the value
 """
@@ -556,7 +557,22 @@ def bn_running_start():
                         "%s" % (prec, stat, want, got))
 
 
+def predict_short_csv():
+    """dnn-predict --output a.csv (the shortest .csv name, in the working
+    folder) writes CSV, not HDF5."""
+    import subprocess
+    ck = checkpoint()
+    p = subprocess.run([R.args.predict, "--model", ck, "--data", DATA, "--x", "train_x", "--output", "a.csv"],
+                       cwd=R.work, env=R.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                       timeout=60)
+    head = open(R.path("a.csv"), "rb").read(16) if os.path.exists(R.path("a.csv")) else b""
+    require(p.returncode == 0 and head.startswith(b"index,prediction"),
+            "dnn-predict --output a.csv must write CSV: exit %d, file starts %r %s" % (p.returncode, head,
+                                                                                     tail(p.stderr)))
+
+
 R.case("tool_args", tool_args)
+R.case("predict_short_csv", predict_short_csv)
 R.case("bn_running_start", bn_running_start)
 R.case("comm_paths", comm_paths)
 R.case("train_report_ranks", train_report_ranks)
