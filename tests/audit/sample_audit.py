@@ -60,6 +60,8 @@ unguarded: one case each, named in its failure message.
                    but not 1e-6, all 8 steps run; bf16 sums refused with
                    --precision double
   predict_short_csv  dnn-predict --output a.csv writes CSV
+  bf16_one_hidden  --precision bf16 --layers 32 (bf16 hidden product, sgemm
+                   output) with batches of 40: within 2e-2 of float32
   predict_layout   dnn-predict --layout with an unknown value: exit 1, one
                    line naming --layout and the value
 """
@@ -571,7 +573,29 @@ def predict_short_csv():
                                                                                      tail(p.stderr)))
 
 
+def bf16_one_hidden():
+    """--precision bf16 with one hidden layer (its product in bf16, the output
+    layer of 1 on sgemm) and batches of 40 (not a multiple of the 16 columns
+    bf16 products are padded to): within bf16 rounding of float32."""
+    from dnnt import ckpt_params, rel_diff
+    data = R.path("b24.h5")
+    make_binary(data, 400, 24, seed=21)
+    base = ["--data", data, "--layers", "32", "--batch-size", "40", "--epochs", "3", "--lr", "0.1", "--seed", "5",
+            "--quiet"]
+    ref = R.path("b24_single.h5")
+    R.train(base + ["--precision", "single", "--checkpoint", ref])
+    ck = R.path("b24_bf16.h5")
+    rc, out, err, _ = R.run(R.args.train, base + ["--precision", "bf16", "--checkpoint", ck], timeout=60)
+    if rc != 0 and "AVX512_BF16" in err:
+        return  # this CPU has no bf16 products (e2e_bf16 reports the skip)
+    require(rc == 0, "--precision bf16 --layers 32 --batch-size 40: exit %d %s" % (rc, tail(err)))
+    d = rel_diff(ckpt_params(ck), ckpt_params(ref))
+    require(d < 2e-2, "--precision bf16 with one hidden layer and batches of 40 differs from float32 by %.3g "
+            "(want bf16 rounding, < 2e-2)" % d)
+
+
 R.case("tool_args", tool_args)
+R.case("bf16_one_hidden", bf16_one_hidden)
 R.case("predict_short_csv", predict_short_csv)
 R.case("bn_running_start", bn_running_start)
 R.case("comm_paths", comm_paths)
