@@ -15,7 +15,8 @@ unguarded: one case each, named in its failure message.
   confusion_png    dnn-predict --confusion-png: decoded here (zlib), every
                    cell's gray is 255 - 255 count / row total of the confusion
                    matrix numpy counts from the predictions, edges 200,
-                   white margins, filter bytes 0
+                   white margins, filter bytes 0; cells of 8 pixels for 12
+                   classes and of 2 for 60
   stdin_closed     dnn-train and dnn-predict started with descriptor 0 closed
                    write their checkpoint, metrics and predictions (a file
                    they open may get descriptor 0)
@@ -177,6 +178,20 @@ def confusion_png():
                     "--confusion-png: cell (true %d, predicted %d) should be gray %d (count %d of %d) with an edge "
                     "of 200; got %s" % (i, k, want, cm[i, k], cm[i].sum(), np.unique(inner)))
     require((img[:gap] == 255).all() and (img[:, :gap] == 255).all(), "--confusion-png: the margin is not white")
+    # the cell size: 40 pixels up to 10 classes, 8 up to 50, 2 above
+    for K, cell in ((12, 8), (60, 2)):
+        data = R.path("k%d.h5" % K)
+        make_classes(data, 600, 6, K, seed=K)
+        ck = R.path("k%d.h5.ck" % K)
+        R.train(["--data", data, "--layers", "8", "--output", "softmax", "--classes", str(K), "--iterations", "3",
+                 "--quiet", "--checkpoint", ck])
+        png = R.path("cm%d.png" % K)
+        R.predict(["--model", ck, "--data", data, "--x", "train_x", "--y", "train_y", "--confusion-png", png])
+        raw = open(png, "rb").read()
+        w, h = struct.unpack(">II", raw[16:24])
+        require((w, h) == (K * cell + 2 * gap, K * cell + 2 * gap),
+                "--confusion-png of %d classes: %dx%d pixels, want cells of %d: %dx%d" % (
+                    K, w, h, cell, K * cell + 2 * gap, K * cell + 2 * gap))
 
 
 def stdin_closed():
