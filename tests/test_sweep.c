@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void test_sweep_parse_alternatives(void)
 {
@@ -51,6 +52,33 @@ static void test_sweep_product_order(void)
     char desc[128];
     dnn_sweep_describe(&g, &t, 4, desc, sizeof desc);
     CU_ASSERT_STRING_EQUAL(desc, "a = 2, c = q");
+    dnn_sweep_trials_free(&t);
+    dnn_sweep_grid_free(&g);
+}
+
+/* Spaces around a range's numbers are allowed: randint( 3 , 5 ). */
+static void test_sweep_range_spaces(void)
+{
+    dnn_sweep_grid_t g;
+    dnn_sweep_trials_t t;
+    char msg[DNN_MSG_LEN] = "";
+    alarm(20); /* a parser that loops on the spaces fails here, not at ctest's timeout */
+    int rc = dnn_sweep_grid_parse(&g, "k = randint( 3 , 5 )\nlr = loguniform( 1e-4 ,1e-1 )\n", "g", msg);
+    if (rc)
+        printf("\n  %s\n", msg);
+    CU_ASSERT_EQUAL_FATAL(rc, 0);
+    CU_ASSERT_EQUAL_FATAL(dnn_sweep_expand(&g, 60, 3, &t, msg), 0);
+    int seen[3] = {0, 0, 0}, bad = 0;
+    for (size_t i = 0; i < 60; i++) {
+        int k = atoi(dnn_sweep_value(&t, i, 0));
+        double lr = atof(dnn_sweep_value(&t, i, 1));
+        bad += k < 3 || k > 5 || !(lr >= 1e-4 && lr <= 1e-1);
+        if (k >= 3 && k <= 5)
+            seen[k - 3]++;
+    }
+    alarm(0);
+    CU_ASSERT_EQUAL(bad, 0);
+    CU_ASSERT(seen[0] > 5 && seen[1] > 5 && seen[2] > 5);
     dnn_sweep_trials_free(&t);
     dnn_sweep_grid_free(&g);
 }
@@ -251,7 +279,7 @@ static void test_sweep_summary_csv(void)
 int main(void)
 {
     static const dnn_test_t tests[] = {
-        DNN_TEST(test_sweep_long_line),
+        DNN_TEST(test_sweep_long_line), DNN_TEST(test_sweep_range_spaces),
         DNN_TEST(test_sweep_parse_alternatives), DNN_TEST(test_sweep_product_order),
         DNN_TEST(test_sweep_errors_name_lines),  DNN_TEST(test_sweep_random_ranges),
         DNN_TEST(test_sweep_trial_options),      DNN_TEST(test_sweep_result_parse),
