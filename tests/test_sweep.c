@@ -56,6 +56,19 @@ static void test_sweep_product_order(void)
     dnn_sweep_grid_free(&g);
 }
 
+/* A grid file that cannot be opened: named in the message, *g left empty. */
+static void test_sweep_read_missing(void)
+{
+    dnn_sweep_grid_t g;
+    char msg[DNN_MSG_LEN] = "";
+    memset(&g, 0xa5, sizeof g); /* whatever the caller's variable held */
+    CU_ASSERT_NOT_EQUAL(dnn_sweep_grid_read(&g, "/nonexistent-dnn-dir/grid.conf", msg), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(msg, "cannot open grid '/nonexistent-dnn-dir/grid.conf'"));
+    CU_ASSERT(g.n_params == 0 && g.params == NULL);
+    if (g.params == NULL)
+        dnn_sweep_grid_free(&g);
+}
+
 /* Spaces around a range's numbers are allowed: randint( 3 , 5 ). */
 static void test_sweep_range_spaces(void)
 {
@@ -279,7 +292,7 @@ static void test_sweep_summary_csv(void)
 int main(void)
 {
     static const dnn_test_t tests[] = {
-        DNN_TEST(test_sweep_long_line), DNN_TEST(test_sweep_range_spaces),
+        DNN_TEST(test_sweep_long_line), DNN_TEST(test_sweep_range_spaces), DNN_TEST(test_sweep_read_missing),
         DNN_TEST(test_sweep_parse_alternatives), DNN_TEST(test_sweep_product_order),
         DNN_TEST(test_sweep_errors_name_lines),  DNN_TEST(test_sweep_random_ranges),
         DNN_TEST(test_sweep_trial_options),      DNN_TEST(test_sweep_result_parse),

@@ -63,7 +63,8 @@ typedef struct {
  */
 int dnn_sweep_grid_parse(dnn_sweep_grid_t *g, const char *text, const char *name, char *msg);
 
-/* Read and parse a grid file (at most 1 MiB of text). */
+/* Read and parse a grid file (at most 1 MiB of text).  On any failure *g is
+ * left empty (dnn_sweep_grid_free may be called on it). */
 int dnn_sweep_grid_read(dnn_sweep_grid_t *g, const char *path, char *msg);
 
 void dnn_sweep_grid_free(dnn_sweep_grid_t *g);
