@@ -24,7 +24,8 @@ unguarded: one case each, named in its failure message.
                    title (1 trial, 2 trials), one curve per trial on the
                    iteration and cost columns of its metrics.csv, log scale;
                    nothing said when gnuplot succeeds, "(exit 3)" when it
-                   exits 3, "(exit -1)" when it is killed; exit 0 each time
+                   exits 3, "(exit -1)" when it is killed, "not found" with
+                   the script's path when PATH has none; exit 0 each time
   float_update_options  gd in float32 with --l2 2 or --clip-norm 0.05 is
                    within 1e-4 of float64 and over 1e-2 from float32 without
   bn_transfer      --init-from a --batch-norm checkpoint (--transfer-layers 1,
@@ -234,16 +235,30 @@ def sweep_curves():
     os.chmod(os.path.join(bin_dir, "gnuplot"), 0o755)
     saved = R.env
     try:
-        for n, (lrs, how) in enumerate((("0.1", "0"), ("0.05 | 0.1", "3"), ("0.05 | 0.1", "kill"))):
-            R.env = dict(saved, PATH=bin_dir + os.pathsep + saved.get("PATH", ""), FAKE_GNUPLOT=how)
+        empty = R.path("emptybin")  # no gnuplot: only the timeout R.run starts programs with
+        os.makedirs(empty, exist_ok=True)
+        if not os.path.exists(os.path.join(empty, "timeout")):
+            import shutil
+            os.symlink(shutil.which("timeout", path=saved.get("PATH")), os.path.join(empty, "timeout"))
+        for n, (lrs, how) in enumerate((("0.1", "0"), ("0.05 | 0.1", "3"), ("0.05 | 0.1", "kill"),
+                                        ("0.05 | 0.1", "missing"))):
+            R.env = dict(saved, PATH=empty if how == "missing" else bin_dir + os.pathsep + saved.get("PATH", ""),
+                         FAKE_GNUPLOT=how)
             grid, out = R.path("curves%d.conf" % n), R.path("curves%d" % n)
             with open(grid, "w") as f:
                 f.write("data = %s\nlayers = 3\nlr = %s\niterations = 20\nprint-every = 5\nquiet = true\n"
                         % (DATA, lrs))
-            rc, o, err, _ = R.run(SWEEP, ["--train", R.args.train, "--out", out, grid], timeout=60)
+            train = R.args.train
+            if how == "missing":  # dnn-train itself needs PATH (MPI's singleton start): a wrapper gives it back
+                train = R.path("train-with-path.sh")
+                with open(train, "w") as f:
+                    f.write("#!/bin/sh\nPATH='%s' exec '%s' \"$@\"\n" % (saved.get("PATH", ""),
+                                                                        os.path.abspath(R.args.train)))
+                os.chmod(train, 0o755)
+            rc, o, err, _ = R.run(SWEEP, ["--train", train, "--out", out, grid], timeout=60)
             trials = lrs.count("|") + 1
             gp = os.path.join(out, "curves.gp")
-            require(rc == 0 and os.path.exists(gp + ".seen"),
+            require(rc == 0 and (os.path.exists(gp + ".seen") or how == "missing"),
                     "dnn-sweep (gnuplot %s) must end with exit 0 and run gnuplot on %s: exit %d %s" % (
                         how, gp, rc, tail(err)))
             text = open(gp).read()
@@ -259,9 +274,12 @@ def sweep_curves():
                         "curves.gp plots columns %s:%s of %s, whose header is %s" % (ci, cc, path, head))
             said = [l for l in err.splitlines() if "gnuplot" in l]
             want = {"0": [], "3": ["dnn-sweep: gnuplot failed on %s (exit 3)" % gp],
-                    "kill": ["dnn-sweep: gnuplot failed on %s (exit -1)" % gp]}[how]
+                    "kill": ["dnn-sweep: gnuplot failed on %s (exit -1)" % gp],
+                    "missing": ["dnn-sweep: cannot run 'gnuplot': No such file or directory",
+                                "dnn-sweep: gnuplot not found (Debian: gnuplot-nox): no curves.png; the script is %s"
+                                % gp]}[how]
             require(said == want, "dnn-sweep with a gnuplot that %s must say %s, said %s" % (
-                "succeeds" if how == "0" else "exits 3" if how == "3" else "is killed", want, said))
+                {"0": "succeeds", "3": "exits 3", "kill": "is killed", "missing": "is not on PATH"}[how], want, said))
     finally:
         R.env = saved
 
