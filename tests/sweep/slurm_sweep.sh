@@ -11,7 +11,8 @@
 # train.log holds a final line; summary.csv equals the local one apart from
 # the seconds column, ranked by val_cost (validation-split 0.25); a second
 # --slurm run submits nothing; a grid with a trial that fails under Slurm
-# ends with exit 1 naming it.  Exits 77
+# ends with exit 1 naming it; SIGINT during a job says it stops the job and
+# ends with exit 75.  Exits 77
 # (skipped) when Slurm cannot run here, unless DNN_SLURM_REQUIRE=1.
 set -euo pipefail
 
@@ -134,4 +135,32 @@ timeout "$SWEEP_TIMEOUT" "$sweep" --slurm --time=5 --out bad bad.conf > bad.out 
 (( rc == 1 )) || fail "a --slurm sweep with a failing trial must exit 1, exited $rc: $(tail -n 5 bad.out)"
 grep -qE '^dnn-sweep: trial-001 did not finish \(see .*/bad/trial-001/train.log and .*/bad/slurm-[0-9]+_1.out\)$' bad.out ||
   fail "no 'trial-001 did not finish (see ...train.log and ...slurm-JOB_1.out)' line: $(grep -v '^ ' bad.out | tail -n 5)"
+# Ctrl-C while the job array runs: dnn-sweep says it stops the job, the
+# running trials checkpoint, and it ends with exit 75.
+cat > long.conf <<'CONF'
+data = planar.h5
+x = X
+y = Y
+layers = 4
+lr = 0.1 | 0.2
+iterations = 100000000
+print-every = 100000
+CONF
+"$sweep" --slurm --time=5 --out long long.conf > long.out 2>&1 &
+pid=$!
+for _ in $(seq 1 300); do
+  grep -q 'submitted job array' long.out && ls long/trial-00*/train.log > /dev/null 2>&1 && break
+  sleep 0.2
+done
+job=$(sed -nE 's/.*submitted job array ([0-9]+):.*/\1/p' long.out)
+sleep 1
+kill -INT "$pid"
+rc=0
+for _ in $(seq 1 600); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+kill -0 "$pid" 2>/dev/null && { kill -KILL "$pid"; fail "dnn-sweep --slurm did not stop within 120 s of SIGINT"; }
+wait "$pid" || rc=$?
+(( rc == 75 )) || fail "dnn-sweep --slurm after SIGINT must exit 75, exited $rc: $(tail -n 5 long.out)"
+grep -qE "^dnn-sweep: stopping job $job: pending tasks cancelled, running trials signalled to checkpoint\$" long.out ||
+  fail "no 'stopping job $job: ...' line after SIGINT: $(tail -n 5 long.out)"
+job=""
 note "PASS (job array $line)"
