@@ -64,6 +64,8 @@ unguarded: one case each, named in its failure message.
   predict_short_csv  dnn-predict --output a.csv writes CSV
   bf16_one_hidden  --precision bf16 --layers 32 (bf16 hidden product, sgemm
                    output) with batches of 40: within 2e-2 of float32
+  option_bounds    --rng numpy --shuffle-seed 2^32 - 1 taken, 2^32 refused;
+                   --transfer-layers -1 and --freeze -1 refused naming each
   predict_layout   dnn-predict --layout with an unknown value: exit 1, one
                    line naming --layout and the value
 """
@@ -627,7 +629,24 @@ def bf16_one_hidden():
             "(want bf16 rounding, < 2e-2)" % d)
 
 
+def option_bounds():
+    """--shuffle-seed with --rng numpy takes 0 .. 2^32 - 1; --transfer-layers
+    and --freeze below 0 are refused naming the option that is."""
+    base = ["--data", DATA, "--layers", "3", "--iterations", "2", "--batch-size", "50", "--quiet"]
+    rc, out, err, _ = R.run(R.args.train, base + ["--rng", "numpy", "--shuffle-seed", "4294967295"], timeout=30)
+    require(rc == 0, "--rng numpy --shuffle-seed 4294967295 (2^32 - 1) must be taken: exit %d %s" % (rc, tail(err)))
+    rc, out, err, _ = R.run(R.args.train, base + ["--rng", "numpy", "--shuffle-seed", "4294967296"], timeout=30)
+    require(rc == 1 and "--shuffle-seed must be below 2^32" in err, "--rng numpy --shuffle-seed 2^32 must be refused: "
+            "exit %d %s" % (rc, tail(err)))
+    ck = checkpoint()
+    for opt in ("--transfer-layers", "--freeze"):
+        rc, out, err, _ = R.run(R.args.train, base + ["--init-from", ck, opt, "-1"], timeout=30)
+        require(rc == 1 and ("%s must be >= 0, got -1" % opt) in err,
+                "%s -1 must be refused naming it: exit %d %s" % (opt, rc, tail(err)))
+
+
 R.case("tool_args", tool_args)
+R.case("option_bounds", option_bounds)
 R.case("bf16_one_hidden", bf16_one_hidden)
 R.case("predict_short_csv", predict_short_csv)
 R.case("bn_running_start", bn_running_start)
