@@ -25,7 +25,8 @@ unguarded: one case each, named in its failure message.
                    iteration and cost columns of its metrics.csv, log scale;
                    nothing said when gnuplot succeeds, "(exit 3)" when it
                    exits 3, "(exit -1)" when it is killed, "not found" with
-                   the script's path when PATH has none; exit 0 each time
+                   the script's path when PATH has none; exit 0 each time;
+                   summary.md says how many trials finished
   float_update_options  gd in float32 with --l2 2 or --clip-norm 0.05 is
                    within 1e-4 of float64 and over 1e-2 from float32 without
   bn_transfer      --init-from a --batch-norm checkpoint (--transfer-layers 1,
@@ -41,6 +42,8 @@ unguarded: one case each, named in its failure message.
   onnx_node_names  dnn-export names every ONNX node, each name once
   resume_history   /history after 60 + 60 iterations (--resume) equals an
                    uninterrupted run's of 120
+  sweep_long_metrics  a trial's metrics file over 64 KiB: summary.csv's cost
+                   is the trial's final cost
   sweep_failures   dnn-sweep: --train not on PATH refused naming it before
                    any trial, a bare name found on PATH taken; an unwritable summary.csv gives exit 1 naming
                    it; SIGINT gives exit 75 and "run the same command again"
@@ -274,6 +277,9 @@ def sweep_curves():
                 head = open(path).readline().strip().split(",")
                 require(head[int(ci) - 1] == "iteration" and head[int(cc) - 1] == "cost",
                         "curves.gp plots columns %s:%s of %s, whose header is %s" % (ci, cc, path, head))
+            md = open(os.path.join(out, "summary.md")).read()
+            require("%d of %d trials finished" % (trials, trials) in md,
+                    "summary.md must say %d of %d trials finished: %s" % (trials, trials, md.splitlines()[:3]))
             said = [l for l in err.splitlines() if "gnuplot" in l]
             want = {"0": [], "3": ["dnn-sweep: gnuplot failed on %s (exit 3)" % gp],
                     "kill": ["dnn-sweep: gnuplot failed on %s (exit -1)" % gp],
@@ -377,6 +383,25 @@ def resume_history():
     require(np.array_equal(ia, ib) and np.array_equal(ca, cb) and ia[0] == 0,
             "the cost history after a resume must equal the uninterrupted run's: iterations %s vs %s" % (
                 ia.tolist(), ib.tolist()))
+
+
+def sweep_long_metrics():
+    """A trial whose metrics file is over 64 KiB (5000 records): the summary's
+    cost is the trial's final cost, read from the end of that file."""
+    require(SWEEP and os.access(SWEEP, os.X_OK), "DNN_SWEEP=%r is not dnn-sweep" % SWEEP)
+    grid, out = R.path("long.conf"), R.path("longsw")
+    with open(grid, "w") as f:
+        f.write("data = %s\nlayers = 3\nlr = 0.05\niterations = 5000\nprint-every = 1\nquiet = true\n" % DATA)
+    rc, o, err, _ = R.run(SWEEP, ["--train", R.args.train, "--out", out, grid], timeout=120)
+    met = os.path.join(out, "trial-000", "metrics.csv")
+    require(rc == 0 and os.path.getsize(met) > 65536, "dnn-sweep with a 5000-record trial: exit %d, metrics %s bytes "
+            "%s" % (rc, os.path.getsize(met) if os.path.exists(met) else None, tail(err)))
+    log = open(os.path.join(out, "trial-000", "train.log")).read()
+    final = re.search(r"^final .*cost=(\S+)", log, re.M).group(1)
+    rows = open(os.path.join(out, "summary.csv")).read().splitlines()
+    head, row = rows[0].split(","), rows[1].split(",")
+    require(float(row[head.index("cost")]) == float(final), "summary.csv's cost %s must be the trial's final cost %s"
+            % (row[head.index("cost")], final))
 
 
 def sweep_failures():
@@ -657,6 +682,7 @@ R.case("damaged_data", damaged_data)
 R.case("onnx_node_names", onnx_node_names)
 R.case("resume_history", resume_history)
 R.case("sweep_failures", sweep_failures)
+R.case("sweep_long_metrics", sweep_long_metrics)
 R.case("bf16_freeze", bf16_freeze)
 R.case("bn_transfer", bn_transfer)
 R.case("transfer_message", transfer_message)
