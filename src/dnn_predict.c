@@ -162,34 +162,27 @@ static int parse_args(int argc, char **argv, args_t *a)
 static int label_kind(const dnn_ckpt_t *c) { return c->output == DNN_ACT_SOFTMAX ? 1 : c->output == DNN_ACT_SIGMOID ? 0 : 2; }
 
 /* Predictions of cols examples (P: (cols, k)) and, with labels Y (cols, n_y),
- * the count of right ones (every sigmoid unit on the right side of 0.5, or
- * the argmax equal to the class id) and the sum of squared errors. */
+ * the sum of squared errors (the accuracy is the report's count, report.c). */
 static void decide(const dnn_ckpt_t *c, const double *P, const double *Y, size_t cols, size_t k, int64_t *pred,
-                   double *correct, double *sq)
+                   double *sq)
 {
     for (size_t j = 0; j < cols; j++) {
         const double *p = P + j * k;
         size_t best = 0;
-        int all = 1;
         for (size_t i = 0; i < k; i++) {
             best = p[i] > p[best] ? i : best;
-            if (Y && c->output == DNN_ACT_SIGMOID)
-                all &= (p[i] > 0.5) == (Y[j * k + i] > 0.5);
             if (Y && c->output == DNN_ACT_LINEAR)
                 *sq += (p[i] - Y[j * k + i]) * (p[i] - Y[j * k + i]);
         }
         pred[j] = c->output == DNN_ACT_SOFTMAX ? (int64_t)best
                   : c->output == DNN_ACT_SIGMOID ? (int64_t)(p[0] > 0.5)
                                                  : (int64_t)llround(p[0]);
-        if (Y && c->output == DNN_ACT_SOFTMAX)
-            all = (double)best == Y[j];
-        *correct += Y && all;
     }
 }
 
 /* Examples [lo, hi): read, check, predict into prob/pred, score. */
 static int predict_chunk(const args_t *a, const dnn_net_t *net, const dnn_data_shape_t *s, uint64_t lo, uint64_t hi,
-                         double *prob, int64_t *pred, double *correct, double *sq, dnn_report_t *rep, char *msg)
+                         double *prob, int64_t *pred, double *sq, dnn_report_t *rep, char *msg)
 {
     const dnn_ckpt_t *c = dnn_net_checkpoint(net);
     size_t k = dnn_net_outputs(net), feat;
@@ -216,7 +209,7 @@ static int predict_chunk(const args_t *a, const dnn_net_t *net, const dnn_data_s
     }
     if ((rc = dnn_net_predict(net, d.X, hi - lo, prob + lo * k, msg)))
         goto fail;
-    decide(c, prob + lo * k, d.Y, hi - lo, k, pred + lo, correct, sq);
+    decide(c, prob + lo * k, d.Y, hi - lo, k, pred + lo, sq);
     if (d.Y && c->output != DNN_ACT_LINEAR)
         dnn_report_add(rep, prob + lo * k, d.Y, hi - lo, lo);
 fail:
@@ -228,7 +221,7 @@ static int run(const args_t *a, char *msg)
 {
     dnn_net_t *net = NULL;
     dnn_data_shape_t s;
-    double *prob = NULL, correct = 0, sq = 0;
+    double *prob = NULL, sq = 0;
     int64_t *pred = NULL;
     size_t k, cells;
     dnn_report_t rep = {0};
@@ -268,7 +261,7 @@ static int run(const args_t *a, char *msg)
     if (a->wrong && (rc = dnn_report_open_wrong(&rep, a->wrong, msg)))
         goto fail;
     for (uint64_t lo = 0; lo < s.m && !rc; lo += CHUNK)
-        rc = predict_chunk(a, net, &s, lo, s.m - lo < CHUNK ? s.m : lo + CHUNK, prob, pred, &correct, &sq, &rep, msg);
+        rc = predict_chunk(a, net, &s, lo, s.m - lo < CHUNK ? s.m : lo + CHUNK, prob, pred, &sq, &rep, msg);
     if (rc || (a->wrong && (rc = dnn_report_close_wrong(&rep, a->wrong, msg))) ||
         (a->report && (rc = dnn_report_write(&rep, a->report, msg))) || (a->png && (rc = dnn_report_png(&rep, a->png, msg))))
         goto fail;

@@ -331,20 +331,18 @@ def main():
         if subprocess.run(files_cmd, shell=True, cwd=ROOT).returncode != 0:
             say("copying the tree failed")
             return 2
-        rc, out, _ = sh(["cmake", "-S", tree, "-B", build, "-DDNN_WERROR=ON", "-DCMAKE_BUILD_TYPE=Release"],
-                        log=os.path.join(logs, "configure.log"))
-        rc = rc or sh(["cmake", "--build", build, "-j2"], log=os.path.join(logs, "build.log"))[0]
-        if rc:
-            say("the unmutated copy does not configure or build (see %s)" % logs)
-            a.keep = True
-            return 2
+        def build_copy(folder, flags, tag):
+            """Configure and build the unmutated copy into folder, as CI does (-Werror)."""
+            rc = sh(["cmake", "-S", tree, "-B", folder, "-DDNN_WERROR=ON"] + flags,
+                    log=os.path.join(logs, "configure%s.log" % tag))[0]
+            return rc or sh(["cmake", "--build", folder, "-j2"], log=os.path.join(logs, "build%s.log" % tag))[0]
+
         asan = os.path.join(work, "build-sanitize")
-        if a.sanitize:
-            rc, out, _ = sh(["cmake", "-S", tree, "-B", asan, "-DDNN_WERROR=ON", "-DDNN_SANITIZE=ON"],
-                            log=os.path.join(logs, "configure-sanitize.log"))
-            rc = rc or sh(["cmake", "--build", asan, "-j2"], log=os.path.join(logs, "build-sanitize.log"))[0]
-            if rc:
-                say("the unmutated copy does not build with DNN_SANITIZE=ON (see %s)" % logs)
+        for folder, flags, tag, on in ((build, ["-DCMAKE_BUILD_TYPE=Release"], "", True),
+                                       (asan, ["-DDNN_SANITIZE=ON"], "-sanitize", a.sanitize)):
+            if on and build_copy(folder, flags, tag):
+                say("the unmutated copy does not configure or build%s (see %s)" % (
+                    " with DNN_SANITIZE=ON" if tag else "", logs))
                 a.keep = True
                 return 2
         rc, out, _ = sh(["ctest", "-N"], cwd=build)
